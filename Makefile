@@ -1,0 +1,51 @@
+# FaceQA: `make demo` and `make test` set everything up themselves (Debian, root).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVE ?= 1
+APT_PACKAGES := redis-server chromium fonts-dejavu-core
+# pytest's own options for `make test`; e.g. make test PYTEST_ARGS="-k ingest"
+PYTEST_ARGS ?=
+
+.PHONY: setup apt venv migrate demo test test-unit clean
+
+setup: apt venv migrate
+
+# Installs the Debian packages that are missing; quick when all are there.
+apt:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Re-installs only when requirements.txt changed since the last install.
+venv:
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@want=$$(sha256sum requirements.txt | cut -d' ' -f1); \
+	have=$$(cat $(VENV)/.requirements.sha256 2>/dev/null); \
+	if [ "$$want" != "$$have" ]; then \
+	  echo "installing Python requirements (first time: a few minutes)"; \
+	  $(PY) -m pip install -q --upgrade pip && \
+	  $(PY) -m pip install -q -r requirements.txt && \
+	  echo "$$want" > $(VENV)/.requirements.sha256; \
+	fi
+
+migrate:
+	@$(PY) manage.py migrate --noinput -v 0
+
+demo: setup
+	$(PY) manage.py run_demo --serve=$(SERVE)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(PY) -m pytest -m "not integration and not browser" $(PYTEST_ARGS)
+
+clean:
+	rm -rf data .pytest_cache

@@ -1,0 +1,133 @@
+"""The codec API: one contract for conventional anchors and generative codecs.
+
+Django-free. A codec plugin (a ``*.py`` file in a codec plugin folder, see
+DESIGN.md) subclasses :class:`Codec` and registers itself with
+:func:`register_codec`; the registry in ``qa_platform.codec_registry`` loads
+the folders. Plugins import only this module, ``qa_platform.bitstream``,
+``qa_platform.video``, ``qa_platform.faces`` and libraries.
+
+Rate accounting (issue 2, DESIGN.md "bitstream"): everything the decoder reads
+is in the files ``encode`` returns, and the PVS bitrate is
+8 x (their total size in bytes) / duration, in kbit/s.
+"""
+import enum
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+
+class Family(enum.StrEnum):
+    CONVENTIONAL = "conventional"
+    GENERATIVE = "generative"
+
+
+class Device(enum.StrEnum):
+    CPU = "cpu"
+    GPU = "gpu"
+
+
+class CodecError(ValueError):
+    """A codec was asked for something it cannot do (bad parameters, bad input)."""
+
+
+@dataclass(frozen=True)
+class SourceClip:
+    """What an encoder sees of a SRC.
+
+    frames: uint8 (T, H, W, 3), RGB. fps: frames per second.
+    """
+
+    frames: np.ndarray
+    fps: Fraction
+
+    @property
+    def duration_seconds(self) -> float:
+        return float(len(self.frames) / self.fps)
+
+
+class Codec(ABC):
+    """One codec or codec family.
+
+    Class attributes declare what the registry and the job router need:
+    ``name`` (unique, used in HRCs), ``version`` (stored with every PVS),
+    ``family``, ``device`` (queue the job goes to), ``default_rate_points``
+    (parameter dicts, lowest rate first) and ``param_names`` (the parameters
+    ``encode`` understands).
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    family: ClassVar[Family]
+    device: ClassVar[Device] = Device.CPU
+    description: ClassVar[str] = ""
+    param_names: ClassVar[tuple[str, ...]] = ()
+    default_rate_points: ClassVar[tuple[dict, ...]] = ()
+
+    @abstractmethod
+    def encode(self, clip: SourceClip, params: dict, workdir: Path) -> list[Path]:
+        """Encode ``clip`` with ``params``; write the bitstream file(s) into ``workdir``.
+
+        Returns the paths of every file the decoder will read. Raises
+        ``CodecError`` for parameters it does not understand.
+        """
+
+    @abstractmethod
+    def decode(self, bitstream: list[Path]) -> np.ndarray:
+        """Decode from the bitstream files alone: uint8 (T, H, W, 3), RGB."""
+
+    def check_params(self, params: dict) -> dict:
+        """Return ``params`` if every key is one this codec understands, else raise ``CodecError``."""
+        unknown = sorted(set(params) - set(self.param_names))
+        if unknown:
+            raise CodecError(
+                f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
+                f"expected {', '.join(self.param_names)}"
+            )
+        return dict(params)
+
+    def label(self, params: dict) -> str:
+        """A short human name for one rate point, e.g. ``x265 qp=37``."""
+        return " ".join([self.name] + [f"{k}={params[k]}" for k in self.param_names if k in params])
+
+
+def params_key(params: dict) -> str:
+    """Canonical JSON of a parameter dict (sorted keys, no spaces): its identity."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"))
+
+
+def bitstream_bytes(paths: list[Path]) -> int:
+    """Total size of the bitstream files, bytes."""
+    return sum(Path(p).stat().st_size for p in paths)
+
+
+def bitrate_kbps(n_bytes: int, frame_count: int, fps: Fraction) -> float:
+    """PVS bitrate: 8 x bytes / duration, kbit/s (1 kbit = 1000 bits) at ``fps``."""
+    if frame_count <= 0:
+        raise ValueError("frame_count must be positive")
+    return 8 * n_bytes / float(frame_count / Fraction(fps)) / 1000
+
+
+_REGISTRY: dict[str, type[Codec]] = {}
+
+
+def register_codec(cls: type[Codec]) -> type[Codec]:
+    """Class decorator: add a codec to the registry under ``cls.name``.
+
+    Raises ``CodecError`` when another class already holds the name (a name is
+    declared once, in the class).
+    """
+    existing = _REGISTRY.get(cls.name)
+    if existing is not None and existing.__qualname__ != cls.__qualname__:
+        raise CodecError(f"codec name {cls.name!r} is registered twice ({existing} and {cls})")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registered_codecs() -> dict[str, type[Codec]]:
+    """The classes registered so far, by name (the registry loads plugins first)."""
+    return dict(_REGISTRY)

@@ -1,0 +1,120 @@
+"""SRC, HRC and PVS: the three nouns of a compressed face-video database.
+
+Vocabulary as in ITU-T P.910 / VQEG practice (DESIGN.md): a SRC is a prepared
+source clip, an HRC one codec at one parameter set, a PVS one SRC through one
+HRC. File fields hold paths relative to ``settings.DATA_DIR``.
+"""
+from fractions import Fraction
+
+from django.db import models
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "pending"
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+
+
+class Job(models.Model):
+    """A long-running unit of work whose state a Celery task moves on."""
+
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
+    message = models.TextField(blank=True, help_text="Error or note from the last run.")
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Source(models.Model):
+    """A SRC: a face-centred, square, pristine clip stored losslessly."""
+
+    name = models.SlugField(max_length=120, unique=True)
+    origin_path = models.CharField(max_length=1000)
+    origin_sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField(help_text="Width and height, pixels.")
+    fps_num = models.PositiveIntegerField()
+    fps_den = models.PositiveIntegerField(default=1)
+    frame_count = models.PositiveIntegerField()
+    crop_x = models.IntegerField(help_text="Left edge of the square crop in the origin, pixels.")
+    crop_y = models.IntegerField(help_text="Top edge of the square crop in the origin, pixels.")
+    crop_size = models.PositiveIntegerField(help_text="Side of the square crop in the origin, pixels.")
+    lossless_path = models.CharField(max_length=500)
+    browser_path = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["origin_sha256", "size", "fps_num", "fps_den", "frame_count"],
+                name="unique_source_preparation",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def fps(self) -> Fraction:
+        return Fraction(self.fps_num, self.fps_den)
+
+    @property
+    def duration_seconds(self) -> float:
+        return float(self.frame_count / self.fps)
+
+
+class Hrc(models.Model):
+    """An HRC: one codec with one parameter set (one rate point)."""
+
+    codec = models.CharField(max_length=100)
+    params = models.JSONField()
+    params_key = models.CharField(max_length=500, help_text="Canonical JSON of params.")
+    label = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["codec", "label"]
+        verbose_name = "HRC"
+        constraints = [
+            models.UniqueConstraint(fields=["codec", "params_key"], name="unique_hrc")
+        ]
+
+    def __str__(self):
+        return self.label
+
+
+class Pvs(Job):
+    """A PVS: one SRC coded and decoded by one HRC."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="pvs_set")
+    hrc = models.ForeignKey(Hrc, on_delete=models.CASCADE, related_name="pvs_set")
+    codec_version = models.CharField(max_length=100, blank=True)
+    device = models.CharField(max_length=32, blank=True, help_text="Where it was coded: cpu or cuda.")
+    bitstream_path = models.CharField(max_length=500, blank=True)
+    bitstream_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    kbps = models.FloatField(
+        null=True, blank=True,
+        help_text="8 x bitstream bytes / duration / 1000, kbit/s at the SRC's fps.",
+    )
+    decoded_path = models.CharField(max_length=500, blank=True)
+    browser_path = models.CharField(max_length=500, blank=True)
+    encode_seconds = models.FloatField(null=True, blank=True)
+    decode_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["source__name", "hrc__codec", "hrc__label"]
+        verbose_name = "PVS"
+        verbose_name_plural = "PVSs"
+        constraints = [
+            models.UniqueConstraint(fields=["source", "hrc"], name="unique_pvs")
+        ]
+
+    def __str__(self):
+        return f"{self.source.name} / {self.hrc.label}"

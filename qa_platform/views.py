@@ -1,0 +1,5 @@
+from django.http import HttpResponse
+
+
+def database_view(request):
+    return HttpResponse("FaceQA")
