@@ -90,6 +90,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+
+
+def _plotly_js_dir() -> Path:
+    # plotly.min.js ships inside the plotly wheel; served from there (no CDN).
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data"
+
+
+STATICFILES_DIRS = [("plotly", _plotly_js_dir())]
 MEDIA_URL = "media/"
 
 # Codec plugin folders (see DESIGN.md): the repository's codecs/ first, then

@@ -1,0 +1,43 @@
+"""Fixtures shared by every test layer."""
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FACES_DIR = Path(__file__).resolve().parent.parent / "shared" / "faces"
+
+
+@pytest.fixture
+def faces_dir() -> Path:
+    """../shared/faces (real talking-head clips); the test is skipped where it is absent."""
+    if not FACES_DIR.is_dir():
+        pytest.skip("../shared/faces is absent")
+    return FACES_DIR
+
+
+@pytest.fixture
+def data_dir(tmp_path, settings) -> Path:
+    """A fresh data directory for the test (settings.DATA_DIR)."""
+    settings.DATA_DIR = tmp_path / "data"
+    settings.DATA_DIR.mkdir()
+    return settings.DATA_DIR
+
+
+def synthetic_frames(t: int = 10, size: int = 64, seed: int = 0) -> np.ndarray:
+    """A small moving test pattern: uint8 (T, size, size, 3), RGB."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size]
+    base = rng.integers(0, 255, size=3)
+    frames = np.empty((t, size, size, 3), dtype=np.uint8)
+    for i in range(t):
+        frames[i, ..., 0] = (x * 4 + i * 3 + base[0]) % 256
+        frames[i, ..., 1] = (y * 4 + base[1]) % 256
+        frames[i, ..., 2] = ((x + y) * 2 + i * 5 + base[2]) % 256
+    return frames
+
+
+@pytest.fixture
+def small_clip():
+    """(frames uint8 (10, 64, 64, 3), fps 25)."""
+    return synthetic_frames(), Fraction(25)
