@@ -41,7 +41,8 @@ class Source(models.Model):
     size = models.PositiveIntegerField(help_text="Width and height, pixels.")
     fps_num = models.PositiveIntegerField()
     fps_den = models.PositiveIntegerField(default=1)
-    frame_count = models.PositiveIntegerField()
+    max_frames = models.PositiveIntegerField(help_text="Frames asked for at ingest (the clip may have fewer).")
+    frame_count = models.PositiveIntegerField(help_text="Frames stored.")
     crop_x = models.IntegerField(help_text="Left edge of the square crop in the origin, pixels.")
     crop_y = models.IntegerField(help_text="Top edge of the square crop in the origin, pixels.")
     crop_size = models.PositiveIntegerField(help_text="Side of the square crop in the origin, pixels.")
@@ -53,7 +54,7 @@ class Source(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["origin_sha256", "size", "fps_num", "fps_den", "frame_count"],
+                fields=["origin_sha256", "size", "fps_num", "fps_den", "max_frames"],
                 name="unique_source_preparation",
             )
         ]
