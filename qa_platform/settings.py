@@ -112,12 +112,20 @@ CODEC_PLUGIN_DIRS = [BASE_DIR / "codecs"] + [
 TORCH_HOME = Path(os.environ.get("TORCH_HOME", DATA_DIR / "torch")).resolve()
 os.environ.setdefault("TORCH_HOME", str(TORCH_HOME))
 
+# The stages of a PVS job, in order: Celery task names taking the PVS id. A
+# queue of "codec" means the codec's device queue (cpu or gpu).
+FACEQA_PVS_STAGES = [
+    {"task": "qa_platform.pvs_code", "queue": "codec"},
+    {"task": "metrics.pvs_metrics", "queue": "cpu"},
+]
+
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_CREATE_MISSING_QUEUES = True
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
 CELERY_TASK_EAGER_PROPAGATES = True
 # An unacknowledged job (its worker was killed) goes back to the queue after
