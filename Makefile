@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SERVE ?= 1
 APT_PACKAGES := redis-server chromium fonts-dejavu-core
+# When `make` was started: the demo's printed time includes the install.
+STARTED := $(shell date +%s)
 # pytest's own options for `make test`; e.g. make test PYTEST_ARGS="-k ingest"
 PYTEST_ARGS ?=
 
@@ -39,7 +41,7 @@ migrate:
 	@$(PY) manage.py migrate --noinput -v 0
 
 demo: setup
-	$(PY) manage.py run_demo --serve=$(SERVE)
+	FACEQA_DEMO_STARTED=$(STARTED) $(PY) manage.py run_demo --serve=$(SERVE)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -6,11 +6,15 @@ metrics stage without importing it. Each stage takes the PVS id. The chain
 ends with ``qa_platform.pvs_finish``; any stage that raises stops the chain
 and its error is recorded on the PVS by ``qa_platform.pvs_failed``.
 """
+import time
+
 from celery import chain, signature
 from django.conf import settings
+from tqdm import tqdm
 
 from qa_platform import codec_registry
-from qa_platform.models import Pvs
+from qa_platform.models import JobStatus, Pvs
+from qa_platform.reports import pvs_status_counts
 
 # A stage whose queue is CODEC_QUEUE runs on the queue of the PVS's codec
 # device (``cpu`` or ``gpu``).
@@ -32,3 +36,23 @@ def pvs_enqueue(pvs: Pvs):
     ]
     stages.append(signature("qa_platform.pvs_finish", args=[pvs.pk], queue="cpu", immutable=True))
     return chain(*stages).apply_async(link_error=signature("qa_platform.pvs_failed"))
+
+
+def pvs_wait(ids: list[int], timeout: float | None = None, poll_seconds: float = 1.0) -> dict[str, int]:
+    """Show a progress bar until every PVS in ``ids`` is done or failed.
+
+    Returns the final count per status. Raises ``TimeoutError`` after
+    ``timeout`` seconds (the jobs go on).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with tqdm(total=len(ids), unit="PVS", desc="PVS jobs") as bar:
+        while True:
+            counts = pvs_status_counts(ids)
+            ended = counts[JobStatus.DONE] + counts[JobStatus.FAILED]
+            bar.update(ended - bar.n)
+            bar.set_postfix({status: n for status, n in counts.items() if n}, refresh=True)
+            if ended == len(ids):
+                return counts
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{len(ids) - ended} PVS jobs still queued or running; they go on")
+            time.sleep(poll_seconds)

@@ -1,12 +1,11 @@
 import json
-import time
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from qa_platform import codec_registry, reports
 from qa_platform.codec_api import CodecError
-from qa_platform.models import JobStatus, Source
+from qa_platform.jobs import pvs_wait
+from qa_platform.models import Source
 from qa_platform.services import database_build
 
 
@@ -39,7 +38,10 @@ class Command(BaseCommand):
         if no_wait:
             return
         ids = [pvs.pk for pvs in all_pvs]
-        self._wait(ids, timeout)
+        try:
+            pvs_wait(ids, timeout=timeout)
+        except TimeoutError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(reports.build_summary_table(ids))
 
     def _sources(self, names: str) -> list[Source]:
@@ -54,17 +56,3 @@ class Command(BaseCommand):
         if not chosen:
             raise CommandError("no SRC yet: run `python manage.py ingest_sources PATH` first")
         return chosen
-
-    def _wait(self, ids: list[int], timeout: float | None) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with tqdm(total=len(ids), unit="PVS", desc="jobs") as bar:
-            while True:
-                counts = reports.pvs_status_counts(ids)
-                ended = counts.get(JobStatus.DONE, 0) + counts.get(JobStatus.FAILED, 0)
-                bar.update(ended - bar.n)
-                bar.set_postfix({status: n for status, n in counts.items() if n}, refresh=False)
-                if ended == len(ids):
-                    return
-                if deadline is not None and time.monotonic() > deadline:
-                    raise CommandError(f"timed out with {len(ids) - ended} jobs still running; they go on")
-                time.sleep(1)
