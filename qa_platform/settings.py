@@ -55,11 +55,11 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "qa_platform.wsgi.application"
 
-if os.environ.get("DATABASE_URL_POSTGRES_HOST"):
+if os.environ.get("POSTGRES_HOST"):
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "HOST": os.environ["DATABASE_URL_POSTGRES_HOST"],
+            "HOST": os.environ["POSTGRES_HOST"],
             "NAME": os.environ.get("POSTGRES_DB", "faceqa"),
             "USER": os.environ.get("POSTGRES_USER", "faceqa"),
             "PASSWORD": os.environ.get("POSTGRES_PASSWORD", "faceqa"),
