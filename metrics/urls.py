@@ -1,2 +1,8 @@
+from django.urls import path
+
+from metrics import views
+
 app_name = "metrics"
-urlpatterns = []
+urlpatterns = [
+    path("rd/", views.rd_view, name="rd"),
+]

@@ -1,0 +1,237 @@
+"""Reads of metric results: the per-PVS table, per-frame plots and rate–distortion curves.
+
+Figures are built here with plotly.graph_objects and returned as plain JSON
+dicts, which the pages hand to ``Plotly.newPlot``.
+"""
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import groupby
+from operator import attrgetter
+from statistics import mean
+
+import plotly.graph_objects as go
+from django.db.models import Count, QuerySet
+from django.http import Http404
+from django.urls import reverse
+from plotly.subplots import make_subplots
+
+from metrics.models import MetricResult, MetricStatus
+from metrics.registry import MetricSpec, all_metrics
+from qa_platform.models import JobStatus, Pvs, Source
+
+
+def get_metric_or_404(name: str | None) -> MetricSpec:
+    """The registered metric called ``name`` (the first registered one when
+    ``name`` is empty); ``Http404`` when no metric has that name."""
+    metrics = all_metrics()
+    if not name:
+        return next(iter(metrics.values()))
+    if name not in metrics:
+        raise Http404(f"No metric named {name!r}.")
+    return metrics[name]
+
+
+def value_decimals(spec: MetricSpec) -> int:
+    """Decimals worth showing: 2 on wide scales (dB, pixels), 4 on unit-range ones."""
+    low, high = spec.value_range
+    return 2 if high - low > 10 else 4
+
+
+def direction(spec: MetricSpec) -> str:
+    """``↑ higher is better`` or ``↓ lower is better``."""
+    return "↑ higher is better" if spec.higher_is_better else "↓ lower is better"
+
+
+def axis_title(spec: MetricSpec) -> str:
+    """The metric's label with its unit, e.g. ``PSNR (RGB) (dB)``."""
+    return f"{spec.label} ({spec.unit})" if spec.unit else spec.label
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One registered metric and its result on a PVS (``None``: not computed yet)."""
+
+    spec: MetricSpec
+    result: MetricResult | None
+
+    @property
+    def decimals(self) -> int:
+        return value_decimals(self.spec)
+
+    @property
+    def direction(self) -> str:
+        return direction(self.spec)
+
+
+def pvs_metric_rows(*, pvs: Pvs) -> list[MetricRow]:
+    """One row per registered metric, in registry order, with its result on ``pvs``."""
+    results = {result.metric: result for result in pvs.metric_results.all()}
+    return [MetricRow(spec, results.get(name)) for name, spec in all_metrics().items()]
+
+
+def per_frame_figure(*, rows: list[MetricRow]) -> dict | None:
+    """One small per-frame plot per row whose result has per-frame values; ``None`` when none has."""
+    rows = [
+        row for row in rows
+        if row.result and row.result.status == MetricStatus.OK and len(row.result.per_frame)
+    ]
+    if not rows:
+        return None
+    fig = make_subplots(
+        rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.25 / len(rows),
+        subplot_titles=[f"{axis_title(row.spec)}, {direction(row.spec)}" for row in rows],
+    )
+    for index, row in enumerate(rows, start=1):
+        fig.add_trace(
+            go.Scatter(
+                # Markers show which frames have a value (AED samples every 5th frame).
+                y=row.result.per_frame.tolist(), mode="lines+markers", marker={"size": 4},
+                connectgaps=True, name=row.spec.label,
+                hovertemplate=f"frame %{{x}}: %{{y:.{row.decimals}f}}<extra>{row.spec.label}</extra>",
+            ),
+            row=index, col=1,
+        )
+    fig.update_xaxes(title_text="frame", row=len(rows), col=1)
+    fig.update_layout(
+        template="plotly_white", showlegend=False, height=40 + 150 * len(rows),
+        margin={"l": 60, "r": 20, "t": 40, "b": 50},
+    )
+    return _as_dict(fig)
+
+
+@dataclass(frozen=True)
+class RdPoint:
+    """One point of a rate–distortion curve: a PVS, or the mean over the SRCs of one HRC."""
+
+    codec: str
+    hrc: str
+    kbps: float
+    value: float
+    n_sources: int
+    source: str = ""
+    pvs_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RdCurve:
+    """The points of one codec, lowest kbit/s first."""
+
+    codec: str
+    points: list[RdPoint]
+
+    @property
+    def sources_text(self) -> str:
+        """How many SRCs a point averages: ``1 SRC``, ``3 SRCs``, or ``2–3 SRCs`` where HRCs differ."""
+        counts = sorted({point.n_sources for point in self.points})
+        if counts == [1]:
+            return "1 SRC"
+        return f"{counts[0]} SRCs" if len(counts) == 1 else f"{counts[0]}–{counts[-1]} SRCs"
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """PVSs that are not in a rate–distortion plot, and why."""
+
+    count: int
+    why: str
+
+
+def _ok_results(metric: str, source: Source | None) -> QuerySet[MetricResult]:
+    results = MetricResult.objects.filter(
+        metric=metric, status=MetricStatus.OK, value__isnull=False,
+        pvs__status=JobStatus.DONE, pvs__kbps__isnull=False,
+    ).select_related("pvs__source", "pvs__hrc")
+    return results if source is None else results.filter(pvs__source=source)
+
+
+def _pvs_point(result: MetricResult) -> RdPoint:
+    pvs = result.pvs
+    return RdPoint(
+        codec=pvs.hrc.codec, hrc=pvs.hrc.label, kbps=pvs.kbps, value=result.value,
+        n_sources=1, source=pvs.source.name, pvs_id=pvs.pk,
+    )
+
+
+def _mean_points(results: QuerySet[MetricResult]) -> list[RdPoint]:
+    by_hrc = defaultdict(list)
+    for result in results:
+        by_hrc[result.pvs.hrc].append(result)
+    return [
+        RdPoint(
+            codec=hrc.codec, hrc=hrc.label,
+            kbps=mean(result.pvs.kbps for result in group),
+            value=mean(result.value for result in group),
+            n_sources=len(group),
+        )
+        for hrc, group in by_hrc.items()
+    ]
+
+
+def rd_curves(*, metric: str, source: Source | None = None) -> list[RdCurve]:
+    """Rate–distortion curves of ``metric``, one per codec, sorted by codec name.
+
+    With a ``source``, a point is one PVS of that SRC. Without, a point is one
+    HRC: mean kbit/s and mean metric value over the SRCs where that HRC's PVS
+    is done and the metric is ok.
+    """
+    results = _ok_results(metric, source)
+    points = [_pvs_point(result) for result in results] if source else _mean_points(results)
+    points.sort(key=attrgetter("codec", "kbps"))
+    return [RdCurve(codec, list(group)) for codec, group in groupby(points, key=attrgetter("codec"))]
+
+
+def rd_exclusions(*, metric: str, source: Source | None = None) -> list[Exclusion]:
+    """The PVSs a rate–distortion plot of ``metric`` leaves out, counted by reason:
+    jobs not done, results unavailable or failed (with their reason), results not computed yet."""
+    pvs = Pvs.objects.all() if source is None else source.pvs_set.all()
+    done = pvs.filter(status=JobStatus.DONE)
+    not_done = pvs.exclude(status=JobStatus.DONE).values("status").annotate(n=Count("id")).order_by("status")
+    not_ok = (
+        MetricResult.objects.filter(metric=metric, pvs__in=done).exclude(status=MetricStatus.OK)
+        .values("status", "reason").annotate(n=Count("id")).order_by("-n", "reason")
+    )
+    not_computed = done.exclude(metric_results__metric=metric).count()
+    return (
+        [Exclusion(row["n"], f"PVS {row['status']}") for row in not_done]
+        + [Exclusion(row["n"], f"metric {row['status']}: {row['reason']}") for row in not_ok]
+        + ([Exclusion(not_computed, "metric not computed yet")] if not_computed else [])
+    )
+
+
+def _hover_data(point: RdPoint) -> list[str]:
+    source = point.source or f"mean over {point.n_sources} SRCs"
+    url = reverse("qa_platform:pvs", args=[point.pvs_id]) if point.pvs_id else ""
+    return [source, point.hrc, url]
+
+
+def rd_figure(*, spec: MetricSpec, curves: list[RdCurve]) -> dict:
+    """The rate–distortion plot: x kbit/s, y the metric, one trace per curve.
+
+    Each point's ``customdata`` is [SRC, HRC, PVS page URL or ""], for the
+    hover text and for opening the PVS on click.
+    """
+    value_format = f"%{{y:.{value_decimals(spec)}f}} {spec.unit}".rstrip()
+    fig = go.Figure()
+    for curve in curves:
+        fig.add_trace(go.Scatter(
+            x=[point.kbps for point in curve.points],
+            y=[point.value for point in curve.points],
+            customdata=[_hover_data(point) for point in curve.points],
+            mode="lines+markers", name=curve.codec, marker={"size": 9},
+            hovertemplate=(
+                "SRC: %{customdata[0]}<br>HRC: %{customdata[1]}<br>"
+                f"%{{x:.2f}} kbit/s<br>{spec.label}: {value_format}<extra>{curve.codec}</extra>"
+            ),
+        ))
+    fig.update_layout(
+        template="plotly_white", height=520, hovermode="closest", legend_title_text="codec",
+        xaxis_title="bitrate (kbit/s)", yaxis_title=f"{axis_title(spec)}, {direction(spec)}",
+        margin={"l": 70, "r": 20, "t": 30, "b": 60},
+    )
+    return _as_dict(fig)
+
+
+def _as_dict(fig: go.Figure) -> dict:
+    # Through plotly's JSON encoder: numpy arrays become lists, NaN becomes null.
+    return json.loads(fig.to_json())
