@@ -113,7 +113,7 @@ def resample_indices(count: int, fps_in: Fraction, fps_out: Fraction) -> np.ndar
     duration = count / fps_in
     n_out = int(duration * fps_out)
     indices = np.floor(np.arange(n_out) * float(fps_in / fps_out) + 0.5).astype(int)
-    return indices[indices < count]
+    return np.minimum(indices, count - 1)
 
 
 def prepare_clip(path: Path, size: int = 256, fps: Fraction = Fraction(25),
