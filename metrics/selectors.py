@@ -201,7 +201,7 @@ def rd_exclusions(*, metric: str, source: Source | None = None) -> list[Exclusio
 
 def _hover_data(point: RdPoint) -> list[str]:
     source = point.source or f"mean over {point.n_sources} SRCs"
-    url = reverse("qa_platform:pvs", args=[point.pvs_id]) if point.pvs_id else ""
+    url = reverse("metrics:pvs", args=[point.pvs_id]) if point.pvs_id else ""
     return [source, point.hrc, url]
 
 

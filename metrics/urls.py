@@ -4,5 +4,7 @@ from metrics import views
 
 app_name = "metrics"
 urlpatterns = [
-    path("rd/", views.rd_view, name="rd"),
+    path("", views.database_view, name="database"),
+    path("pvs/<int:pk>/", views.pvs_view, name="pvs"),
+    path("metrics/rd/", views.rd_view, name="rd"),
 ]

@@ -1,9 +1,13 @@
-"""The rate–distortion dashboard."""
+"""The pages that show metrics: the database grid, one PVS, the rate–distortion dashboard."""
 from django.shortcuts import get_object_or_404, render
 
 from metrics.registry import all_metrics
-from metrics.selectors import direction, get_metric_or_404, rd_curves, rd_exclusions, rd_figure
-from qa_platform.models import Source
+from metrics.selectors import (
+    direction, get_metric_or_404, per_frame_figure, pvs_metric_rows, rd_curves, rd_exclusions, rd_figure,
+    value_decimals,
+)
+from qa_platform.models import Pvs, Source
+from qa_platform.selectors import database_grid
 
 
 def rd_view(request):
@@ -22,4 +26,26 @@ def rd_view(request):
         "curves": curves,
         "exclusions": rd_exclusions(metric=spec.name, source=source),
         "figure": rd_figure(spec=spec, curves=curves),
+    })
+
+
+def database_view(request):
+    """The SRC x HRC grid of PVS jobs, with the metric chosen by ``?metric=``."""
+    spec = get_metric_or_404(request.GET.get("metric"))
+    return render(request, "metrics/database.html", {
+        "grid": database_grid(metric=spec.name),
+        "spec": spec,
+        "decimals": value_decimals(spec),
+        "metrics": all_metrics().values(),
+    })
+
+
+def pvs_view(request, pk):
+    """One PVS: SRC and PVS played side by side, coding facts and metric results."""
+    pvs = get_object_or_404(Pvs.objects.select_related("source", "hrc"), pk=pk)
+    rows = pvs_metric_rows(pvs=pvs)
+    return render(request, "metrics/pvs.html", {
+        "pvs": pvs,
+        "metric_rows": rows,
+        "per_frame_figure": per_frame_figure(rows=rows),
     })

@@ -6,4 +6,4 @@ class QaPlatformConfig(AppConfig):
     verbose_name = "FaceQA database"
 
     def ready(self):
-        from qa_platform import checks  # noqa: F401  (registers system checks)
+        from qa_platform import checks, tasks  # noqa: F401  (registers system checks and Celery tasks)

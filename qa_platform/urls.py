@@ -3,11 +3,16 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+
+def media(request, path):
+    """SRC/PVS browser copies from the data directory (read per request, so a
+    test's data directory is served). Development server only; docker/ serves
+    media with the web server."""
+    return serve(request, path, document_root=settings.DATA_DIR)
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("metrics/", include("metrics.urls")),
-    path("", include("qa_platform.web_urls")),
-    # Media (SRC/PVS browser copies) from the data directory. Development
-    # server only; docker/ serves it with the web server.
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.DATA_DIR}),
+    path("", include("metrics.urls")),
+    re_path(r"^media/(?P<path>.*)$", media),
 ]

@@ -2,7 +2,6 @@
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from django.core.management import call_command

@@ -77,13 +77,13 @@ def label(metric: str) -> str:
 
 class TestDatabasePage:
     def test_empty_database_says_how_to_build_one(self, client):
-        response = client.get(reverse("qa_platform:database"))
+        response = client.get(reverse("metrics:database"))
         assert response.status_code == 200
         assert b"python manage.py ingest_sources" in response.content
         assert b"python manage.py build_database" in response.content
 
     def test_grid_shows_status_rate_times_and_summary(self, client, database):
-        response = client.get(reverse("qa_platform:database"))
+        response = client.get(reverse("metrics:database"))
         html = response.content.decode()
         assert response.status_code == 200
         assert "2 SRCs, 3 HRCs, 6 PVS" in html
@@ -91,16 +91,16 @@ class TestDatabasePage:
         assert '<span class="status status-failed">1 failed</span>' in html
         assert "40.0 kbit/s" in html and "12.0 kbit/s" in html
         assert "enc 1.25 s · dec 0.50 s" in html
-        assert reverse("qa_platform:pvs", args=[database["a42"].pk]) in html
+        assert reverse("metrics:pvs", args=[database["a42"].pk]) in html
 
     def test_failed_pvs_shows_its_message_in_the_cell_and_below(self, client, database):
-        html = client.get(reverse("qa_platform:database")).content.decode()
+        html = client.get(reverse("metrics:database")).content.decode()
         message = "x265 exited with status 1: out of memory"
         assert f'title="{message}"' in html
         assert f"bob / x265 qp=32</a>: <code>{message}</code>" in html
 
     def test_columns_are_grouped_by_codec_lowest_rate_first(self, client, database):
-        grid = client.get(reverse("qa_platform:database")).context["grid"]
+        grid = client.get(reverse("metrics:database")).context["grid"]
         assert [(group.codec, [hrc.label for hrc in group.hrcs]) for group in grid.codecs] == [
             ("fomm", ["fomm keyframe_qp=30"]),
             ("x265", ["x265 qp=42", "x265 qp=32"]),
@@ -110,25 +110,25 @@ class TestDatabasePage:
         assert [pvs.kbps for pvs in alice.cells] == [5.0, 10.0, 40.0]
 
     def test_query_parameter_chooses_the_metric_shown(self, client, database):
-        psnr = client.get(reverse("qa_platform:database")).content.decode()
-        ssim = client.get(reverse("qa_platform:database"), {"metric": "ssim"}).content.decode()
+        psnr = client.get(reverse("metrics:database")).content.decode()
+        ssim = client.get(reverse("metrics:database"), {"metric": "ssim"}).content.decode()
         assert '<span class="value">36.00</span>' in psnr
         assert '<span class="value">0.9700</span>' in ssim
         assert '<span class="value">36.00</span>' not in ssim
         assert '<option value="ssim" selected>' in ssim
 
     def test_unavailable_metric_in_a_cell_gives_its_reason(self, client, database):
-        html = client.get(reverse("qa_platform:database"), {"metric": "lpips_alex"}).content.decode()
+        html = client.get(reverse("metrics:database"), {"metric": "lpips_alex"}).content.decode()
         assert f'<span title="{LPIPS_REASON}">{label("lpips_alex")} unavailable</span>' in html
 
     def test_unknown_metric_is_404(self, client, database):
-        assert client.get(reverse("qa_platform:database"), {"metric": "vmaf_neg"}).status_code == 404
+        assert client.get(reverse("metrics:database"), {"metric": "vmaf_neg"}).status_code == 404
 
     def test_page_reloads_itself_only_while_work_is_queued_or_running(self, client, database):
         refresh = b'<meta http-equiv="refresh" content="5">'
-        assert refresh not in client.get(reverse("qa_platform:database")).content
+        assert refresh not in client.get(reverse("metrics:database")).content
         make_pvs(make_source("carol"), database["a42"].hrc, status=JobStatus.RUNNING)
-        response = client.get(reverse("qa_platform:database"), {"metric": "ssim"})
+        response = client.get(reverse("metrics:database"), {"metric": "ssim"})
         assert refresh in response.content
         assert b'<progress value="6" max="7">' in response.content
 
@@ -136,7 +136,7 @@ class TestDatabasePage:
 class TestPvsPage:
     def test_plays_src_and_pvs_browser_copies(self, client, database):
         pvs = database["a42"]
-        html = client.get(reverse("qa_platform:pvs", args=[pvs.pk])).content.decode()
+        html = client.get(reverse("metrics:pvs", args=[pvs.pk])).content.decode()
         assert 'src="/media/sources/alice/src.mp4"' in html
         assert f'src="/media/{pvs.browser_path}"' in html
         assert html.count("muted playsinline controls") == 2
@@ -144,7 +144,7 @@ class TestPvsPage:
 
     def test_shows_coding_facts_and_the_bitrate_formula(self, client, database):
         pvs = database["a42"]
-        html = client.get(reverse("qa_platform:pvs", args=[pvs.pk])).content.decode()
+        html = client.get(reverse("metrics:pvs", args=[pvs.pk])).content.decode()
         # 10 kbit/s over 50 frames at 25 fps: 8 x 2500 bytes / 2 s / 1000
         assert "<strong>10.00 kbit/s</strong>" in html
         assert "= 8 × 2500 bytes / 2.000 s / 1000" in html
@@ -154,7 +154,7 @@ class TestPvsPage:
 
     def test_metric_table_has_values_units_direction_and_unavailable_reasons(self, client, database):
         pvs = database["afomm"]
-        response = client.get(reverse("qa_platform:pvs", args=[pvs.pk]))
+        response = client.get(reverse("metrics:pvs", args=[pvs.pk]))
         rows = {row.spec.name: row for row in response.context["metric_rows"]}
         assert list(rows) == list(all_metrics())
         html = response.content.decode()
@@ -165,19 +165,19 @@ class TestPvsPage:
         assert "↑ higher is better" in html and "↓ lower is better" in html
 
     def test_per_frame_plot_has_one_panel_per_metric_with_frames(self, client, database):
-        response = client.get(reverse("qa_platform:pvs", args=[database["a42"].pk]))
+        response = client.get(reverse("metrics:pvs", args=[database["a42"].pk]))
         figure = response.context["per_frame_figure"]
         assert [trace["y"] for trace in figure["data"]] == [[29.0, None, 31.0]]  # NaN: frame without a value
         assert b'id="per-frame-figure"' in response.content
 
     def test_pvs_not_decoded_yet_has_no_pvs_video(self, client, database):
-        html = client.get(reverse("qa_platform:pvs", args=[database["b32"].pk])).content.decode()
+        html = client.get(reverse("metrics:pvs", args=[database["b32"].pk])).content.decode()
         assert "No decoded video yet (PVS failed)" in html
         assert "x265 exited with status 1: out of memory" in html
         assert 'id="pvs-video"' not in html
 
     def test_missing_pvs_is_404(self, client, database):
-        assert client.get(reverse("qa_platform:pvs", args=[999_999])).status_code == 404
+        assert client.get(reverse("metrics:pvs", args=[999_999])).status_code == 404
 
 
 def traces(response) -> dict[str, list[tuple[float, float]]]:
@@ -190,7 +190,7 @@ class TestRateDistortionDashboard:
         assert response.status_code == 200
         assert traces(response) == {"fomm": [(5.0, 25.0)], "x265": [(10.0, 30.0), (40.0, 36.0)]}
         x265 = response.context["figure"]["data"][1]
-        assert x265["customdata"][0] == ["alice", "x265 qp=42", reverse("qa_platform:pvs", args=[database["a42"].pk])]
+        assert x265["customdata"][0] == ["alice", "x265 qp=42", reverse("metrics:pvs", args=[database["a42"].pk])]
 
     def test_averaged_over_srcs_where_pvs_is_done_and_metric_ok(self, client, database):
         response = client.get(reverse("metrics:rd"), {"metric": "psnr_rgb"})

@@ -2,14 +2,11 @@
 
 Screenshots of each page are written to /tmp/faceqa-*.png for a person to look at.
 """
-import os
-import shutil
-import uuid
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from django.urls import resolve, reverse
+from django.urls import reverse
 
 from conftest import synthetic_frames
 from metrics.models import MetricResult, MetricStatus
@@ -55,17 +52,10 @@ def page(browser):
 
 
 @pytest.fixture
-def media_folder():
-    """A fresh folder under the directory /media/ serves, removed afterwards.
-
-    qa_platform/urls.py fixes that directory when the URLconf is imported, so
-    the ``data_dir`` fixture cannot move it; the test writes where it points.
-    """
-    root = Path(resolve("/media/probe").kwargs["document_root"])
-    name = f"browser-test-{uuid.uuid4().hex[:12]}"
-    (root / name).mkdir(parents=True)
-    yield root, name
-    shutil.rmtree(root / name)
+def media_folder(data_dir):
+    """(data directory, folder name) where the test's browser copies go; /media/ serves it."""
+    (data_dir / "clip").mkdir()
+    return data_dir, "clip"
 
 
 @pytest.fixture
@@ -110,7 +100,7 @@ def test_database_page_shows_every_pvs_and_failures(live_server, page, clip_pvs)
                        message="x265 exited with status 1")
     Pvs.objects.create(source=second, hrc=clip_pvs[1].hrc, status=JobStatus.RUNNING)
     Pvs.objects.create(source=second, hrc=clip_pvs[2].hrc, status=JobStatus.QUEUED)
-    page.goto(live_server.url + reverse("qa_platform:database") + "?metric=lpips_alex")
+    page.goto(live_server.url + reverse("metrics:database") + "?metric=lpips_alex")
     assert page.locator("table.grid td.cell.status-done").count() == len(clip_pvs)
     assert page.locator("table.grid th.codec").all_inner_texts() == ["fomm", "x265"]
     assert page.locator("td.cell.status-failed").get_attribute("title") == "x265 exited with status 1"
@@ -121,7 +111,7 @@ def test_database_page_shows_every_pvs_and_failures(live_server, page, clip_pvs)
 
 @pytest.mark.browser
 def test_pvs_page_plays_src_and_pvs_at_native_size(live_server, page, clip_pvs):
-    page.goto(live_server.url + reverse("qa_platform:pvs", args=[clip_pvs[0].pk]))
+    page.goto(live_server.url + reverse("metrics:pvs", args=[clip_pvs[0].pk]))
     page.wait_for_function(
         "['src-video', 'pvs-video'].every(id => document.getElementById(id).readyState >= 2)",
         timeout=15_000,
@@ -152,7 +142,7 @@ def test_dashboard_draws_one_curve_per_codec_and_opens_a_pvs_on_click(live_serve
     box = points.last.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_url("**/pvs/*/")
-    assert page.url.endswith(reverse("qa_platform:pvs", args=[clip_pvs[1].pk]))
+    assert page.url.endswith(reverse("metrics:pvs", args=[clip_pvs[1].pk]))
 
 
 @pytest.mark.browser
