@@ -156,19 +156,23 @@ def write_bitstream(path: Path, header: BitstreamHeader, sections: list[bytes]) 
     return write_bytes_atomic(Path(path), pack_bitstream(header, sections))
 
 
-def read_bitstream(path: Path, codec: str | None = None) -> tuple[BitstreamHeader, list[bytes]]:
+def read_bitstream(path: Path, codec: str | None = None,
+                   sections: int | None = None) -> tuple[BitstreamHeader, list[bytes]]:
     """Read a bitstream file: (header, sections).
 
-    With ``codec``, also check that the file was written by that codec. Raises
-    ``BitstreamError`` for a missing, foreign, damaged or truncated file.
+    With ``codec``, also check that the file was written by that codec; with
+    ``sections``, that it holds that many sections. Raises ``BitstreamError``
+    for a missing, foreign, damaged or truncated file.
     """
     path = Path(path)
     if not path.is_file():
         raise BitstreamError(f"{path}: no such bitstream file")
-    header, sections = unpack_bitstream(path.read_bytes(), source=str(path))
+    header, found = unpack_bitstream(path.read_bytes(), source=str(path))
     if codec is not None and header.codec != codec:
         raise BitstreamError(f"{path}: written by codec {header.codec!r}, cannot be decoded by {codec!r}")
-    return header, sections
+    if sections is not None and len(found) != sections:
+        raise BitstreamError(f"{path}: {header.codec} bitstreams hold {sections} section(s), this one {len(found)}")
+    return header, found
 
 
 def only_file(paths: list[Path]) -> Path:

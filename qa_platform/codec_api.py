@@ -4,7 +4,8 @@ Django-free. A codec plugin (a ``*.py`` file in a codec plugin folder, see
 DESIGN.md) subclasses :class:`Codec` and registers itself with
 :func:`register_codec`; the registry in ``qa_platform.codec_registry`` loads
 the folders. Plugins import only this module, ``qa_platform.bitstream``,
-``qa_platform.video``, ``qa_platform.faces`` and libraries.
+``qa_platform.pyav_codec``, ``qa_platform.video``, ``qa_platform.faces`` and
+libraries.
 
 Rate accounting (issue 2, DESIGN.md "bitstream"): everything the decoder reads
 is in the files ``encode`` returns, and the PVS bitrate is

@@ -92,3 +92,8 @@ class TestRefusals:
             only_file([tmp_path / "a", tmp_path / "b"])
         with pytest.raises(BitstreamError, match="exactly one"):
             only_file([])
+
+    def test_a_wrong_section_count_is_refused(self, tmp_path):
+        path = write_bitstream(tmp_path / "a.fqbs", HEADER, SECTIONS)
+        with pytest.raises(BitstreamError, match="hold 2 section"):
+            read_bitstream(path, sections=2)
