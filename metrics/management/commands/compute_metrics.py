@@ -1,0 +1,66 @@
+from collections import Counter
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from metrics import services
+from metrics.models import MetricResult, MetricStatus
+from metrics.registry import UnknownMetricError
+from qa_platform.models import JobStatus, Pvs
+from qa_platform.video import VideoError
+
+
+class Command(BaseCommand):
+    help = (
+        "Recompute objective metrics now, in this process, for every done PVS (or the PVSs "
+        "given), replacing their stored results; prints a summary per metric."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--metrics", help="Comma-separated metric names (default: all registered).")
+        parser.add_argument("--pvs", nargs="+", type=int, metavar="ID", help="PVS ids (default: every done PVS).")
+
+    def handle(self, *args, metrics, pvs, **options):
+        try:
+            names = [spec.name for spec in services.metric_specs(_split(metrics))]
+        except UnknownMetricError as exc:
+            raise CommandError(exc.args[0]) from exc
+        chosen = self._pvs_list(pvs)
+        results, errors = [], []
+        for item in tqdm(chosen, unit="PVS", desc="metrics"):
+            try:
+                results += services.pvs_compute_metrics(pvs=item, metric_names=names)
+            except (VideoError, ValueError) as exc:
+                errors.append(f"PVS {item.pk} ({item}): {exc}")
+        self.stdout.write(summary(results, names))
+        if errors:
+            raise CommandError(f"{len(errors)} of {len(chosen)} PVSs not measured:\n  " + "\n  ".join(errors))
+
+    def _pvs_list(self, ids: list[int] | None) -> list[Pvs]:
+        rows = Pvs.objects.select_related("source", "hrc")
+        if ids is None:
+            chosen = list(rows.filter(status=JobStatus.DONE))
+            if not chosen:
+                raise CommandError("no done PVS yet: run `python manage.py build_database` first")
+            return chosen
+        chosen = list(rows.filter(pk__in=ids))
+        missing = sorted(set(ids) - {item.pk for item in chosen})
+        if missing:
+            raise CommandError(f"no PVS with id {', '.join(map(str, missing))}")
+        return chosen
+
+
+def _split(names: str | None) -> list[str] | None:
+    return None if names is None else [name.strip() for name in names.split(",") if name.strip()]
+
+
+def summary(results: list[MetricResult], names: list[str]) -> str:
+    """One line per metric: results by status, then the distinct reasons of those not ok."""
+    counts = Counter((result.metric, result.status) for result in results)
+    reasons = {(r.metric, r.reason) for r in results if r.status != MetricStatus.OK}
+    lines = []
+    for name in names:
+        tally = ", ".join(f"{counts[name, status]} {status}" for status in MetricStatus.values if counts[name, status])
+        lines.append(f"{name:12} {tally or 'no result'}")
+        lines += [f"{'':12}   {reason}" for metric, reason in sorted(reasons) if metric == name]
+    return "\n".join(lines)

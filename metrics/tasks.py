@@ -1,0 +1,13 @@
+"""Celery tasks of the metrics app: thin shells that load a row and call one service."""
+from celery import shared_task
+
+from metrics import services
+from qa_platform.models import Pvs
+
+
+@shared_task(name="metrics.pvs_metrics")
+def pvs_metrics_task(pvs_id: int, metric_names: list[str] | None = None) -> int:
+    """PVS job stage: compute and store the PVS's metrics (all registered ones by default)."""
+    pvs = Pvs.objects.select_related("source").get(pk=pvs_id)
+    services.pvs_compute_metrics(pvs=pvs, metric_names=metric_names)
+    return pvs_id

@@ -1,0 +1,112 @@
+import math
+
+import pytest
+import torch
+
+from metrics.kernels import full_reference
+from metrics.registry import FULL_REFERENCE, all_metrics
+from metrics.weights import WeightsMissingError
+
+FR_SPECS = [spec for spec in all_metrics().values() if spec.kind == FULL_REFERENCE]
+
+
+def spec_id(spec) -> str:
+    """Test id: metrics with learned weights run here on stand-in weights, and say so."""
+    return f"{spec.name}-with-stand-in-weights" if spec.weights else spec.name
+
+
+def frame_pair(n=3, size=176, sigma=0.05, seed=0):
+    """(distorted, reference) float32 (n, 3, size, size) in [0, 1]: smooth reference plus noise."""
+    generator = torch.Generator().manual_seed(seed)
+    reference = torch.nn.functional.avg_pool2d(
+        torch.rand(n, 3, size + 4, size + 4, generator=generator), 5, stride=1
+    )
+    noise = sigma * torch.randn(reference.shape, generator=generator)
+    return (reference + noise).clamp(0, 1), reference
+
+
+@pytest.mark.parametrize("spec", FR_SPECS, ids=spec_id)
+class TestFullReferenceContract:
+    """Every registered full-reference kernel: (distorted, reference) (N, 3, H, W) → (N,)."""
+
+    @pytest.fixture(autouse=True)
+    def weights_for(self, spec, request, no_downloads):
+        if spec.weights:
+            request.getfixturevalue("stand_in_weights")
+
+    def test_returns_one_float32_value_per_frame(self, spec):
+        distorted, reference = frame_pair(n=2)
+        values = spec.load_kernel()(distorted, reference)
+        assert values.shape == (2,)
+        assert values.dtype == torch.float32
+
+    def test_frames_are_independent_of_their_batch(self, spec):
+        distorted, reference = frame_pair(n=2)
+        kernel = spec.load_kernel()
+        together = kernel(distorted, reference)
+        alone = torch.cat([kernel(distorted[i:i + 1], reference[i:i + 1]) for i in range(2)])
+        torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
+
+    def test_mismatched_shapes_are_refused(self, spec):
+        distorted, reference = frame_pair(n=2)
+        with pytest.raises(ValueError, match="differ"):
+            spec.load_kernel()(distorted[:1], reference)
+
+    def test_integer_frames_are_refused(self, spec):
+        distorted, reference = frame_pair(n=1)
+        with pytest.raises(ValueError, match="float RGB"):
+            spec.load_kernel()(distorted.mul(255).to(torch.uint8), reference.mul(255).to(torch.uint8))
+
+
+class TestPsnr:
+    def test_uniform_error_of_one_code_value_gives_48_13_db(self):
+        reference = torch.full((2, 3, 32, 32), 0.5)
+        value = full_reference.psnr_rgb(reference + 1 / 255, reference)
+        # 20 log10(255) = 48.1308 dB; piq's MSE + 1e-8 takes 0.0028 dB off at this MSE.
+        expected = 20 * math.log10(255)
+        torch.testing.assert_close(value, torch.full((2,), expected), atol=5e-3, rtol=0)
+
+    def test_grey_error_gives_equal_rgb_and_luma_psnr(self):
+        # The BT.601 weights sum to 1: an equal error on R, G, B is the same error on Y.
+        reference = torch.full((1, 3, 32, 32), 0.4)
+        distorted = reference + 4 / 255
+        torch.testing.assert_close(
+            full_reference.psnr_y(distorted, reference), full_reference.psnr_rgb(distorted, reference)
+        )
+
+    def test_luma_psnr_ignores_an_error_with_no_bt601_luma(self):
+        reference = torch.full((1, 3, 32, 32), 0.5)
+        chroma_only = torch.tensor([0.587, -0.299, 0.0]).view(1, 3, 1, 1) * 0.05
+        distorted = reference + chroma_only
+        assert full_reference.psnr_y(distorted, reference).item() == pytest.approx(80.0, abs=0.01)
+        assert full_reference.psnr_rgb(distorted, reference).item() < 40
+
+    def test_identical_frames_reach_the_80_db_cap(self):
+        _, reference = frame_pair(n=1)
+        assert full_reference.psnr_rgb(reference, reference).item() == pytest.approx(80.0)
+
+
+class TestSsim:
+    def test_identical_frames_score_one(self):
+        _, reference = frame_pair(n=2)
+        torch.testing.assert_close(full_reference.ssim(reference, reference), torch.ones(2))
+        torch.testing.assert_close(full_reference.ms_ssim(reference, reference), torch.ones(2))
+
+    @pytest.mark.parametrize("kernel", [full_reference.ssim, full_reference.ms_ssim])
+    def test_more_noise_scores_lower(self, kernel):
+        scores = [kernel(*frame_pair(n=1, sigma=sigma)).item() for sigma in (0.01, 0.05, 0.2)]
+        assert 1 > scores[0] > scores[1] > scores[2] > 0
+
+    def test_ms_ssim_refuses_frames_below_161_pixels(self):
+        with pytest.raises(ValueError, match="161x161"):
+            full_reference.ms_ssim(*frame_pair(n=1, size=128))
+
+
+class TestWeightedMetricsWithoutWeights:
+    def test_lpips_without_weights_raises_weights_missing_and_downloads_nothing(self, no_downloads):
+        with pytest.raises(WeightsMissingError, match="alexnet-owt-7be5be79.pth.*fetch_weights"):
+            full_reference.lpips_alex(*frame_pair(n=1))
+
+    def test_dists_without_weights_raises_weights_missing_naming_both_files(self, no_downloads):
+        with pytest.raises(WeightsMissingError, match="vgg16-397923af.pth.*dists_weights.pt"):
+            full_reference.dists(*frame_pair(n=1))

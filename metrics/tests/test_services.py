@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+
+from metrics import services
+from metrics.kernels import face as face_kernels
+from metrics.models import MetricResult, MetricStatus
+from metrics.registry import all_metrics
+from metrics.tests.clips import blurred
+from metrics.tests.factories import make_pvs
+from qa_platform.models import Pvs
+
+pytestmark = pytest.mark.django_db
+
+FACE_METRICS = ["aed", "akd"]
+WEIGHTED_METRICS = ["lpips_alex", "dists"]
+PLAIN_METRICS = ["psnr_rgb", "psnr_y", "ssim", "ms_ssim"]
+
+
+@pytest.fixture
+def face_pvs(data_dir, face_clip) -> Pvs:
+    """A PVS of a real talking head (20 frames, 256x256) blurred by sigma 2."""
+    frames, fps = face_clip
+    return make_pvs(data_dir, frames, blurred(frames, sigma=2), fps)
+
+
+def by_name(results) -> dict[str, MetricResult]:
+    return {result.metric: result for result in results}
+
+
+class TestPvsComputeMetrics:
+    def test_stores_one_result_per_registered_metric(self, face_pvs):
+        results = by_name(services.pvs_compute_metrics(pvs=face_pvs))
+        assert list(results) == list(all_metrics())
+        assert MetricResult.objects.filter(pvs=face_pvs).count() == len(all_metrics())
+        for name in PLAIN_METRICS + FACE_METRICS:
+            result = results[name]
+            assert result.status == MetricStatus.OK, result.reason
+            assert result.per_frame.shape == (20,)
+            assert result.value == pytest.approx(np.nanmean(result.per_frame), rel=1e-6)
+            assert result.version == all_metrics()[name].version
+
+    def test_values_reflect_a_blurred_face(self, face_pvs):
+        results = by_name(services.pvs_compute_metrics(pvs=face_pvs))
+        assert 25 < results["psnr_rgb"].value < 45
+        assert 0.5 < results["ssim"].value < 1
+        assert results["aed"].value > 0.05 and results["akd"].value > 0.005
+
+    def test_aed_is_computed_on_every_fifth_frame(self, face_pvs):
+        aed = by_name(services.pvs_compute_metrics(pvs=face_pvs, metric_names=["aed"]))["aed"]
+        assert np.flatnonzero(np.isfinite(aed.per_frame)).tolist() == [0, 5, 10, 15]
+        assert aed.pooling == "mean, every 5th frame" and aed.device == "cpu"
+
+    def test_lpips_and_dists_without_weights_are_stored_unavailable(self, face_pvs):
+        results = by_name(services.pvs_compute_metrics(pvs=face_pvs, metric_names=WEIGHTED_METRICS))
+        for name in WEIGHTED_METRICS:
+            assert results[name].status == MetricStatus.UNAVAILABLE
+            assert results[name].value is None and len(results[name].per_frame) == 0
+            assert "python manage.py fetch_weights" in results[name].reason
+        assert "alexnet-owt-7be5be79.pth" in results["lpips_alex"].reason
+        assert "vgg16-397923af.pth" in results["dists"].reason
+
+    def test_lpips_and_dists_with_stand_in_weights_are_computed(
+        self, data_dir, small_clip, stand_in_weights, no_downloads
+    ):
+        frames, fps = small_clip
+        pvs = make_pvs(data_dir, frames, blurred(frames, sigma=1), fps, name="pattern")
+        results = by_name(services.pvs_compute_metrics(pvs=pvs, metric_names=WEIGHTED_METRICS))
+        for name in WEIGHTED_METRICS:
+            assert results[name].status == MetricStatus.OK, results[name].reason
+            assert results[name].per_frame.shape == (10,) and results[name].device == "cpu"
+
+    def test_a_failing_metric_is_stored_failed_and_the_others_still_ok(self, face_pvs, monkeypatch):
+        def broken(distorted, reference):
+            raise RuntimeError("kernel exploded")
+
+        monkeypatch.setattr("metrics.kernels.full_reference.ssim", broken)
+        results = by_name(services.pvs_compute_metrics(pvs=face_pvs, metric_names=["ssim", "psnr_y"]))
+        assert results["ssim"].status == MetricStatus.FAILED
+        assert results["ssim"].reason == "RuntimeError: kernel exploded" and results["ssim"].value is None
+        assert results["psnr_y"].status == MetricStatus.OK
+
+    def test_recomputing_replaces_the_results(self, face_pvs):
+        first = by_name(services.pvs_compute_metrics(pvs=face_pvs, metric_names=["psnr_rgb"]))["psnr_rgb"]
+        second = by_name(services.pvs_compute_metrics(pvs=face_pvs, metric_names=["psnr_rgb"]))["psnr_rgb"]
+        assert second.pk == first.pk and MetricResult.objects.filter(pvs=face_pvs).count() == 1
+
+    def test_reference_faces_are_cached_per_source(self, face_pvs, monkeypatch):
+        services.pvs_compute_metrics(pvs=face_pvs, metric_names=["akd"])
+        assert (services.source_cache_dir(face_pvs.source) / "faces.npz").is_file()
+
+        def not_again(*args):
+            raise AssertionError("reference faces recomputed despite the cache")
+
+        monkeypatch.setattr(face_kernels, "reference_faces", not_again)
+        result = by_name(services.pvs_compute_metrics(pvs=face_pvs, metric_names=["akd"]))["akd"]
+        assert result.status == MetricStatus.OK
+
+    def test_a_source_without_a_face_fails_face_metrics_only(self, data_dir, small_clip):
+        frames, fps = small_clip
+        pvs = make_pvs(data_dir, frames, frames, fps, name="pattern")
+        results = by_name(services.pvs_compute_metrics(pvs=pvs, metric_names=["psnr_rgb", "akd"]))
+        assert results["akd"].status == MetricStatus.FAILED
+        assert results["akd"].reason.startswith("NoFaceError")
+        assert results["psnr_rgb"].status == MetricStatus.OK
+
+    def test_frames_that_do_not_match_the_source_are_refused(self, data_dir, small_clip):
+        frames, fps = small_clip
+        pvs = make_pvs(data_dir, frames, frames[:5], fps, name="short")
+        with pytest.raises(ValueError, match="do not match the SRC"):
+            services.pvs_compute_metrics(pvs=pvs)
+        assert not MetricResult.objects.exists()
+
+    def test_unknown_metric_names_are_refused_before_reading(self, face_pvs):
+        with pytest.raises(LookupError, match="did you mean ssim"):
+            services.pvs_compute_metrics(pvs=face_pvs, metric_names=["ssmi"])

@@ -1,0 +1,183 @@
+"""The model weight files the platform knows, and how they are installed. Django-free.
+
+Every file lives where the library that reads it looks: torch hub's
+checkpoint folder, ``$TORCH_HOME/hub/checkpoints/`` (``torch.hub.get_dir()``),
+which torchvision and piq read before they would download. A weight is
+installed only through ``download_weight`` or ``install_weight_from``, both of
+which verify the file's SHA-256 before it is renamed into place (DESIGN.md,
+"Model weights"); metrics check ``missing_weights`` before they build a model,
+so nothing is ever downloaded while a metric runs.
+"""
+import shutil
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from qa_platform.storage import atomic_path, sha256_file
+
+FETCH_COMMAND = "python manage.py fetch_weights"
+
+
+class WeightsMissingError(RuntimeError):
+    """A metric needs weight files that are not installed."""
+
+    def __init__(self, missing: list["WeightFile"]):
+        self.missing = missing
+        files = ", ".join(f"{w.path()} ({w.name})" for w in missing)
+        super().__init__(
+            f"missing weight file(s): {files}; install with `{FETCH_COMMAND}` "
+            f"(offline: `{FETCH_COMMAND} --from DIR`)"
+        )
+
+
+class WeightVerificationError(ValueError):
+    """A candidate weight file does not match its registry entry; it was not installed."""
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One weight file: where it comes from, what it must hash to, where it goes.
+
+    ``sha256`` is the full hex SHA-256 of the file, or ``None`` where no
+    trustworthy value could be found (``note`` says so): such a file is never
+    installed. ``size`` is in bytes (``None`` where unknown).
+    """
+
+    name: str
+    filename: str
+    url: str
+    sha256: str | None
+    size: int | None
+    licence: str
+    used_by: str
+    note: str = ""
+
+    def path(self) -> Path:
+        """Where the file is installed: ``torch.hub.get_dir()/checkpoints/<filename>``."""
+        import torch.hub
+
+        return Path(torch.hub.get_dir()) / "checkpoints" / self.filename
+
+    def is_installed(self) -> bool:
+        return self.path().is_file()
+
+
+_TORCHVISION_LICENCE = (
+    "torchvision code BSD-3-Clause; weights trained on ImageNet, whose terms allow "
+    "non-commercial research use (see torchvision's model documentation)"
+)
+
+WEIGHTS = {
+    weight.name: weight
+    for weight in (
+        WeightFile(
+            name="alexnet",
+            filename="alexnet-owt-7be5be79.pth",
+            url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+            sha256="7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
+            size=244_408_911,
+            licence=_TORCHVISION_LICENCE,
+            used_by="lpips_alex (torchvision AlexNet_Weights.IMAGENET1K_V1)",
+        ),
+        WeightFile(
+            name="vgg16",
+            filename="vgg16-397923af.pth",
+            url="https://download.pytorch.org/models/vgg16-397923af.pth",
+            sha256="397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+            size=553_433_881,
+            licence=_TORCHVISION_LICENCE,
+            used_by="dists (torchvision VGG16_Weights.IMAGENET1K_V1)",
+        ),
+        WeightFile(
+            name="dists",
+            filename="dists_weights.pt",
+            url="https://github.com/photosynthesis-team/piq/releases/download/v0.4.1/dists_weights.pt",
+            sha256=None,
+            size=None,
+            licence="piq Apache-2.0; alpha/beta from the DISTS authors' release (MIT)",
+            used_by="dists (piq.DISTS alpha and beta)",
+            note="no published SHA-256 found for piq's file; pin it here from a trusted copy "
+                 "before it can be installed",
+        ),
+    )
+}
+
+
+def get_weight(name: str) -> WeightFile:
+    """The registry entry ``name``; ``KeyError`` naming the known entries otherwise."""
+    try:
+        return WEIGHTS[name]
+    except KeyError:
+        raise KeyError(f"unknown weight {name!r} (known: {', '.join(WEIGHTS)})") from None
+
+
+def missing_weights(names) -> list[WeightFile]:
+    """The entries among ``names`` whose file is not installed."""
+    return [weight for weight in map(get_weight, names) if not weight.is_installed()]
+
+
+def require_weights(names) -> dict[str, Path]:
+    """Installed paths of the ``names`` weights; raises ``WeightsMissingError`` if any is absent."""
+    missing = missing_weights(names)
+    if missing:
+        raise WeightsMissingError(missing)
+    return {name: get_weight(name).path() for name in names}
+
+
+def verify_weight(weight: WeightFile, candidate: Path) -> None:
+    """Check ``candidate`` against ``weight``'s size and SHA-256.
+
+    Raises ``WeightVerificationError`` when the entry has no pinned SHA-256,
+    or the size or hash differ (the message gives the hash found).
+    """
+    size = Path(candidate).stat().st_size
+    if weight.size is not None and size != weight.size:
+        raise WeightVerificationError(
+            f"{size} bytes, expected {weight.size}; not installed"
+        )
+    actual = sha256_file(candidate)
+    if weight.sha256 is None:
+        raise WeightVerificationError(
+            f"no SHA-256 pinned in metrics/weights.py ({weight.note}); "
+            f"the candidate hashes to {actual}; not installed"
+        )
+    if actual != weight.sha256:
+        raise WeightVerificationError(
+            f"SHA-256 {actual}, expected {weight.sha256}; not installed"
+        )
+
+
+def install_weight_from(weight: WeightFile, folder: Path) -> Path:
+    """Copy ``folder/<filename>`` into place after verifying it; return the installed path.
+
+    Raises ``FileNotFoundError`` when the folder lacks the file and
+    ``WeightVerificationError`` when it does not verify (nothing is installed).
+    """
+    source = Path(folder) / weight.filename
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} not found")
+    with atomic_path(weight.path()) as tmp:
+        shutil.copyfile(source, tmp)
+        verify_weight(weight, tmp)
+    return weight.path()
+
+
+def download_weight(weight: WeightFile, progress: bool = True) -> Path:
+    """Download ``weight.url`` with a progress bar, verify it, move it into place.
+
+    Returns the installed path. Raises ``urllib.error.URLError`` when the
+    download fails and ``WeightVerificationError`` when the file does not
+    verify; in both cases nothing is installed.
+    """
+    with atomic_path(weight.path()) as tmp:
+        with urllib.request.urlopen(weight.url) as response, open(tmp, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or weight.size
+            with tqdm(total=total, unit="B", unit_scale=True, desc=weight.filename,
+                      disable=not progress) as bar:
+                for chunk in iter(lambda: response.read(1 << 20), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        verify_weight(weight, tmp)
+    return weight.path()
