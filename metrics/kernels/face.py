@@ -16,6 +16,7 @@ frames the metric skips. Raises ``ValueError`` when the frame counts differ.
 from dataclasses import dataclass
 from pathlib import Path
 
+import dlib
 import numpy as np
 
 from qa_platform import faces as dlib_faces
@@ -70,18 +71,19 @@ def save_reference_faces(faces: ReferenceFaces, path: Path) -> Path:
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez(
             tmp, boxes=faces.boxes, landmarks=faces.landmarks, embeddings=faces.embeddings,
-            embedding_step=faces.embedding_step, cache_format=CACHE_FORMAT,
+            embedding_step=faces.embedding_step, cache_format=CACHE_FORMAT, dlib_version=dlib.__version__,
         )
     return Path(path)
 
 
 def load_reference_faces(path: Path, frame_count: int, embedding_step: int) -> ReferenceFaces | None:
     """Read faces saved by ``save_reference_faces``; ``None`` when the file is
-    absent or was made for another frame count, step or cache format."""
+    absent or was made for another frame count, step, cache format or dlib version."""
     if not Path(path).is_file():
         return None
     with np.load(path) as data:
-        if int(data["cache_format"]) != CACHE_FORMAT or int(data["embedding_step"]) != embedding_step:
+        made_for = (int(data["cache_format"]), int(data["embedding_step"]), str(data["dlib_version"]))
+        if made_for != (CACHE_FORMAT, embedding_step, dlib.__version__):
             return None
         faces = ReferenceFaces(data["boxes"], data["landmarks"], data["embeddings"], embedding_step)
     return faces if faces.frame_count == frame_count else None

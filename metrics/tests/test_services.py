@@ -83,6 +83,9 @@ class TestPvsComputeMetrics:
         first = by_name(services.pvs_compute_metrics(pvs=face_pvs, metric_names=["psnr_rgb"]))["psnr_rgb"]
         second = by_name(services.pvs_compute_metrics(pvs=face_pvs, metric_names=["psnr_rgb"]))["psnr_rgb"]
         assert second.pk == first.pk and MetricResult.objects.filter(pvs=face_pvs).count() == 1
+        stored = MetricResult.objects.get(pk=first.pk)
+        np.testing.assert_array_equal(stored.per_frame, second.per_frame)
+        assert stored.per_frame.shape == (20,) and stored.value == second.value
 
     def test_reference_faces_are_cached_per_source(self, face_pvs, monkeypatch):
         services.pvs_compute_metrics(pvs=face_pvs, metric_names=["akd"])
