@@ -28,13 +28,18 @@ def pvs_stage_queue(pvs: Pvs, queue: str) -> str:
     return queue
 
 
+# Redis priority of the first stage; each later stage is served one step sooner.
+FIRST_STAGE_PRIORITY = 9
+
+
 def pvs_enqueue(pvs: Pvs):
     """Send the PVS's job (every stage, then finish) to the broker."""
+    queues = [pvs_stage_queue(pvs, stage["queue"]) for stage in settings.FACEQA_PVS_STAGES] + ["cpu"]
+    tasks = [stage["task"] for stage in settings.FACEQA_PVS_STAGES] + ["qa_platform.pvs_finish"]
     stages = [
-        signature(stage["task"], args=[pvs.pk], queue=pvs_stage_queue(pvs, stage["queue"]), immutable=True)
-        for stage in settings.FACEQA_PVS_STAGES
+        signature(task, args=[pvs.pk], queue=queue, priority=max(FIRST_STAGE_PRIORITY - index, 0), immutable=True)
+        for index, (task, queue) in enumerate(zip(tasks, queues))
     ]
-    stages.append(signature("qa_platform.pvs_finish", args=[pvs.pk], queue="cpu", immutable=True))
     return chain(*stages).apply_async(link_error=signature("qa_platform.pvs_failed"))
 
 
