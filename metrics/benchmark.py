@@ -13,10 +13,6 @@ from metrics.registry import FACE, FULL_REFERENCE, MetricSpec, get_metric
 from metrics.weights import WeightsMissingError
 from qa_platform.video import read_frames
 
-# Frames used to build models and filters before anything is timed.
-WARM_UP_FRAMES = 2
-
-
 @dataclass(frozen=True)
 class Timing:
     """Wall time of one metric over a clip of ``frames`` frames."""
@@ -63,13 +59,14 @@ def time_metrics(
     specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
     device: torch.device, batch_size: int = compute.DEFAULT_BATCH_SIZE,
 ) -> list[Timing]:
-    """Time each metric alone on the clip pair (uint8 (T, H, W, 3)), after a warm-up.
+    """Time each metric alone on the clip pair (uint8 (T, H, W, 3)), after a
+    warm-up on one batch (models built, memory allocated).
 
     Face metrics are timed after the SRC's reference faces, which get their
     own row (computed once per SRC, then cached).
     """
     full_reference = [spec for spec in specs if spec.kind == FULL_REFERENCE]
-    compute.run_full_reference(full_reference, distorted[:WARM_UP_FRAMES], reference[:WARM_UP_FRAMES], device=device)
+    compute.run_full_reference(full_reference, distorted[:batch_size], reference[:batch_size], device=device)
     timings = [
         _timed(spec.name, len(distorted), lambda spec=spec: compute.run_full_reference(
             [spec], distorted, reference, device=device, batch_size=batch_size)[spec.name])[0]
