@@ -136,7 +136,6 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("FACEQA_VISIBILITY_TIMEOUT", "1800")),
     "priority_steps": list(range(10)),
-    "sep": ":",
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
