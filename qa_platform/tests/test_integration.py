@@ -79,6 +79,11 @@ def test_two_real_clips_go_through_redis_and_a_worker(stack, faces_dir):
         assert worker and enc > 0 and dec > 0
         decoded, _ = video.read_frames(stack.data_dir / "pvs" / str(pvs_id) / "decoded.mkv")
         assert decoded.shape == (frames, 256, 256, 3)
+    # Later stages outrank first stages in Redis, so PVSs finish one by one: with
+    # plain FIFO queues every metrics stage would wait behind every coding stage.
+    (first_finished,), = stack.rows("select min(finished_at) from qa_platform_pvs")
+    (last_started,), = stack.rows("select max(started_at) from qa_platform_pvs")
+    assert first_finished < last_started
     metrics = stack.rows("select metric, status, value from metrics_metricresult")
     psnr = [value for metric, status, value in metrics if metric == "psnr_rgb" and status == "ok"]
     assert len(psnr) == 4 and all(15 < v < 60 for v in psnr)
