@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from qa_platform import codec_registry
 from qa_platform.models import JobStatus, Pvs
-from qa_platform.reports import pvs_status_counts
+from qa_platform.selectors import pvs_status_counts
 
 # A stage whose queue is CODEC_QUEUE runs on the queue of the PVS's codec
 # device (``cpu`` or ``gpu``).

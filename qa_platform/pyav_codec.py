@@ -25,7 +25,15 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
-from qa_platform.bitstream import SUFFIX, BitstreamError, BitstreamHeader, only_file, read_bitstream, write_bitstream
+from qa_platform import video
+from qa_platform.bitstream import (
+    SUFFIX,
+    BitstreamError,
+    BitstreamHeader,
+    only_file,
+    read_bitstream,
+    write_bitstream,
+)
 from qa_platform.codec_api import Codec, CodecError, Family, SourceClip
 
 QP_RANGE = range(0, 52)
@@ -82,11 +90,11 @@ def check_qp(qp) -> int:
 
 
 def check_frames(frames: np.ndarray) -> np.ndarray:
-    """Return ``frames`` when they are uint8 (T, H, W, 3) with T >= 1, else raise ``CodecError``."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-        raise CodecError(f"frames must be uint8 (T, H, W, 3) RGB with T >= 1; got {frames.dtype} {frames.shape}")
-    return frames
+    """``qa_platform.video.check_frames``, raising ``CodecError`` (what codec callers catch)."""
+    try:
+        return video.check_frames(frames)
+    except ValueError as exc:
+        raise CodecError(str(exc)) from exc
 
 
 def _encoder_context(fmt: StreamFormat, width: int, height: int, fps: Fraction, qp: int):

@@ -82,7 +82,7 @@ def probe(path: Path) -> VideoInfo:
 
 def _encode(path: Path, frames: np.ndarray, fps: Fraction, codec: str, pix_fmt: str,
             options: dict, container_options: dict | None = None) -> Path:
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", options=container_options or {}) as container:
             stream = container.add_stream(codec, rate=fps)
@@ -111,12 +111,9 @@ def write_browser_copy(path: Path, frames: np.ndarray, fps: Fraction) -> Path:
     )
 
 
-def _check_frames(frames: np.ndarray) -> np.ndarray:
+def check_frames(frames: np.ndarray) -> np.ndarray:
+    """Return ``frames`` as an array when they are uint8 (T, H, W, 3) with T >= 1, else raise ``ValueError``."""
     frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(
-            f"frames must be uint8 (T, H, W, 3); got {frames.dtype} {frames.shape}"
-        )
-    if len(frames) == 0:
-        raise ValueError("frames is empty")
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ValueError(f"frames must be uint8 (T, H, W, 3) RGB with T >= 1; got {frames.dtype} {frames.shape}")
     return frames

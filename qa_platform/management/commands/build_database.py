@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from qa_platform import codec_registry, reports
+from qa_platform import codec_registry, selectors
 from qa_platform.codec_api import CodecError
 from qa_platform.jobs import pvs_wait
 from qa_platform.models import Source
@@ -42,7 +42,7 @@ class Command(BaseCommand):
             pvs_wait(ids, timeout=timeout)
         except TimeoutError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(reports.build_summary_table(ids))
+        self.stdout.write(selectors.build_summary_table(ids))
 
     def _sources(self, names: str) -> list[Source]:
         if names == "all":
