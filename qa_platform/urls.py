@@ -14,5 +14,6 @@ def media(request, path):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("metrics.urls")),
+    path("", include("studies.urls")),
     re_path(r"^media/(?P<path>.*)$", media),
 ]

@@ -1,0 +1,198 @@
+"""Rating studies: a study, its stimuli, its participants, their trials and votes.
+
+Method names and scale follow ITU-T P.910 (10/2023) §8.1 (ACR, its 5-point
+scale) and ITU-T P.913 (06/2021) §7.2.2 (ACR with hidden reference, ACR-HR):
+each SRC is shown among the PVSs as a hidden reference and rated like them. A participant's trials are their playlist, stored
+when they join so that the assignment is reproducible and auditable; a vote
+answers one trial and is stored once.
+"""
+import uuid
+
+from django.db import models
+
+from qa_platform.models import Pvs, Source
+
+
+class Method(models.TextChoices):
+    ACR_HR = "acr-hr", "ACR-HR (absolute category rating with hidden reference)"
+
+
+class AcrScore(models.IntegerChoices):
+    """The 5-point ACR quality scale (ITU-T P.910 (10/2023) §8.1)."""
+
+    EXCELLENT = 5, "Excellent"
+    GOOD = 4, "Good"
+    FAIR = 3, "Fair"
+    POOR = 2, "Poor"
+    BAD = 1, "Bad"
+
+
+class Study(models.Model):
+    """One subjective experiment: a method, a scale, stimuli and participants."""
+
+    name = models.SlugField(max_length=120, unique=True)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.ACR_HR)
+    votes_per_pvs = models.PositiveIntegerField(
+        default=15, help_text="Votes every test stimulus should reach (P.910 asks for at least 15 viewers)."
+    )
+    trials_per_participant = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Test stimuli per participant; empty = every test stimulus."
+    )
+    seed = models.PositiveBigIntegerField(help_text="Seeds every participant's stimulus draw and order.")
+    replays_allowed = models.PositiveIntegerField(
+        default=0, help_text="How many times a participant may replay a video before rating it."
+    )
+    trap_enabled = models.BooleanField(
+        default=True, help_text='Insert one trapping clip ("Please rate this video Poor") among the trials.'
+    )
+    gold_max_failures = models.PositiveIntegerField(
+        default=1,
+        help_text="A participant who fails more gold trials than this is rejected: a hidden reference "
+                  "rated below Good, or the trapping clip not rated Poor.",
+    )
+    consent_text = models.TextField(default=(
+        "You are invited to take part in a video quality study. You will watch short silent videos of "
+        "faces and rate their quality. It takes about 15 minutes. Your votes are stored with an "
+        "anonymous identifier only. You may stop at any time."
+    ))
+    instructions_text = models.TextField(default=(
+        "Each video plays once. Watch it to the end, then rate its overall quality on the five-point "
+        "scale. Judge the picture only: there is no sound. The first few videos are practice and show "
+        "the range of quality you will see."
+    ))
+    completion_url = models.URLField(
+        blank=True, max_length=500,
+        help_text="Crowd platforms: where a participant is sent at the end; {code} is replaced by "
+                  "the completion code (Prolific: https://app.prolific.com/submissions/complete?cc={code}).",
+    )
+    completion_code = models.CharField(max_length=32)
+    is_open = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+
+    def __str__(self):
+        return self.name
+
+
+class StimulusRole(models.TextChoices):
+    TEST = "test", "test"
+    TRAINING = "training", "training"
+    TRAP = "trap", "trap"
+
+
+class Stimulus(models.Model):
+    """One video a study shows: a PVS, a SRC as hidden reference, or a trapping clip.
+
+    ``pvs`` is null for a hidden reference and for the trap (the trap is a SRC
+    with an instruction rendered into the video, stored at ``media_path``).
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="stimuli")
+    role = models.CharField(max_length=16, choices=StimulusRole.choices)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
+    pvs = models.ForeignKey(Pvs, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    media_path = models.CharField(max_length=500, help_text="Browser copy, relative to DATA_DIR.")
+    expected_scores = models.JSONField(
+        default=list, blank=True, help_text="Gold trials: the scores a careful viewer gives."
+    )
+
+    class Meta:
+        ordering = ["study_id", "role", "id"]
+        verbose_name_plural = "stimuli"
+
+    def __str__(self):
+        return f"{self.role}: {self.label}"
+
+    @property
+    def is_reference(self) -> bool:
+        return self.role == StimulusRole.TEST and self.pvs_id is None
+
+    @property
+    def label(self) -> str:
+        """The stimulus name used in votes files: ``SRC/HRC``, or ``SRC/REF``, or ``SRC/TRAP``."""
+        if self.role == StimulusRole.TRAP:
+            return f"{self.source.name}/TRAP"
+        return f"{self.source.name}/{self.pvs.hrc.label if self.pvs_id else 'REF'}"
+
+
+class Platform(models.TextChoices):
+    LAB = "lab", "lab"
+    PROLIFIC = "prolific", "Prolific"
+    MTURK = "mturk", "MTurk"
+    SIMULATED = "simulated", "simulated"
+
+
+class Participant(models.Model):
+    """One viewer's participation in one study; ``token`` is their private URL key."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    platform = models.CharField(max_length=16, choices=Platform.choices, default=Platform.LAB)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    external_study_id = models.CharField(max_length=200, blank=True)
+    external_session_id = models.CharField(max_length=200, blank=True)
+    is_simulated = models.BooleanField(default=False)
+    assignment_seed = models.PositiveBigIntegerField()
+    consented_at = models.DateTimeField(null=True, blank=True)
+    viewing = models.JSONField(
+        default=dict, blank=True,
+        help_text="Viewing conditions from the check: screen and window size (CSS px), device "
+                  "pixel ratio, estimated zoom, user agent.",
+    )
+    viewing_checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "platform", "external_id"], name="one_participation_per_external_id"
+            )
+        ]
+
+    def __str__(self):
+        return self.anonymous_id
+
+    @property
+    def anonymous_id(self) -> str:
+        """The name used in analyses and exports (no external id in it)."""
+        return f"{'sim' if self.is_simulated else 'P'}{self.pk:03d}"
+
+
+class Trial(models.Model):
+    """One presentation in a participant's playlist, at ``position`` (0-based)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="trials")
+    stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="trials")
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["participant_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "position"], name="unique_trial_position"),
+            models.UniqueConstraint(fields=["participant", "stimulus"], name="unique_trial_stimulus"),
+        ]
+
+    def __str__(self):
+        return f"{self.participant} #{self.position}"
+
+
+class Vote(models.Model):
+    """The answer to one trial, with how the video was watched."""
+
+    trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="vote")
+    score = models.PositiveSmallIntegerField(choices=AcrScore.choices)
+    watch_seconds = models.FloatField(
+        null=True, blank=True, help_text="From play to the end of the last playback, seconds."
+    )
+    stall_count = models.PositiveIntegerField(default=0, help_text="Playback stalls (waiting events).")
+    stall_seconds = models.FloatField(default=0.0)
+    replays = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.trial}: {self.score}"

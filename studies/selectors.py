@@ -1,0 +1,127 @@
+"""Reads of study state: a participant's next trial, progress, votes as a table."""
+from dataclasses import dataclass
+
+import pandas as pd
+from django.db.models import Count, Q
+
+from studies.models import Participant, Stimulus, StimulusRole, Study, Trial, Vote
+
+VOTE_COLUMNS = [
+    "subject", "stimulus", "reference", "vote", "repetition", "is_reference", "simulated",
+    "pvs_id", "watch_seconds", "stall_count", "replays", "voted_at",
+]
+
+
+def next_trial(participant: Participant) -> Trial | None:
+    """The first trial of the playlist without a vote, or None when all are answered."""
+    return (
+        participant.trials.filter(vote__isnull=True)
+        .select_related("stimulus__source", "stimulus__pvs__hrc")
+        .order_by("position").first()
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    answered: int
+    total: int
+    training: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.answered / self.total) if self.total else 100
+
+
+def participant_progress(participant: Participant) -> Progress:
+    counts = participant.trials.aggregate(
+        total=Count("pk"), answered=Count("vote"),
+        training=Count("pk", filter=Q(stimulus__role=StimulusRole.TRAINING)),
+    )
+    return Progress(answered=counts["answered"], total=counts["total"], training=counts["training"])
+
+
+def _votes(study: Study, role: str, include_simulated: bool):
+    votes = Vote.objects.filter(trial__participant__study=study, trial__stimulus__role=role)
+    if not include_simulated:
+        votes = votes.filter(trial__participant__is_simulated=False)
+    return votes.select_related("trial__participant", "trial__stimulus__source", "trial__stimulus__pvs__hrc")
+
+
+def votes_frame(study: Study, *, include_simulated: bool = True) -> pd.DataFrame:
+    """The study's test votes in long format, one row per vote.
+
+    Columns: ``subject`` (anonymous id), ``stimulus`` (``SRC/HRC`` or
+    ``SRC/REF``), ``reference`` (SRC name), ``vote`` (1..5), ``repetition`` (0),
+    ``is_reference`` (1 for a hidden reference), ``simulated``, ``pvs_id``
+    (None for references), ``watch_seconds``, ``stall_count``, ``replays``,
+    ``voted_at``. Training and trap votes are not included.
+    """
+    rows = [
+        {
+            "subject": v.trial.participant.anonymous_id,
+            "stimulus": v.trial.stimulus.label,
+            "reference": v.trial.stimulus.source.name,
+            "vote": v.score,
+            "repetition": 0,
+            "is_reference": int(v.trial.stimulus.is_reference),
+            "simulated": v.trial.participant.is_simulated,
+            "pvs_id": v.trial.stimulus.pvs_id,
+            "watch_seconds": v.watch_seconds,
+            "stall_count": v.stall_count,
+            "replays": v.replays,
+            "voted_at": v.created_at.isoformat(),
+        }
+        for v in _votes(study, StimulusRole.TEST, include_simulated)
+    ]
+    return pd.DataFrame(rows, columns=VOTE_COLUMNS)
+
+
+def gold_failures(study: Study, *, include_simulated: bool = True) -> dict[str, list[str]]:
+    """Per participant (anonymous id), the gold trials they failed, as sentences."""
+    failures: dict[str, list[str]] = {}
+    for role in (StimulusRole.TEST, StimulusRole.TRAP):
+        for vote in _votes(study, role, include_simulated):
+            stimulus = vote.trial.stimulus
+            if stimulus.expected_scores and vote.score not in stimulus.expected_scores:
+                failures.setdefault(vote.trial.participant.anonymous_id, []).append(
+                    f"{stimulus.label} rated {vote.score}, expected {'/'.join(map(str, stimulus.expected_scores))}"
+                )
+    return failures
+
+
+def gold_rejections(study: Study, *, include_simulated: bool = True) -> dict[str, str]:
+    """Participants rejected for failing more gold trials than ``study.gold_max_failures``, with why."""
+    return {
+        subject: f"failed {len(reasons)} gold trial(s) (limit {study.gold_max_failures}): " + "; ".join(reasons)
+        for subject, reasons in gold_failures(study, include_simulated=include_simulated).items()
+        if len(reasons) > study.gold_max_failures
+    }
+
+
+@dataclass(frozen=True)
+class StudyCounts:
+    participants: int
+    simulated: int
+    completed: int
+    votes: int
+    test_stimuli: int
+    votes_needed: int
+    min_votes: int
+
+
+def study_counts(study: Study) -> StudyCounts:
+    """Participants, votes and how far the least-rated test stimulus is from its target."""
+    participants = study.participants.aggregate(
+        total=Count("pk"), simulated=Count("pk", filter=Q(is_simulated=True)),
+        completed=Count("pk", filter=Q(completed_at__isnull=False)),
+    )
+    per_stimulus = (
+        Stimulus.objects.filter(study=study, role=StimulusRole.TEST)
+        .annotate(n=Count("trials__vote")).values_list("n", flat=True)
+    )
+    per_stimulus = list(per_stimulus)
+    return StudyCounts(
+        participants=participants["total"], simulated=participants["simulated"],
+        completed=participants["completed"], votes=sum(per_stimulus), test_stimuli=len(per_stimulus),
+        votes_needed=study.votes_per_pvs * len(per_stimulus), min_votes=min(per_stimulus, default=0),
+    )

@@ -1,0 +1,216 @@
+"""Services that change study state: create a study, let a participant join,
+record consent, viewing conditions and votes.
+
+Views, commands and tasks call these and nothing else. Every vote is
+committed by ``vote_submit`` before the next trial can be served; a vote
+posted twice is stored once.
+"""
+import secrets
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from qa_platform import video
+from qa_platform.models import JobStatus, Pvs, Source
+from studies.assignment import AssignmentError, draw_balanced, insert_at_random, order_without_repeats
+from studies.models import AcrScore, Participant, Platform, Stimulus, StimulusRole, Study, Trial, Vote
+from studies.trap import TRAP_SCORE, render_instruction
+from studies.viewing import viewing_problems
+
+# A careful viewer rates a pristine SRC Good or Excellent (gold trial).
+REFERENCE_EXPECTED = [AcrScore.GOOD.value, AcrScore.EXCELLENT.value]
+
+
+class StudyError(ValueError):
+    """The study cannot be created or changed as asked."""
+
+
+class TrialNotFound(LookupError):
+    """The trial is not in this participant's playlist."""
+
+
+def _rated_pvs(pvs: Iterable[Pvs]) -> list[Pvs]:
+    chosen = [p for p in pvs if p.status == JobStatus.DONE and p.browser_path]
+    if not chosen:
+        raise StudyError("no finished PVS matches: build the database first (manage.py build_database)")
+    return chosen
+
+
+def _training_stimuli(study: Study, pvs: list[Pvs], count: int, rng: np.random.Generator) -> list[Stimulus]:
+    """``count`` training stimuli from one SRC spread over its quality range:
+    the SRC itself, then its PVSs from the highest bitrate to the lowest."""
+    sources = sorted({p.source for p in pvs}, key=lambda s: s.name)
+    source = sources[rng.integers(len(sources))]
+    ladder = [None] + sorted((p for p in pvs if p.source == source), key=lambda p: -(p.kbps or 0.0))
+    picks = np.unique(np.rint(np.linspace(0, len(ladder) - 1, min(count, len(ladder)))).astype(int))
+    return [_training_stimulus(study, source, ladder[i]) for i in picks]
+
+
+def _training_stimulus(study: Study, source: Source, pvs: Pvs | None) -> Stimulus:
+    return Stimulus(study=study, role=StimulusRole.TRAINING, source=source, pvs=pvs,
+                    media_path=pvs.browser_path if pvs else source.browser_path)
+
+
+def _trap_media(study: Study, source: Source) -> str:
+    """Render the trapping clip for ``source``; return its path relative to DATA_DIR."""
+    frames, fps = video.read_frames(Path(settings.DATA_DIR) / source.lossless_path)
+    relative = f"studies/{study.name}/trap-{source.name}.mp4"
+    video.write_browser_copy(Path(settings.DATA_DIR) / relative, render_instruction(frames), fps)
+    return relative
+
+
+def study_create(*, name: str, pvs: Iterable[Pvs], votes_per_pvs: int = 15,
+                 trials_per_participant: int | None = None, training: Sequence[Pvs] | None = None,
+                 training_count: int = 3, trap: bool = True, replays_allowed: int = 0,
+                 completion_url: str = "", seed: int | None = None) -> Study:
+    """Create an ACR-HR study over the finished PVSs in ``pvs``.
+
+    Test stimuli are those PVSs plus each of their SRCs as hidden reference.
+    ``training`` PVSs (default: ``training_count`` stimuli of one SRC spread
+    over its quality range, the SRC itself first) are shown first and excluded
+    from analysis. With
+    ``trap``, a trapping clip is rendered from a SRC. Raises ``StudyError``
+    when the name is taken, no PVS is finished, or the sizes are impossible.
+    """
+    chosen = _rated_pvs(pvs)
+    if Study.objects.filter(name=name).exists():
+        raise StudyError(f"a study named {name!r} exists already")
+    sources = sorted({p.source for p in chosen}, key=lambda s: s.name)
+    n_test = len(chosen) + len(sources)
+    if trials_per_participant is not None and not 1 <= trials_per_participant <= n_test:
+        raise StudyError(f"--trials-per-participant must be 1..{n_test} (the test stimuli), "
+                         f"not {trials_per_participant}")
+    seed = secrets.randbits(32) if seed is None else seed
+    rng = np.random.default_rng(seed)
+    trap_source = sources[rng.integers(len(sources))] if trap else None
+    with transaction.atomic():
+        study = Study.objects.create(
+            name=name, votes_per_pvs=votes_per_pvs, trials_per_participant=trials_per_participant,
+            seed=seed, replays_allowed=replays_allowed, trap_enabled=trap,
+            completion_url=completion_url, completion_code=secrets.token_hex(4).upper(),
+        )
+        Stimulus.objects.bulk_create(
+            [Stimulus(study=study, role=StimulusRole.TEST, source=s, media_path=s.browser_path,
+                      expected_scores=REFERENCE_EXPECTED) for s in sources]
+            + [Stimulus(study=study, role=StimulusRole.TEST, source=p.source, pvs=p,
+                        media_path=p.browser_path) for p in chosen]
+            + ([_training_stimulus(study, p.source, p) for p in training] if training is not None
+               else _training_stimuli(study, chosen, training_count, rng))
+        )
+        if trap_source is not None:
+            Stimulus.objects.create(
+                study=study, role=StimulusRole.TRAP, source=trap_source,
+                media_path=_trap_media(study, trap_source), expected_scores=[TRAP_SCORE],
+            )
+    return study
+
+
+def _playlist(study: Study, rng: np.random.Generator) -> list[Stimulus]:
+    """Training first, then the drawn test stimuli (and the trap) in random order."""
+    stimuli = {s.pk: s for s in study.stimuli.all()}
+    test = {pk: s for pk, s in stimuli.items() if s.role == StimulusRole.TEST}
+    taken = Counter(Trial.objects.filter(stimulus__in=test.keys()).values_list("stimulus_id", flat=True))
+    k = study.trials_per_participant or len(test)
+    drawn = draw_balanced({pk: taken[pk] for pk in test}, k, rng)
+    training = [s for s in stimuli.values() if s.role == StimulusRole.TRAINING]
+    previous = training[-1].source_id if training else None
+    order = order_without_repeats([(pk, test[pk].source_id) for pk in drawn], rng, previous)
+    for pk in (pk for pk, s in stimuli.items() if s.role == StimulusRole.TRAP):
+        order = insert_at_random(order, pk, {i: stimuli[i].source_id for i in stimuli}, rng, previous)
+    return training + [stimuli[pk] for pk in order]
+
+
+def participant_join(*, study: Study, platform: str = Platform.LAB, external_id: str | None = None,
+                     external_study_id: str = "", external_session_id: str = "") -> tuple[Participant, bool]:
+    """Return ``(participant, created)``: the existing participation of
+    ``external_id`` (one per external id and study), or a new participant with
+    a stored playlist. Raises ``StudyError`` when the study is closed."""
+    if external_id:
+        existing = Participant.objects.filter(study=study, platform=platform, external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+    if not study.is_open:
+        raise StudyError(f"the study {study.name!r} is closed")
+    seed = int(np.random.SeedSequence([study.seed, secrets.randbits(32)]).generate_state(1)[0])
+    try:
+        with transaction.atomic():
+            participant = Participant.objects.create(
+                study=study, platform=platform, external_id=external_id or None,
+                external_study_id=external_study_id, external_session_id=external_session_id,
+                is_simulated=platform == Platform.SIMULATED, assignment_seed=seed,
+            )
+            playlist = _playlist(study, np.random.default_rng(seed))
+            Trial.objects.bulk_create(
+                Trial(participant=participant, stimulus=s, position=i) for i, s in enumerate(playlist)
+            )
+    except IntegrityError:  # the same external id joined at the same moment
+        return Participant.objects.get(study=study, platform=platform, external_id=external_id), False
+    except AssignmentError as error:
+        raise StudyError(str(error)) from error
+    return participant, True
+
+
+def participant_consent(*, participant: Participant) -> Participant:
+    """Record consent (first time only)."""
+    if participant.consented_at is None:
+        participant.consented_at = timezone.now()
+        participant.save(update_fields=["consented_at"])
+    return participant
+
+
+VIEWING_FIELDS = {
+    "screen_width": float, "screen_height": float, "window_width": float, "window_height": float,
+    "device_pixel_ratio": float, "zoom_estimate": float, "user_agent": str,
+}
+
+
+def participant_record_viewing(*, participant: Participant, viewing: dict) -> list[str]:
+    """Store the viewing-condition check and return what is wrong with it.
+
+    viewing: screen and window sizes in CSS px, the device pixel ratio, the
+    zoom estimate and the user agent (unknown keys are dropped). The check
+    passes, and ``viewing_checked_at`` is set, only when the window holds the
+    study's largest video at native size (``studies.viewing``). Raises
+    ``StudyError`` for a missing or malformed value.
+    """
+    try:
+        cleaned = {key: cast(viewing[key]) for key, cast in VIEWING_FIELDS.items()}
+        video_size = max(s.source.size for s in participant.study.stimuli.select_related("source"))
+        problems = viewing_problems(cleaned, video_size)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
+        raise StudyError(f"viewing conditions incomplete or malformed: {error!r}") from error
+    participant.viewing = cleaned
+    participant.viewing_checked_at = None if problems else timezone.now()
+    participant.save(update_fields=["viewing", "viewing_checked_at"])
+    return problems
+
+
+def vote_submit(*, participant: Participant, position: int, score: int, watch_seconds: float | None = None,
+                stall_count: int = 0, stall_seconds: float = 0.0, replays: int = 0) -> tuple[Vote, bool]:
+    """Store the vote for the trial at ``position``; return ``(vote, created)``.
+
+    A trial answered already keeps its first vote, which is returned with
+    ``created=False`` (a double click or a retry). Raises ``TrialNotFound``
+    when ``position`` is not in this participant's playlist and ``StudyError``
+    for a score off the ACR scale. The participant is marked complete with
+    their last vote.
+    """
+    if score not in AcrScore.values:
+        raise StudyError(f"score must be one of {sorted(AcrScore.values)}, not {score!r}")
+    with transaction.atomic():
+        trial = Trial.objects.filter(participant=participant, position=position).first()
+        if trial is None:
+            raise TrialNotFound(f"trial {position} is not in this participant's playlist")
+        vote, created = Vote.objects.get_or_create(trial=trial, defaults={
+            "score": score, "watch_seconds": watch_seconds, "stall_count": stall_count,
+            "stall_seconds": stall_seconds, "replays": replays,
+        })
+        if created and not participant.trials.filter(vote__isnull=True).exists():
+            participant.completed_at = timezone.now()
+            participant.save(update_fields=["completed_at"])
+    return vote, created

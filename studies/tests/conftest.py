@@ -1,0 +1,18 @@
+"""Fixtures of the studies tests: a small database of done PVSs and a study on it."""
+import pytest
+
+from studies import services
+from studies.tests.factories import make_database
+
+
+@pytest.fixture
+def database(db, data_dir):
+    """3 SRCs x 2 HRCs, every PVS done with a playable browser copy."""
+    return make_database(data_dir)
+
+
+@pytest.fixture
+def study(database):
+    """An ACR-HR study: 9 test stimuli (6 PVSs + 3 hidden references), 3
+    training stimuli, a trap; 5 test stimuli per participant, 3 votes each."""
+    return services.study_create(name="pilot", pvs=database, votes_per_pvs=3, trials_per_participant=5, seed=1)

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from studies.views import participant
+
+app_name = "studies"
+urlpatterns = [
+    path("study/<slug:name>/", participant.landing_view, name="landing"),
+    path("session/<uuid:token>/", participant.session_view, name="session"),
+    path("session/<uuid:token>/viewing/", participant.viewing_view, name="viewing"),
+    path("session/<uuid:token>/vote/", participant.vote_view, name="vote"),
+    path("session/<uuid:token>/done/", participant.done_view, name="done"),
+]
