@@ -3,7 +3,6 @@
 Screenshots of each page are written to /tmp/faceqa-*.png for a person to look at.
 """
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -13,11 +12,6 @@ from metrics.models import MetricResult, MetricStatus
 from qa_platform import video
 from qa_platform.models import Hrc, JobStatus, Pvs, Source
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
 SIZE = 128
 FRAMES = 25
 # (codec, params, kbit/s, PSNR dB) of the PVSs of the one SRC
@@ -26,29 +20,6 @@ RATE_POINTS = [
     ("x265", {"qp": 32}, 38.0, 35.2),
     ("fomm", {"keyframe_qp": 30}, 4.0, 26.1),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium (Debian's), shared by the tests of this module."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is absent")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread, where the ORM runs too.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture
