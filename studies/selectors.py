@@ -4,6 +4,7 @@ from dataclasses import dataclass
 import pandas as pd
 from django.db.models import Count, Q
 
+from qa_platform.models import Pvs
 from studies.models import Participant, Stimulus, StimulusRole, Study, Trial, Vote
 
 VOTE_COLUMNS = [
@@ -125,3 +126,26 @@ def study_counts(study: Study) -> StudyCounts:
         completed=participants["completed"], votes=sum(per_stimulus), test_stimuli=len(per_stimulus),
         votes_needed=study.votes_per_pvs * len(per_stimulus), min_votes=min(per_stimulus, default=0),
     )
+
+
+PVS_FILTER_FIELDS = {"codec": "hrc__codec__in", "src": "source__name__in", "hrc": "hrc__label__in",
+                     "id": "pk__in"}
+
+
+class PvsFilterError(ValueError):
+    """A --pvs filter that cannot be read."""
+
+
+def pvs_matching(spec: str):
+    """PVSs selected by ``spec``: ``all``, or ``key=v1,v2`` clauses joined by
+    ``;`` with keys codec, src, hrc (label) and id, e.g. ``codec=x265,landmark-warp;src=lp_d20``."""
+    queryset = Pvs.objects.select_related("source", "hrc")
+    if spec.strip() == "all":
+        return queryset
+    for clause in filter(None, (c.strip() for c in spec.split(";"))):
+        key, _, values = clause.partition("=")
+        if key.strip() not in PVS_FILTER_FIELDS or not values:
+            raise PvsFilterError(f"cannot read {clause!r}: use all, or key=v1,v2 with key one of "
+                                 f"{', '.join(PVS_FILTER_FIELDS)}, clauses joined by ;")
+        queryset = queryset.filter(**{PVS_FILTER_FIELDS[key.strip()]: [v.strip() for v in values.split(",")]})
+    return queryset

@@ -7,6 +7,7 @@ posted twice is stored once.
 """
 import secrets
 from collections import Counter
+from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -15,10 +16,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from metrics.models import MetricResult, MetricStatus
+from metrics.registry import get_metric
 from qa_platform import video
 from qa_platform.models import JobStatus, Pvs, Source
 from studies.assignment import AssignmentError, draw_balanced, insert_at_random, order_without_repeats
 from studies.models import AcrScore, Participant, Platform, Stimulus, StimulusRole, Study, Trial, Vote
+from studies.simulation import ObserverModel, draw_observer, latent_quality, simulate_vote
 from studies.trap import TRAP_SCORE, render_instruction
 from studies.viewing import viewing_problems
 
@@ -126,25 +130,29 @@ def _playlist(study: Study, rng: np.random.Generator) -> list[Stimulus]:
 
 
 def participant_join(*, study: Study, platform: str = Platform.LAB, external_id: str | None = None,
-                     external_study_id: str = "", external_session_id: str = "") -> tuple[Participant, bool]:
+                     external_study_id: str = "", external_session_id: str = "",
+                     assignment_seed: int | None = None) -> tuple[Participant, bool]:
     """Return ``(participant, created)``: the existing participation of
     ``external_id`` (one per external id and study), or a new participant with
-    a stored playlist. Raises ``StudyError`` when the study is closed."""
+    a stored playlist drawn with ``assignment_seed`` (default: fresh, derived
+    from the study's seed) and stored with it. Raises ``StudyError`` when the
+    study is closed."""
     if external_id:
         existing = Participant.objects.filter(study=study, platform=platform, external_id=external_id).first()
         if existing is not None:
             return existing, False
     if not study.is_open:
         raise StudyError(f"the study {study.name!r} is closed")
-    seed = int(np.random.SeedSequence([study.seed, secrets.randbits(32)]).generate_state(1)[0])
+    if assignment_seed is None:
+        assignment_seed = int(np.random.SeedSequence([study.seed, secrets.randbits(32)]).generate_state(1)[0])
     try:
         with transaction.atomic():
             participant = Participant.objects.create(
                 study=study, platform=platform, external_id=external_id or None,
                 external_study_id=external_study_id, external_session_id=external_session_id,
-                is_simulated=platform == Platform.SIMULATED, assignment_seed=seed,
+                is_simulated=platform == Platform.SIMULATED, assignment_seed=assignment_seed,
             )
-            playlist = _playlist(study, np.random.default_rng(seed))
+            playlist = _playlist(study, np.random.default_rng(assignment_seed))
             Trial.objects.bulk_create(
                 Trial(participant=participant, stimulus=s, position=i) for i, s in enumerate(playlist)
             )
@@ -214,3 +222,57 @@ def vote_submit(*, participant: Participant, position: int, score: int, watch_se
             participant.completed_at = timezone.now()
             participant.save(update_fields=["completed_at"])
     return vote, created
+
+
+def _latent_by_stimulus(study: Study, metric: str, model: ObserverModel) -> dict[int, float]:
+    """Latent quality of every stimulus: PVSs by rank of ``metric``, SRCs at the top."""
+    spec = get_metric(metric)
+    stimuli = list(study.stimuli.exclude(role=StimulusRole.TRAP))
+    pvs_ids = sorted({s.pvs_id for s in stimuli if s.pvs_id})
+    values = dict(MetricResult.objects.filter(pvs_id__in=pvs_ids, metric=metric, status=MetricStatus.OK)
+                  .values_list("pvs_id", "value"))
+    missing = [pk for pk in pvs_ids if values.get(pk) is None]
+    if missing:
+        raise StudyError(f"{len(missing)} PVS(s) have no {metric} value (PVS {missing[:5]}): run "
+                         "manage.py compute_metrics, or choose another --latent-metric")
+    quality = dict(zip(pvs_ids, latent_quality([values[pk] for pk in pvs_ids],
+                                               higher_is_better=spec.higher_is_better, model=model)))
+    return {s.pk: quality[s.pvs_id] if s.pvs_id else model.reference_quality for s in stimuli}
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    participants: list[Participant]
+    careless: list[str]
+    votes: int
+
+
+def study_simulate_ratings(*, study: Study, participants: int, seed: int, latent_metric: str = "ms_ssim",
+                           careless: int = 0, model: ObserverModel = ObserverModel()) -> SimulationReport:
+    """Add ``participants`` simulated observers (``studies.simulation``) who
+    complete their playlists; the last ``careless`` of them vote at random.
+
+    Each goes through ``participant_join`` and ``vote_submit`` like a person.
+    Raises ``StudyError`` when a PVS lacks ``latent_metric`` or the counts are
+    impossible.
+    """
+    if not 0 <= careless <= participants:
+        raise StudyError(f"--careless must be 0..{participants}, not {careless}")
+    latent = _latent_by_stimulus(study, latent_metric, model)
+    rng = np.random.default_rng(seed)
+    joined, careless_ids, votes = [], [], 0
+    for index in range(participants):
+        observer = draw_observer(model, rng, careless=index >= participants - careless)
+        participant, _ = participant_join(study=study, platform=Platform.SIMULATED,
+                                          assignment_seed=int(rng.integers(2**63)))
+        for trial in participant.trials.select_related("stimulus"):
+            if trial.stimulus.role == StimulusRole.TRAP and not observer.careless:
+                score = TRAP_SCORE
+            else:  # a careless observer ignores the latent quality (and the trap has none)
+                score = simulate_vote(observer, latent.get(trial.stimulus_id, 3.0), rng)
+            vote_submit(participant=participant, position=trial.position, score=score)
+            votes += 1
+        joined.append(participant)
+        if observer.careless:
+            careless_ids.append(participant.anonymous_id)
+    return SimulationReport(participants=joined, careless=careless_ids, votes=votes)

@@ -2,6 +2,7 @@
 from fractions import Fraction
 
 from conftest import synthetic_frames
+from metrics.models import MetricResult, MetricStatus
 from qa_platform.models import Hrc, JobStatus, Pvs, Source
 from qa_platform.video import write_browser_copy, write_lossless
 
@@ -37,4 +38,11 @@ def make_database(data_dir, n_sources: int = 3, qps=(45, 30), codec: str = "x264
                 source=source, hrc=hrc, status=JobStatus.DONE, kbps=1000.0 / hrc.params["qp"],
                 bitstream_bytes=100, decoded_path=source.lossless_path, browser_path=source.browser_path,
             ))
+            _add_metrics(pvs[-1], qp=hrc.params["qp"], offset=i)
     return pvs
+
+
+def _add_metrics(pvs: Pvs, qp: int, offset: int) -> None:
+    """MS-SSIM falling with QP; PSNR-Y falling with QP, shifted per SRC."""
+    for metric, value in (("ms_ssim", 1.0 - qp / 100 - offset / 1000), ("psnr_y", 50.0 - qp / 2 + 3 * offset)):
+        MetricResult.objects.create(pvs=pvs, metric=metric, status=MetricStatus.OK, value=value, version="test")
