@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studies.views import participant
+from studies.views import participant, results
 
 app_name = "studies"
 urlpatterns = [
@@ -9,4 +9,8 @@ urlpatterns = [
     path("session/<uuid:token>/viewing/", participant.viewing_view, name="viewing"),
     path("session/<uuid:token>/vote/", participant.vote_view, name="vote"),
     path("session/<uuid:token>/done/", participant.done_view, name="done"),
+    path("studies/", results.study_list_view, name="list"),
+    path("studies/<slug:name>/", results.dashboard_view, name="dashboard"),
+    path("studies/<slug:name>/analysis/", results.analysis_view, name="analysis"),
+    path("studies/<slug:name>/export.zip", results.export_view, name="export"),
 ]

@@ -1,0 +1,157 @@
+"""The dataset export: what another lab needs to reuse a study's ratings.
+
+A folder (or a zip of it) holding votes.csv (long format), pvs.csv (MOS, CI,
+DMOS, votes, bitrate, codec, rate point, every metric), src.csv and hrc.csv
+(descriptors), participants.csv (anonymous ids and screening), a sureal JSON
+dataset, README.md (the dataset card) and, with media, the videos the viewers
+saw with their SHA-256. Simulated participants are left out unless asked for.
+The folder is built under a temporary name and renamed when complete.
+"""
+import importlib.metadata
+import json
+import platform
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from qa_platform.models import Hrc, Source
+from qa_platform.storage import atomic_path, sha256_file
+from studies.analysis import REGISTRY, to_sureal_dataset
+from studies.models import AcrScore, Stimulus, StimulusRole, Study
+from studies.results import DEFAULT_MODEL, StudyAnalysis, study_analysis
+
+VOTE_EXPORT_COLUMNS = ["subject", "stimulus", "reference", "vote", "repetition", "is_reference", "pvs_id",
+                       "simulated", "watch_seconds", "stall_count", "replays", "voted_at"]
+PACKAGES = ["Django", "numpy", "scipy", "pandas", "sureal", "av", "torch", "piq", "lpips", "dlib-bin", "plotly"]
+
+
+class ExportError(ValueError):
+    """The export cannot be written as asked."""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    folder: Path
+    files: list[str]
+    votes: int
+    participants: int
+
+
+def _software_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=settings.BASE_DIR, check=False)
+    versions["faceqa"] = commit.stdout.strip() or "unknown (not a git checkout)"
+    return versions
+
+
+def _descriptors(analysis: StudyAnalysis) -> tuple[pd.DataFrame, pd.DataFrame]:
+    sources = Source.objects.filter(name__in=analysis.pvs["src"].unique())
+    hrcs = Hrc.objects.filter(label__in=analysis.pvs["hrc"].unique())
+    src = pd.DataFrame([{
+        "src": s.name, "origin_path": s.origin_path, "origin_sha256": s.origin_sha256, "size_px": s.size,
+        "fps": float(s.fps), "frames": s.frame_count, "crop_x": s.crop_x, "crop_y": s.crop_y,
+        "crop_size": s.crop_size,
+    } for s in sources])
+    hrc = pd.DataFrame([{"hrc": h.label, "codec": h.codec, "params": h.params_key} for h in hrcs])
+    return src, hrc
+
+
+def _viewing_summary(participants: pd.DataFrame) -> str:
+    if participants.empty or participants["device_pixel_ratio"].isna().all():
+        return "no viewing check recorded"
+    ratios = participants["device_pixel_ratio"].dropna().value_counts().to_dict()
+    return "device pixel ratio " + ", ".join(f"{r:g}: {n} participant(s)" for r, n in sorted(ratios.items()))
+
+
+def _media_rows(study: Study, folder: Path) -> pd.DataFrame:
+    rows = []
+    for stimulus in Stimulus.objects.filter(study=study).select_related("source", "pvs__hrc"):
+        source = Path(settings.DATA_DIR) / stimulus.media_path
+        target = folder / "media" / stimulus.media_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        rows.append({"stimulus": stimulus.label, "role": stimulus.role,
+                     "path": f"media/{stimulus.media_path}", "sha256": sha256_file(target)})
+    return pd.DataFrame(rows)
+
+
+def _write_tables(analysis: StudyAnalysis, folder: Path) -> None:
+    analysis.votes[VOTE_EXPORT_COLUMNS].to_csv(folder / "votes.csv", index=False)
+    analysis.pvs.to_csv(folder / "pvs.csv", index=False)
+    src, hrc = _descriptors(analysis)
+    src.to_csv(folder / "src.csv", index=False)
+    hrc.to_csv(folder / "hrc.csv", index=False)
+    analysis.participants.to_csv(folder / "participants.csv", index=False)
+    sizes = analysis.pvs["src"].map(dict(Source.objects.values_list("name", "size")))
+    size = int(sizes.max()) if len(sizes) else None
+    dataset = to_sureal_dataset(analysis.votes, dataset_name=analysis.study.name, width=size, height=size)
+    (folder / "sureal_dataset.json").write_text(json.dumps(dataset, indent=1))
+
+
+def _dataset_card(analysis: StudyAnalysis, media: bool) -> str:
+    study, participants = analysis.study, analysis.participants
+    return render_to_string("studies/dataset_card.md", {
+        "study": study, "analysis": analysis, "model": REGISTRY[analysis.result.model],
+        "scale": [(s.value, s.label) for s in AcrScore],
+        "n_participants": len(participants), "n_rejected": int(participants["rejected"].sum()),
+        "rejected": participants[participants["rejected"]].to_dict("records"),
+        "n_votes": len(analysis.votes), "n_pvs": len(analysis.pvs),
+        "n_sources": analysis.pvs["src"].nunique(), "n_hrcs": analysis.pvs["hrc"].nunique(),
+        "training": study.stimuli.filter(role=StimulusRole.TRAINING).count(),
+        "viewing": _viewing_summary(participants), "versions": _software_versions(),
+        "media": media, "exported_at": timezone.now().isoformat(timespec="seconds"),
+    })
+
+
+def dataset_export(*, study: Study, out_dir: Path, include_simulated: bool = False, media: bool = False,
+                   model: str = DEFAULT_MODEL) -> ExportReport:
+    """Write the dataset of ``study`` to ``out_dir`` (which must not exist or be empty).
+
+    Raises ``ExportError`` when ``out_dir`` holds files, and the errors of
+    ``study_analysis`` (``NoVotesError``) when there is nothing to export.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ExportError(f"{out_dir} is not empty: choose a new folder")
+    analysis = study_analysis(study, model=model, include_simulated=include_simulated)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Renamed away when complete, so the context has nothing left to clean up then.
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.",
+                                     ignore_cleanup_errors=True) as tmp:
+        folder = Path(tmp)
+        _write_tables(analysis, folder)
+        if media:
+            _media_rows(study, folder).to_csv(folder / "media.csv", index=False)
+        (folder / "README.md").write_text(_dataset_card(analysis, media))
+        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        if out_dir.exists():
+            out_dir.rmdir()
+        folder.rename(out_dir)
+    return ExportReport(folder=out_dir, files=files, votes=len(analysis.votes),
+                        participants=len(analysis.participants))
+
+
+def dataset_zip(*, study: Study, include_simulated: bool = False) -> Path:
+    """Export ``study`` (no media) and zip it under DATA_DIR/exports; return the zip's path."""
+    exports = Path(settings.DATA_DIR) / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
+    name = f"{study.name}-{stamp}{'-with-simulated' if include_simulated else ''}"
+    with tempfile.TemporaryDirectory(dir=exports) as tmp:
+        dataset_export(study=study, out_dir=Path(tmp) / name, include_simulated=include_simulated)
+        with atomic_path(exports / f"{name}.zip") as zipped:
+            shutil.make_archive(str(zipped.with_suffix("")), "zip", root_dir=tmp, base_dir=name)
+    return exports / f"{name}.zip"
