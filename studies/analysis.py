@@ -111,7 +111,8 @@ REGISTRY: dict[str, SubjectModel] = {
             name="p913",
             label="P.913 subject-bias removal and screening, then MOS",
             source="ITU-T P.913 (06/2021) §12.4 bias removal (biases from all subjects), then "
-                   f"{_BT500_SCREENING} on the bias-removed votes, as sureal implements it",
+                   f"{_BT500_SCREENING} on the bias-removed votes, as sureal implements it "
+                   "(not the correlation-based screening of P.913, which sureal does not implement)",
             gives="score per stimulus; subject bias; rejected subjects",
             sureal_class="sureal.P913124Model",
             screening=f"{_BT500_SCREENING} on P.913 §12.4 bias-removed votes",
@@ -127,7 +128,7 @@ REGISTRY: dict[str, SubjectModel] = {
             name="mle",
             label="Full maximum-likelihood model with content ambiguity",
             source="Li and Bampis, 'Recover subjective quality scores from noisy measurements', "
-                   "DCC 2017; the generalisation of ITU-T P.910 Annex E to content ambiguity",
+                   "DCC 2017: the ITU-T P.910 Annex E model plus a content-ambiguity term",
             gives="score per stimulus; subject bias and inconsistency; content ambiguity",
             sureal_class="sureal.subjective_model.MaximumLikelihoodEstimationModel",
         ),
@@ -386,7 +387,11 @@ def _fit_sureal(spec: SubjectModel, votes: pd.DataFrame) -> _Fit:
 
 @contextlib.contextmanager
 def _quiet():
-    """Swallow sureal's progress prints and its numpy warnings (empty slices, 0/0 statistics)."""
+    """Swallow sureal's progress prints and its numpy warnings (empty slices, 0/0 statistics).
+
+    ``redirect_stdout`` swaps ``sys.stdout`` for the whole process while sureal
+    runs: another thread printing meanwhile loses its output.
+    """
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
