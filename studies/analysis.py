@@ -87,6 +87,7 @@ class SubjectModel:
         return f"sureal-{sureal.__version__}/{model_class.TYPE}_V{model_class.VERSION}"
 
 
+PCC_R1_MIN, PCC_R2_MIN = 0.75, 0.8  # P.913 subject screening thresholds on r1 and r2
 _BT500_SCREENING = "ITU-R BT.500 Annex 1 §A1-2.3.1 (β2 kurtosis screening)"
 
 REGISTRY: dict[str, SubjectModel] = {
@@ -116,6 +117,14 @@ REGISTRY: dict[str, SubjectModel] = {
             gives="score per stimulus; subject bias; rejected subjects",
             sureal_class="sureal.P913124Model",
             screening=f"{_BT500_SCREENING} on P.913 §12.4 bias-removed votes",
+        ),
+        SubjectModel(
+            name="p913pcc",
+            label="P.913 correlation-based subject screening, then MOS",
+            source="ITU-T P.913 (06/2021), the subject-screening clause (see): Pearson correlation of each "
+                   "subject's votes with the MOS per PVS (r1) and per HRC (r2), thresholds from VQEG practice",
+            gives="score per stimulus; rejected subjects",
+            screening=f"P.913 correlation screening (r1 < {PCC_R1_MIN} and r2 < {PCC_R2_MIN})",
         ),
         SubjectModel(
             name="p910",
@@ -309,7 +318,10 @@ def analyse(
     kept = votes[~votes["subject"].isin(extra)]
     if kept.empty:
         raise VotesError("no votes left once the extra_rejected subjects are removed")
-    fit = _fit_mos(kept) if spec.sureal_class is None else _fit_sureal(spec, kept)
+    if spec.sureal_class is not None:
+        fit = _fit_sureal(spec, kept)
+    else:
+        fit = _fit_pcc_screened(kept, spec) if spec.screening else _fit_mos(kept)
     scores = _stimuli(votes).merge(fit.scores, on="stimulus", how="left")
     scores["n_votes"] = scores["n_votes"].fillna(0).astype("int64")
     return AnalysisResult(
@@ -363,6 +375,46 @@ def _fit_mos(votes: pd.DataFrame) -> _Fit:
     """Plain MOS: the mean of every vote (repetitions included) of each stimulus."""
     scores = _mean_table(votes, "vote").rename(columns={"mean": "score", "std_err": "score_std"})
     return _Fit(scores=scores, subjects=pd.DataFrame({"subject": sorted(votes["subject"].unique())}))
+
+
+def _pearson(x: pd.Series, y: pd.Series) -> float:
+    """Pearson r, NaN with fewer than 3 points or a constant input."""
+    if len(x) < 3 or x.nunique() < 2 or y.nunique() < 2:
+        return np.nan
+    return float(stats.pearsonr(x, y).statistic)
+
+
+def _pcc_screening(votes: pd.DataFrame, subject: str, mos: pd.Series, spec: SubjectModel) -> dict:
+    """One subject's r1 (per PVS) and r2 (per HRC, when votes have an ``hrc`` column) and the verdict."""
+    own = votes[votes["subject"] == subject].groupby("stimulus")["vote"].mean()
+    r1 = _pearson(own, mos[own.index])
+    r2 = np.nan
+    if "hrc" in votes:
+        hrc = votes.drop_duplicates("stimulus").set_index("stimulus")["hrc"][own.index]
+        r2 = _pearson(own.groupby(hrc).mean(), mos[own.index].groupby(hrc).mean())
+    if own.nunique() < 2 and len(own) >= 3:
+        return {"subject": subject, "rejected": True,
+                "reason": f"{spec.screening}: every vote is {own.iloc[0]:g}, no correlation to compute"}
+    rejected = bool(r1 < PCC_R1_MIN and (np.isnan(r2) or r2 < PCC_R2_MIN))
+    return {"subject": subject, "rejected": rejected,
+            "reason": f"{spec.screening}: r1={r1:.3f}, r2={r2:.3f}" if rejected else ""}
+
+
+def _fit_pcc_screened(votes: pd.DataFrame, spec: SubjectModel) -> _Fit:
+    """P.913 correlation screening, then plain MOS over the subjects kept.
+
+    r1 is the Pearson correlation of a subject's votes (repetitions averaged)
+    with the MOS of all subjects over the stimuli they rated; r2 the same on
+    per-HRC means when the votes carry an ``hrc`` column. A subject is
+    rejected when r1 < 0.75 and r2 < 0.8 (r1 alone without HRCs), or when
+    all their votes (on 3 or more stimuli) are equal. One pass, no iteration.
+    """
+    mos = votes.groupby("stimulus")["vote"].mean()
+    subjects = pd.DataFrame([_pcc_screening(votes, s, mos, spec) for s in sorted(votes["subject"].unique())])
+    kept = votes[votes["subject"].isin(subjects.loc[~subjects["rejected"], "subject"])]
+    if kept.empty:
+        raise VotesError(f"{spec.screening} rejected every subject")
+    return _Fit(scores=_fit_mos(kept).scores, subjects=subjects)
 
 
 def _fit_sureal(spec: SubjectModel, votes: pd.DataFrame) -> _Fit:

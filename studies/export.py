@@ -27,7 +27,7 @@ from studies.analysis import REGISTRY, to_sureal_dataset
 from studies.models import AcrScore, Stimulus, StimulusRole, Study
 from studies.results import DEFAULT_MODEL, StudyAnalysis, study_analysis
 
-VOTE_EXPORT_COLUMNS = ["subject", "stimulus", "reference", "vote", "repetition", "is_reference", "pvs_id",
+VOTE_EXPORT_COLUMNS = ["subject", "stimulus", "reference", "vote", "repetition", "is_reference", "hrc", "pvs_id",
                        "simulated", "watch_seconds", "stall_count", "replays", "voted_at"]
 PACKAGES = ["Django", "numpy", "scipy", "pandas", "sureal", "av", "torch", "piq", "lpips", "dlib-bin", "plotly"]
 

@@ -13,7 +13,7 @@ from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
 from qa_platform import codec_registry
 from studies.analysis import AnalysisResult, VotesError, analyse, dmos
-from studies.correlation import compare_metrics, correlation_table, fit_logistic
+from studies.correlation import MIN_PVS, compare_metrics, correlation_table, fit_logistic
 from studies.models import Participant, Stimulus, StimulusRole, Study
 from studies.selectors import gold_failures, gold_rejections, votes_frame
 
@@ -175,15 +175,14 @@ def _halfwidth(table: pd.DataFrame, target: str) -> pd.Series:
 def metric_comparisons(analysis: StudyAnalysis, ranking: pd.DataFrame, *, target: str = "mos",
                        filters: Filters = Filters()) -> pd.DataFrame:
     """Williams' test (``studies.correlation.compare_metrics``) between every
-    pair of ranked metrics, on the filtered PVSs that have all of them."""
+    pair of ranked metrics whose logistic fit converges, on the filtered PVSs
+    that have all of them."""
     names = ranking.loc[ranking["plcc"].notna(), "metric"].tolist()
     rows = filters.apply(analysis.pvs).dropna(subset=names + [target])
-    if len(names) < 2:
+    if len(names) < 2 or len(rows) < MIN_PVS:
         return compare_metrics({}, rows[target])
     specs = all_metrics()
-    predictions = {
-        name: fit_logistic(rows[name], rows[target], higher_is_better=specs[name].higher_is_better)
-        .predict(rows[name])
-        for name in names
-    }
+    fits = {name: fit_logistic(rows[name], rows[target], higher_is_better=specs[name].higher_is_better)
+            for name in names}
+    predictions = {name: fit.predict(rows[name]) for name, fit in fits.items() if fit.converged}
     return compare_metrics(predictions, rows[target])

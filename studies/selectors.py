@@ -8,7 +8,7 @@ from qa_platform.models import Pvs
 from studies.models import Participant, Stimulus, StimulusRole, Study, Trial, Vote
 
 VOTE_COLUMNS = [
-    "subject", "stimulus", "reference", "vote", "repetition", "is_reference", "simulated",
+    "subject", "stimulus", "reference", "vote", "repetition", "is_reference", "hrc", "simulated",
     "pvs_id", "watch_seconds", "stall_count", "replays", "voted_at",
 ]
 
@@ -53,7 +53,8 @@ def votes_frame(study: Study, *, include_simulated: bool = True) -> pd.DataFrame
 
     Columns: ``subject`` (anonymous id), ``stimulus`` (``SRC/HRC`` or
     ``SRC/REF``), ``reference`` (SRC name), ``vote`` (1..5), ``repetition`` (0),
-    ``is_reference`` (1 for a hidden reference), ``simulated``, ``pvs_id``
+    ``is_reference`` (1 for a hidden reference), ``hrc`` (label, ``REF`` for
+    a hidden reference), ``simulated``, ``pvs_id``
     (None for references), ``watch_seconds``, ``stall_count``, ``replays``,
     ``voted_at``. Training and trap votes are not included.
     """
@@ -65,6 +66,7 @@ def votes_frame(study: Study, *, include_simulated: bool = True) -> pd.DataFrame
             "vote": v.score,
             "repetition": 0,
             "is_reference": int(v.trial.stimulus.is_reference),
+            "hrc": v.trial.stimulus.pvs.hrc.label if v.trial.stimulus.pvs_id else "REF",
             "simulated": v.trial.participant.is_simulated,
             "pvs_id": v.trial.stimulus.pvs_id,
             "watch_seconds": v.watch_seconds,

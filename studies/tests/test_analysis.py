@@ -69,7 +69,11 @@ def _assert_close(ours: pd.Series, theirs: pd.Series, tol: float, what: str) -> 
                                equal_nan=True, err_msg=what)
 
 
-@pytest.mark.parametrize("model", analysis.MODELS)
+# Models that sureal's reference outputs cover (p913pcc has no sureal counterpart).
+REFERENCE_MODELS = ("mos", "bt500", "p913", "p910", "mle")
+
+
+@pytest.mark.parametrize("model", REFERENCE_MODELS)
 @pytest.mark.parametrize("dataset", DATASETS)
 class TestSurealReference:
     """Our numbers equal sureal 0.9.0's reference outputs on the real votes."""
@@ -239,7 +243,7 @@ class TestAnalyse:
             analysis.analyse(TOY, ci="z")
 
     def test_registry_declares_every_model_once(self):
-        assert analysis.MODELS == ("mos", "bt500", "p913", "p910", "mle")
+        assert analysis.MODELS == ("mos", "bt500", "p913", "p913pcc", "p910", "mle")
         for name, model in analysis.REGISTRY.items():
             assert model.name == name and model.label and model.source and model.gives
         assert analysis.REGISTRY["mos"].version == "faceqa-mos/1"
@@ -356,3 +360,37 @@ class TestToSurealDataset:
         reader = RawDatasetReader(types.SimpleNamespace(**analysis.to_sureal_dataset(votes, dataset_name="nflx")))
         stimuli = votes.drop_duplicates("stimulus")
         assert reader.disvideo_is_refvideo == stimuli["is_reference"].tolist()
+
+
+class TestCorrelationScreening:
+    """P.913 correlation-based screening (no sureal counterpart: checked by hand)."""
+
+    @staticmethod
+    def _panel(reverse_subject: bool) -> pd.DataFrame:
+        rows = []
+        for index, quality in enumerate([1, 2, 3, 4, 5, 2, 4]):
+            stimulus, hrc = f"p{index}", f"h{index % 3}"
+            for subject in ("s1", "s2", "s3", "s4"):
+                vote = 6 - quality if reverse_subject and subject == "s4" else quality
+                rows.append({"subject": subject, "stimulus": stimulus, "reference": f"src{index}",
+                             "vote": vote, "hrc": hrc})
+        return pd.DataFrame(rows)
+
+    def test_a_subject_who_reverses_the_scale_is_rejected_with_r1_and_r2(self):
+        result = analysis.analyse(self._panel(reverse_subject=True), model="p913pcc")
+        subjects = result.subjects.set_index("subject")
+        assert subjects["rejected"].tolist() == [False, False, False, True]
+        assert "r1=-" in subjects.loc["s4", "reason"] and "r2=" in subjects.loc["s4", "reason"]
+        assert result.scores["score"].tolist() == [1, 2, 3, 4, 5, 2, 4]  # s4 left out
+        assert result.scores["n_votes"].tolist() == [3] * 7
+
+    def test_consistent_panel_keeps_everyone(self):
+        result = analysis.analyse(self._panel(reverse_subject=False), model="p913pcc")
+        assert not result.subjects["rejected"].any()
+
+    def test_netflix_panel_passes(self):
+        # Every NFLX_public_raw subject correlates with the MOS at r1 >= 0.75 (no HRC column: r1 alone).
+        votes = analysis.read_votes_csv(_votes_path("NFLX_public_raw"))
+        result = analysis.analyse(votes, model="p913pcc")
+        assert not result.subjects["rejected"].any()
+        assert result.scores["n_votes"].eq(26).all()

@@ -7,7 +7,7 @@ from django.urls import reverse
 from metrics.registry import all_metrics
 from studies import figures
 from studies.analysis import MODELS, REGISTRY, VotesError
-from studies.correlation import fit_logistic
+from studies.correlation import CorrelationError, fit_logistic
 from studies.export import dataset_zip
 from studies.models import Study
 from studies.results import (
@@ -91,10 +91,18 @@ def dashboard_view(request, name):
     if chosen:
         spec = specs[chosen]
         rows = table.dropna(subset=[chosen])
-        fit = fit_logistic(rows[chosen], rows[options["target"]], higher_is_better=spec.higher_is_better)
+        fit = _fit_or_none(rows[chosen], rows[options["target"]], spec.higher_is_better)
         context["scatter_figure"] = figures.scatter_figure(rows, spec=spec, target=options["target"], fit=fit,
                                                            pvs_url=_pvs_url)
     return render(request, "studies/dashboard.html", context)
+
+
+def _fit_or_none(metric, target, higher_is_better):
+    try:
+        fit = fit_logistic(metric, target, higher_is_better=higher_is_better)
+    except CorrelationError:
+        return None
+    return fit if fit.converged else None
 
 
 def export_view(request, name):

@@ -1,0 +1,63 @@
+import pandas as pd
+from django.core.management.base import BaseCommand, CommandError
+
+from studies.analysis import MODELS, VotesError
+from studies.models import Study
+from studies.results import DEFAULT_MODEL, Filters, correlation_results, metric_comparisons, study_analysis
+
+STATS = ("plcc", "plcc_linear", "srocc", "krocc", "rmse", "outlier_ratio")
+
+
+def _cell(row, stat: str) -> str:
+    if pd.isna(row[stat]):
+        return "–"
+    return f"{row[stat]:.3f} [{row[f'{stat}_low']:.3f}, {row[f'{stat}_high']:.3f}]"
+
+
+def _line(row) -> str:
+    rank = "–" if pd.isna(row["rank"]) else str(row["rank"])
+    n = "–" if pd.isna(row["n"]) else f"{row['n']:.0f}"
+    note = f"  ({row['note']})" if isinstance(row["note"], str) and row["note"] else ""
+    return f"{rank:>4}  {row['metric']:<12}{n:>5}  " + "  ".join(f"{_cell(row, s):>24}" for s in STATS) + note
+
+
+class Command(BaseCommand):
+    help = ("Print how well each metric predicts the study's MOS (or DMOS): PLCC after logistic mapping and "
+            "without, SROCC, KROCC, RMSE, outlier ratio with 95 % bootstrap CIs, and Williams' tests.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("study")
+        parser.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL)
+        parser.add_argument("--ci", choices=("t", "normal"), default="t")
+        parser.add_argument("--target", choices=("mos", "dmos"), default="mos")
+        parser.add_argument("--family", default="")
+        parser.add_argument("--codec", default="")
+        parser.add_argument("--src", default="")
+        parser.add_argument("--people-only", action="store_true", help="Leave simulated participants out.")
+        parser.add_argument("--bootstrap", type=int, default=1000, help="Bootstrap resamples.")
+
+    def handle(self, *args, **options):
+        study = Study.objects.filter(name=options["study"]).first()
+        if study is None:
+            raise CommandError(f"no study named {options['study']!r}")
+        filters = Filters(family=options["family"], codec=options["codec"], src=options["src"])
+        try:
+            analysis = study_analysis(study, model=options["model"], ci=options["ci"],
+                                      include_simulated=not options["people_only"])
+        except VotesError as error:
+            raise CommandError(str(error)) from error
+        ranking = correlation_results(analysis, target=options["target"], filters=filters,
+                                      n_bootstrap=options["bootstrap"])
+        if analysis.simulated:
+            self.stdout.write(f"SIMULATED: {analysis.simulated} simulated participants are included.")
+        self.stdout.write(f"{options['target'].upper()} by {analysis.result.model_version}, "
+                          f"{len(filters.apply(analysis.pvs))} PVSs; 95 % bootstrap CIs in brackets.")
+        self.stdout.write(f"{'rank':>4}  {'metric':<12}{'n':>5}  " + "  ".join(f"{s:>24}" for s in STATS))
+        for _, row in ranking.iterrows():
+            self.stdout.write(_line(row))
+        comparisons = metric_comparisons(analysis, ranking, target=options["target"], filters=filters)
+        if len(comparisons):
+            self.stdout.write("Williams' test (PLCC after mapping), pairs that differ at p < 0.05:")
+            for _, row in comparisons[comparisons["significant"]].iterrows():
+                self.stdout.write(f"  {row['metric_a']} > {row['metric_b']}: r {row['r_a']:.3f} vs "
+                                  f"{row['r_b']:.3f}, t = {row['t']:.2f}, p = {row['p']:.4f}")
