@@ -3,8 +3,10 @@
 Starts redis-server and one Celery worker on loopback, ingests the sample
 clips, builds the database with the three codecs at their default rate points
 (metrics run as the last stage of every PVS job), prints the summary per codec
-and rate point, then serves the web pages until interrupted. It stops what it
-started.
+and rate point, creates an ACR-HR rating study over every PVS and lets
+SIMULATED observers rate it (the ``studies`` commands, called by name so that
+``qa_platform`` imports no ``studies`` code), then serves the web pages until
+interrupted. It stops what it started.
 """
 import socket
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from qa_platform import runtime
 from qa_platform.celery import app as celery_app
@@ -20,6 +23,11 @@ from qa_platform.samples import sample_clips
 from qa_platform.services import database_build, source_ingest
 
 DEMO_CODECS = ["x264", "x265", "landmark-warp"]
+DEMO_STUDY = "demo"
+# 40 test trials is a session a person can sit through (about 10 minutes); 49
+# observers give each of the 130 test stimuli 15 votes (49 x 40 >= 130 x 15).
+DEMO_STUDY_ARGS = ["--trials-per-participant", "40", "--votes-per-pvs", "15", "--seed", "1"]
+DEMO_RATERS_ARGS = ["--participants", "49", "--careless", "2", "--seed", "1"]
 
 
 def run_demo(*, out, serve: bool, started_at: float, concurrency: int = 2, port: int = 8000) -> None:
@@ -43,9 +51,12 @@ def run_demo(*, out, serve: bool, started_at: float, concurrency: int = 2, port:
             out.write(f"{len(all_pvs)} PVSs: {len(sources)} SRCs x {len(all_pvs) // len(sources)} HRCs\n")
             pvs_wait([pvs.pk for pvs in all_pvs])
             call_command("rd_summary", stdout=out)
+            _rating_study(out)
             out.write(f"\nDemo database built in {time.time() - started_at:.0f} s (install included).\n")
             if serve:
                 _serve(out, port)
+            else:
+                out.write(_urls(f"http://127.0.0.1:{port}"))
 
 
 def _ingest(clips: list[Path], out) -> list:
@@ -60,15 +71,30 @@ def _ingest(clips: list[Path], out) -> list:
     return sources
 
 
+def _rating_study(out) -> None:
+    """Create the demo study and let simulated observers rate it; a re-run keeps the study as it is."""
+    out.write("\n")
+    try:
+        call_command("create_study", DEMO_STUDY, *DEMO_STUDY_ARGS, stdout=out)
+    except CommandError as error:
+        out.write(f"Rating study: {error}; kept with its votes.\n")
+        return
+    call_command("simulate_ratings", DEMO_STUDY, *DEMO_RATERS_ARGS, stdout=out)
+
+
+def _urls(base: str) -> str:
+    return (
+        f"\nDatabase page:             {base}/\n"
+        f"Rate-distortion dashboard: {base}/metrics/rd/\n"
+        f"Participant URL (rate it): {base}/study/{DEMO_STUDY}/\n"
+        f"Metric-MOS dashboard:      {base}/studies/{DEMO_STUDY}/ (SIMULATED ratings)\n"
+        f"Admin:                     {base}/admin/ (python manage.py createsuperuser first)\n"
+    )
+
+
 def _serve(out, port: int) -> None:
     port = port if _port_is_free(port) else runtime.free_port()
-    base = f"http://127.0.0.1:{port}"
-    out.write(
-        f"\nDatabase page:           {base}/\n"
-        f"Rate-distortion dashboard: {base}/metrics/rd/\n"
-        f"Admin:                   {base}/admin/ (python manage.py createsuperuser first)\n"
-        "Ctrl-C stops the server, the worker and Redis.\n"
-    )
+    out.write(_urls(f"http://127.0.0.1:{port}") + "Ctrl-C stops the server, the worker and Redis.\n")
     call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
 
 

@@ -139,6 +139,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# Bootstrap resamples behind every confidence interval of the correlation dashboard.
+FACEQA_BOOTSTRAP_RESAMPLES = int(os.environ.get("FACEQA_BOOTSTRAP_RESAMPLES", "1000"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from scipy import stats
 
 from metrics.registry import MetricSpec
 from studies.correlation import LogisticFit
@@ -56,18 +57,38 @@ def scatter_figure(table: pd.DataFrame, *, spec: MetricSpec, target: str, fit: L
     return _as_dict(fig)
 
 
+def _hrc_means(table: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Per HRC: mean kbit/s and mean ``target`` over SRCs, with a Student-t 95 % CI across SRCs."""
+    grouped = table.groupby(["codec", "hrc"])
+    means = grouped.agg(kbps=("kbps", "mean"), value=(target, "mean"), sd=(target, "std"), n=(target, "count"))
+    half = stats.t.ppf(0.975, np.maximum(means["n"] - 1, 1)) * means["sd"] / np.sqrt(means["n"])
+    means[f"{target}_ci95_low"], means[f"{target}_ci95_high"] = means["value"] - half, means["value"] + half
+    return means.reset_index().rename(columns={"value": target}).sort_values("kbps")
+
+
 def rate_figure(table: pd.DataFrame, *, target: str, pvs_url: Callable[[int], str]) -> dict:
-    """``target`` with 95 % CIs against bitrate (kbit/s, log axis), one curve per codec and SRC."""
+    """``target`` against bitrate (kbit/s, log axis), one curve per codec.
+
+    With one SRC each point is a PVS with its 95 % CI (click opens it); with
+    several, each point is an HRC at its mean bitrate and mean ``target`` over
+    the SRCs, with a Student-t 95 % CI across SRCs.
+    """
+    single = table["src"].nunique() == 1
+    points = table.sort_values("kbps") if single else _hrc_means(table, target)
     fig = go.Figure()
-    for (codec, src), rows in table.sort_values("kbps").groupby(["codec", "src"], sort=True):
-        fig.add_trace(go.Scatter(
-            x=rows["kbps"], y=rows[target], mode="lines+markers", name=f"{codec} · {src}",
-            legendgroup=codec, marker={"size": 8}, error_y=_error_y(rows, target),
-            customdata=_customdata(rows, target, pvs_url),
-            hovertemplate=f"{HOVER}<extra>{codec}</extra>",
-        ))
+    for codec, rows in points.groupby("codec", sort=True):
+        if single:
+            extra = {"customdata": _customdata(rows, target, pvs_url),
+                     "hovertemplate": f"{HOVER}<extra>{codec}</extra>"}
+        else:
+            extra = {"text": rows["hrc"], "customdata": rows["n"],
+                     "hovertemplate": f"HRC: %{{text}}<br>%{{x:.2f}} kbit/s<br>mean {target.upper()} %{{y:.2f}} "
+                                      f"over %{{customdata}} SRCs<extra>{codec}</extra>"}
+        fig.add_trace(go.Scatter(x=rows["kbps"], y=rows[target], mode="lines+markers", name=codec,
+                                 marker={"size": 9}, error_y=_error_y(rows, target), **extra))
     fig.update_layout(**LAYOUT, height=480, xaxis_type="log", xaxis_title="bitrate (kbit/s, log scale)",
-                      yaxis_title=target.upper(), legend_title_text="codec · SRC")
+                      yaxis_title=target.upper() if single else f"mean {target.upper()} over SRCs",
+                      legend_title_text="codec")
     return _as_dict(fig)
 
 

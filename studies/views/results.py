@@ -1,5 +1,6 @@
 """The researcher's pages: the study list, the analysis (MOS and screening),
 the metric–MOS correlation dashboard, the dataset download."""
+from django.conf import settings
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -22,6 +23,11 @@ def study_list_view(request):
     """Every study with its progress and links."""
     studies = [(study, study_counts(study)) for study in Study.objects.all()]
     return render(request, "studies/study_list.html", {"studies": studies})
+
+
+def _records(frame) -> list[dict]:
+    """Rows for a template, NaN and NA as None (shown blank, not as "nan")."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def _options(request) -> dict:
@@ -59,8 +65,8 @@ def analysis_view(request, name):
     context = _context(request, name)
     analysis = context["analysis"]
     if analysis is not None:
-        context["participants"] = analysis.participants.to_dict("records")
-        context["pvs_rows"] = analysis.pvs.to_dict("records")
+        context["participants"] = _records(analysis.participants)
+        context["pvs_rows"] = _records(analysis.pvs)
         context["model_spec"] = REGISTRY[analysis.result.model]
     return render(request, "studies/analysis.html", context)
 
@@ -76,12 +82,14 @@ def dashboard_view(request, name):
     if analysis is None:
         return render(request, "studies/dashboard.html", context)
     table = options["filters"].apply(analysis.pvs).dropna(subset=[options["target"]])
-    ranking = correlation_results(analysis, target=options["target"], filters=options["filters"])
+    ranking = correlation_results(analysis, target=options["target"], filters=options["filters"],
+                                  n_bootstrap=settings.FACEQA_BOOTSTRAP_RESAMPLES)
     specs = all_metrics()
     chosen = request.GET.get("metric") if request.GET.get("metric") in ranking["metric"].values else None
     chosen = chosen or (ranking["metric"].iloc[0] if len(ranking) else None)
     context.update({
-        "table": table, "ranking": ranking.to_dict("records"), "specs": specs, "chosen": chosen,
+        "table": table, "n_bootstrap": settings.FACEQA_BOOTSTRAP_RESAMPLES,
+        "ranking": _records(ranking), "specs": specs, "chosen": chosen,
         "families": sorted(analysis.pvs["family"].unique()), "codecs": sorted(analysis.pvs["codec"].unique()),
         "sources": sorted(analysis.pvs["src"].unique()),
         "rate_figure": figures.rate_figure(table, target=options["target"], pvs_url=_pvs_url),
