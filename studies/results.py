@@ -186,3 +186,25 @@ def metric_comparisons(analysis: StudyAnalysis, ranking: pd.DataFrame, *, target
             for name in names}
     predictions = {name: fit.predict(rows[name]) for name, fit in fits.items() if fit.converged}
     return compare_metrics(predictions, rows[target])
+
+
+def correlation_breakdown(analysis: StudyAnalysis, *, target: str = "mos") -> tuple[list[str], list[dict]]:
+    """PLCC (after mapping) and SROCC of every metric on each subset of PVSs:
+    all, each codec family, each codec, because metrics behave differently on
+    generative artefacts. Point estimates only (one resample, its interval
+    ignored): the dashboard filtered to a subset gives its bootstrap CIs.
+
+    Returns (subset labels, one dict per metric: ``metric`` and, per subset,
+    ``(plcc, srocc, n)`` or None where the subset has too few PVSs).
+    """
+    pvs = analysis.pvs
+    subsets = ([("all", Filters())] + [(f, Filters(family=f)) for f in sorted(pvs["family"].unique())]
+               + [(c, Filters(codec=c)) for c in sorted(pvs["codec"].unique())])
+    cells: dict[str, dict[str, tuple | None]] = {}
+    for label, subset in subsets:
+        ranking = correlation_results(analysis, target=target, filters=subset, n_bootstrap=1)
+        for row in ranking.itertuples():
+            value = None if pd.isna(row.plcc) and pd.isna(row.srocc) else (row.plcc, row.srocc, row.n)
+            cells.setdefault(row.metric, {})[label] = value
+    labels = [label for label, _ in subsets]
+    return labels, [{"metric": m, "cells": [cells[m].get(label) for label in labels]} for m in cells]

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from studies import services
 from studies.export import ExportError, dataset_export
-from studies.results import Filters, NoVotesError, correlation_results, study_analysis
+from studies.results import Filters, NoVotesError, correlation_breakdown, correlation_results, study_analysis
 
 
 @pytest.fixture
@@ -54,6 +54,14 @@ class TestStudyAnalysis:
         assert set(ranking.dropna(subset=["plcc"])["metric"]) == {"ms_ssim", "psnr_y"}
         assert (ranking["plcc_low"] <= ranking["plcc"]).all()
 
+    def test_breakdown_by_family_and_codec(self, rated):
+        labels, rows = correlation_breakdown(study_analysis(rated))
+        assert labels == ["all", "conventional", "x264"]
+        cells = {row["metric"]: row["cells"] for row in rows}
+        assert set(cells) == {"ms_ssim", "psnr_y"}
+        assert cells["ms_ssim"][0] == cells["ms_ssim"][1] == cells["ms_ssim"][2]  # one codec: same PVSs
+        assert cells["ms_ssim"][0][2] == 6
+
     def test_filters_narrow_the_pvs(self, rated):
         analysis = study_analysis(rated)
         assert len(Filters(src="src0").apply(analysis.pvs)) == 2
@@ -68,6 +76,7 @@ class TestPages:
         page = response.content.decode()
         assert response.status_code == 200
         assert 'id="simulated-banner"' in page and 'id="ranking"' in page and "scatter-figure" in page
+        assert 'id="breakdown"' in page
 
     def test_dashboard_of_an_unrated_study_says_so(self, client, study):
         response = client.get(reverse("studies:dashboard", args=["pilot"]))

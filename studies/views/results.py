@@ -12,7 +12,8 @@ from studies.correlation import CorrelationError, fit_logistic
 from studies.export import dataset_zip
 from studies.models import Study
 from studies.results import (
-    DEFAULT_MODEL, Filters, NoVotesError, correlation_results, metric_comparisons, study_analysis,
+    DEFAULT_MODEL, Filters, NoVotesError, correlation_breakdown, correlation_results, metric_comparisons,
+    study_analysis,
 )
 from studies.selectors import study_counts
 
@@ -93,6 +94,7 @@ def dashboard_view(request, name):
         "families": sorted(analysis.pvs["family"].unique()), "codecs": sorted(analysis.pvs["codec"].unique()),
         "sources": sorted(analysis.pvs["src"].unique()),
         "rate_figure": figures.rate_figure(table, target=options["target"], pvs_url=_pvs_url),
+        "breakdown": correlation_breakdown(analysis, target=options["target"]),
         "comparisons": metric_comparisons(analysis, ranking, target=options["target"],
                                           filters=options["filters"]).to_dict("records"),
     })
