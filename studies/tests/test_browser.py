@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from studies import services
 from studies.models import Participant, Platform, Vote
+from studies.results import study_analysis
 from studies.tests.factories import make_database
 
 pytestmark = pytest.mark.browser
@@ -102,3 +103,21 @@ def test_completion_page_shows_the_code(live_server, page, crowd_study):
 def test_another_participants_session_is_not_found(live_server, page, crowd_study):
     response = page.goto(live_server.url + "/session/00000000-0000-4000-8000-000000000000/")
     assert response.status == 404
+
+
+def test_dashboard_scatter_opens_the_pvs_of_a_point(live_server, page, crowd_study, settings):
+    settings.FACEQA_BOOTSTRAP_RESAMPLES = 50
+    services.study_simulate_ratings(study=crowd_study, participants=20, seed=2)
+    page.goto(live_server.url + reverse("studies:dashboard", args=["browser"]) + "?metric=ms_ssim")
+    page.wait_for_selector("#scatter-plot .scatterlayer .trace")
+    assert "SIMULATED" in page.inner_text("#simulated-banner")
+    assert page.locator("#ranking tr").count() == 3  # header, ms_ssim, psnr_y
+    rated = study_analysis(crowd_study).pvs.dropna(subset=["mos", "ms_ssim"])
+    points = page.locator("#scatter-plot .scatterlayer .trace .points path")
+    assert points.count() == len(rated) >= 3
+    page.screenshot(path="/tmp/faceqa-study-dashboard.png", full_page=True)
+    points.last.scroll_into_view_if_needed()
+    box = points.last.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url("**/pvs/*/")
+    assert "/pvs/" in page.url

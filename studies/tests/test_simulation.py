@@ -75,6 +75,10 @@ class TestCommands:
         assert "6 test stimuli" in out and "8 participants give 4 votes" in out
         assert "Participant URL: http://127.0.0.1:8000/study/cmd/" in out
 
+    def test_create_study_takes_chosen_training_pvs(self, database, capsys):
+        call_command("create_study", "trained", "--training-pvs", "src=src2;codec=x264", "--no-trap")
+        assert "2 training, 0 trap" in capsys.readouterr().out
+
     def test_create_study_reports_a_bad_filter(self, database):
         with pytest.raises(CommandError, match="cannot read 'codecs=x264'"):
             call_command("create_study", "bad", "--pvs", "codecs=x264")

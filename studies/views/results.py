@@ -18,6 +18,8 @@ from studies.results import (
 from studies.selectors import study_counts
 
 TARGETS = ("mos", "dmos")
+# The ranked table's columns, in order (studies.correlation.STATISTICS less RMSE*).
+RANKED_STATISTICS = ("plcc", "plcc_linear", "srocc", "krocc", "rmse", "outlier_ratio")
 
 
 def study_list_view(request):
@@ -90,7 +92,7 @@ def dashboard_view(request, name):
     chosen = chosen or (ranking["metric"].iloc[0] if len(ranking) else None)
     context.update({
         "table": table, "n_bootstrap": settings.FACEQA_BOOTSTRAP_RESAMPLES,
-        "ranking": _records(ranking), "specs": specs, "chosen": chosen,
+        "ranking": _records(ranking), "statistics": RANKED_STATISTICS, "specs": specs, "chosen": chosen,
         "families": sorted(analysis.pvs["family"].unique()), "codecs": sorted(analysis.pvs["codec"].unique()),
         "sources": sorted(analysis.pvs["src"].unique()),
         "rate_figure": figures.rate_figure(table, target=options["target"], pvs_url=_pvs_url),

@@ -17,7 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("--votes-per-pvs", type=int, default=15)
         parser.add_argument("--trials-per-participant", type=int, default=None,
                             help="Test stimuli per participant (default: all).")
-        parser.add_argument("--training", type=int, default=3, help="Training stimuli shown first.")
+        parser.add_argument("--training", type=int, default=3,
+                            help="Training stimuli shown first: one SRC and its PVSs over the quality range.")
+        parser.add_argument("--training-pvs", default=None,
+                            help="Choose the training PVSs instead, with a filter as for --pvs.")
         parser.add_argument("--no-trap", action="store_true", help="Do not insert the trapping clip.")
         parser.add_argument("--replays", type=int, default=0, help="Replays allowed per trial.")
         parser.add_argument("--completion-url", default="",
@@ -30,6 +33,7 @@ class Command(BaseCommand):
             study = study_create(
                 name=options["name"], pvs=pvs_matching(options["pvs"]), votes_per_pvs=options["votes_per_pvs"],
                 trials_per_participant=options["trials_per_participant"], training_count=options["training"],
+                training=pvs_matching(options["training_pvs"]) if options["training_pvs"] else None,
                 trap=not options["no_trap"], replays_allowed=options["replays"],
                 completion_url=options["completion_url"], seed=options["seed"],
             )
