@@ -1,13 +1,20 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import Http404
 from django.urls import include, path, re_path
 from django.views.static import serve
 
 
+# Only the browser copies are served: never the database, bitstreams or exports
+# that share the data directory.
+MEDIA_FOLDERS = ("sources/", "pvs/")
+
+
 def media(request, path):
-    """SRC/PVS browser copies from the data directory (read per request, so a
-    test's data directory is served). Development server only; docker/ serves
-    media with the web server."""
+    """SRC/PVS browser copies (MP4) from the data directory (read per request,
+    so a test's data directory is served)."""
+    if not (path.startswith(MEDIA_FOLDERS) and path.endswith(".mp4")):
+        raise Http404("not a browser copy")
     return serve(request, path, document_root=settings.DATA_DIR)
 
 

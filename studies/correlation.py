@@ -122,13 +122,15 @@ def _as_vector(name: str, values: ArrayLike) -> np.ndarray:
     return array
 
 
-def _finite_pairs(minimum: int, columns: dict[str, ArrayLike]) -> tuple[list[np.ndarray], int]:
-    """Keep the PVSs where every column is finite; return the columns and how many were dropped."""
+def _finite_pairs(minimum: int, columns: dict[str, ArrayLike],
+                  optional: tuple[str, ...] = ()) -> tuple[list[np.ndarray], int]:
+    """Keep the PVSs where every column but the ``optional`` ones is finite;
+    return the columns and how many PVSs were dropped."""
     arrays = {name: _as_vector(name, values) for name, values in columns.items()}
     if len({array.size for array in arrays.values()}) > 1:
         sizes = ", ".join(f"{name}: {array.size}" for name, array in arrays.items())
         raise CorrelationError(f"inputs must have one value per PVS each, got {sizes}")
-    keep = np.logical_and.reduce([np.isfinite(array) for array in arrays.values()])
+    keep = np.logical_and.reduce([np.isfinite(array) for name, array in arrays.items() if name not in optional])
     if keep.sum() < minimum:
         raise CorrelationError(f"need at least {minimum} PVSs with finite values, got {keep.sum()}")
     return [array[keep] for array in arrays.values()], int(keep.size - keep.sum())
@@ -206,14 +208,17 @@ def _to_logistic_fit(theta: np.ndarray, message: str, sign: float) -> LogisticFi
 
 
 def _oriented(metric: ArrayLike, mos: ArrayLike, higher_is_better: bool, ci: ArrayLike | None):
-    """Drop non-finite PVSs; return the metric negated if lower is better, MOS, CI (NaN if none), drops."""
-    columns = {"metric": metric, "mos": mos} | ({} if ci is None else {"mos_ci95_halfwidth": ci})
-    arrays, dropped = _finite_pairs(MIN_PVS, columns)
+    """Drop PVSs with a non-finite metric or MOS; return the metric negated if
+    lower is better, MOS, CI (NaN where unknown: such a PVS counts in every
+    statistic but the outlier ratio and RMSE*), drops."""
+    ci = np.full(np.shape(mos), np.nan) if ci is None else ci
+    columns = {"metric": metric, "mos": mos, "mos_ci95_halfwidth": ci}
+    arrays, dropped = _finite_pairs(MIN_PVS, columns, optional=("mos_ci95_halfwidth",))
     _require_varying(metric=arrays[0], mos=arrays[1])
-    if ci is not None and np.any(arrays[2] < 0):
+    if np.any(arrays[2] < 0):
         raise CorrelationError("mos_ci95_halfwidth must not be negative")
     q = arrays[0] if higher_is_better else -arrays[0]
-    return q, arrays[1], arrays[2] if ci is not None else np.full_like(q, np.nan), dropped
+    return q, arrays[1], arrays[2], dropped
 
 
 def fit_logistic(metric: ArrayLike, mos: ArrayLike, *, higher_is_better: bool) -> LogisticFit:
@@ -242,12 +247,19 @@ def _statistics(q: np.ndarray, mos: np.ndarray, ci: np.ndarray, pred: np.ndarray
         krocc = stats.kendalltau(q, mos, axis=1).statistic  # tau-b
     error = np.abs(mos - pred)
     dof = mos.shape[1] - N_PARAMS
-    outlier = np.where(np.isnan(error) | np.isnan(ci), np.nan, error > ci)
+    # RMSE* and the outlier ratio need each PVS's CI: over the PVSs that have one.
+    with_ci = np.isfinite(ci)
+    n_ci = with_ci.sum(axis=1)
+    undefined = np.isnan(error).any(axis=1) | (n_ci <= N_PARAMS)  # a failed refit, or too few CIs
+    beyond = np.where(with_ci, np.maximum(error - ci, 0.0), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rmse_star = np.sqrt(np.sum(beyond ** 2, axis=1) / (n_ci - N_PARAMS))
+        outlier_ratio = np.sum(beyond > 0, axis=1) / n_ci
     return {
         "plcc": plcc, "plcc_linear": plcc_linear, "srocc": srocc, "krocc": krocc,
         "rmse": np.sqrt(np.sum(error ** 2, axis=1) / dof),
-        "rmse_star": np.sqrt(np.sum(np.maximum(error - ci, 0.0) ** 2, axis=1) / dof),
-        "outlier_ratio": np.mean(outlier, axis=1),
+        "rmse_star": np.where(undefined, np.nan, rmse_star),
+        "outlier_ratio": np.where(undefined, np.nan, outlier_ratio),
     }
 
 
@@ -271,9 +283,11 @@ def correlate(metric: ArrayLike, mos: ArrayLike, *, higher_is_better: bool,
               seed: int = 0) -> CorrelationReport:
     """Measure how well ``metric`` predicts ``mos`` (see the module docstring for each statistic).
 
-    metric, mos, mos_ci95_halfwidth: (N,), one value per PVS; a PVS with any
-    non-finite value is dropped and counted in ``note``. Without CI
-    half-widths the outlier ratio and RMSE* are NaN. CIs: ``n_bootstrap``
+    metric, mos, mos_ci95_halfwidth: (N,), one value per PVS; a PVS with a
+    non-finite metric or MOS is dropped and counted in ``note``; one without a
+    CI (a single vote) counts in every statistic but the outlier ratio and
+    RMSE*, which are taken over the PVSs that have a CI (NaN with N - 4 or
+    fewer of them, or without CI half-widths). CIs: ``n_bootstrap``
     resamples of the PVSs drawn with ``numpy.random.default_rng(seed)``.
     If the logistic fit does not converge, PLCC, RMSE, RMSE* and the outlier
     ratio are NaN and ``note`` says why; the rank statistics and the linear

@@ -46,7 +46,7 @@ class Study(models.Model):
         default=True, help_text='Insert one trapping clip ("Please rate this video Poor") among the trials.'
     )
     gold_max_failures = models.PositiveIntegerField(
-        default=1,
+        default=2,
         help_text="A participant who fails more gold trials than this is rejected: a hidden reference "
                   "rated below Good, or the trapping clip not rated Poor.",
     )

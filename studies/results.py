@@ -13,11 +13,14 @@ from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
 from qa_platform import codec_registry
 from studies.analysis import AnalysisResult, VotesError, analyse, dmos
-from studies.correlation import MIN_PVS, compare_metrics, correlation_table, fit_logistic
+from studies.correlation import CorrelationError, compare_metrics, correlation_table, fit_logistic
 from studies.models import Participant, Stimulus, StimulusRole, Study
 from studies.selectors import gold_failures, gold_rejections, votes_frame
 
 DEFAULT_MODEL = "bt500"
+TARGETS = ("mos", "dmos")
+# The ranked table's columns, in order (studies.correlation.STATISTICS less RMSE*).
+RANKED_STATISTICS = ("plcc", "plcc_linear", "srocc", "krocc", "rmse", "outlier_ratio")
 UNKNOWN_FAMILY = "unknown"
 
 
@@ -115,7 +118,8 @@ def pvs_table(study: Study, scores: pd.DataFrame, differential: pd.DataFrame) ->
 def participant_table(study: Study, subjects: pd.DataFrame, include_simulated: bool) -> pd.DataFrame:
     """One row per participant: subject (anonymous id), platform, simulated,
     completed, votes, gold_failures, rejected, reason, bias, inconsistency,
-    device_pixel_ratio, window (CSS px), median_watch_seconds."""
+    device_pixel_ratio, window and screen (CSS px), zoom_estimate,
+    median_watch_seconds."""
     participants = Participant.objects.filter(study=study)
     if not include_simulated:
         participants = participants.filter(is_simulated=False)
@@ -136,6 +140,8 @@ def participant_table(study: Study, subjects: pd.DataFrame, include_simulated: b
             "inconsistency": row["inconsistency"] if row is not None else np.nan,
             "device_pixel_ratio": p.viewing.get("device_pixel_ratio"),
             "window": f"{p.viewing['window_width']:.0f}x{p.viewing['window_height']:.0f}" if p.viewing else "",
+            "screen": f"{p.viewing['screen_width']:.0f}x{p.viewing['screen_height']:.0f}" if p.viewing else "",
+            "zoom_estimate": p.viewing.get("zoom_estimate"),
             "median_watch_seconds": float(np.median(watch)) if watch else np.nan,
         })
     return pd.DataFrame(rows)
@@ -175,16 +181,21 @@ def _halfwidth(table: pd.DataFrame, target: str) -> pd.Series:
 def metric_comparisons(analysis: StudyAnalysis, ranking: pd.DataFrame, *, target: str = "mos",
                        filters: Filters = Filters()) -> pd.DataFrame:
     """Williams' test (``studies.correlation.compare_metrics``) between every
-    pair of ranked metrics whose logistic fit converges, on the filtered PVSs
-    that have all of them."""
-    names = ranking.loc[ranking["plcc"].notna(), "metric"].tolist()
-    rows = filters.apply(analysis.pvs).dropna(subset=names + [target])
-    if len(names) < 2 or len(rows) < MIN_PVS:
-        return compare_metrics({}, rows[target])
+    pair of ranked metrics whose logistic fit converges; each pair on the
+    filtered PVSs that have both metrics (so the r values can differ slightly
+    from the ranked table's PLCC where a metric is missing on some PVSs)."""
+    rows = filters.apply(analysis.pvs).dropna(subset=[target])
     specs = all_metrics()
-    fits = {name: fit_logistic(rows[name], rows[target], higher_is_better=specs[name].higher_is_better)
-            for name in names}
-    predictions = {name: fit.predict(rows[name]) for name, fit in fits.items() if fit.converged}
+    predictions = {}
+    for name in ranking.loc[ranking["plcc"].notna(), "metric"]:
+        have = rows[name].notna()
+        try:
+            fit = fit_logistic(rows.loc[have, name], rows.loc[have, target],
+                               higher_is_better=specs[name].higher_is_better)
+        except CorrelationError:
+            continue
+        if fit.converged:
+            predictions[name] = np.where(have, fit.predict(rows[name].fillna(0.0)), np.nan)
     return compare_metrics(predictions, rows[target])
 
 

@@ -26,19 +26,24 @@ def next_trial(participant: Participant) -> Trial | None:
 class Progress:
     answered: int
     total: int
-    training: int
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.answered / self.total) if self.total else 100
 
 
 def participant_progress(participant: Participant) -> Progress:
-    counts = participant.trials.aggregate(
-        total=Count("pk"), answered=Count("vote"),
-        training=Count("pk", filter=Q(stimulus__role=StimulusRole.TRAINING)),
-    )
-    return Progress(answered=counts["answered"], total=counts["total"], training=counts["training"])
+    counts = participant.trials.aggregate(total=Count("pk"), answered=Count("vote"))
+    return Progress(answered=counts["answered"], total=counts["total"])
+
+
+def study_video_size(study: Study) -> int:
+    """The side of the study's largest video, pixels (what the viewing check must fit)."""
+    return max(s.source.size for s in study.stimuli.select_related("source"))
+
+
+def participants_needed(study: Study) -> int:
+    """Participants who give every PVS ``votes_per_pvs`` votes (each rates
+    ``trials_per_participant`` PVSs and every hidden reference)."""
+    n_pvs = study.stimuli.filter(role=StimulusRole.TEST, pvs__isnull=False).count()
+    per_participant = study.trials_per_participant or n_pvs
+    return -(-n_pvs * study.votes_per_pvs // per_participant)
 
 
 def _votes(study: Study, role: str, include_simulated: bool):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -21,7 +23,8 @@ from metrics.registry import get_metric
 from qa_platform import video
 from qa_platform.models import JobStatus, Pvs, Source
 from studies.assignment import AssignmentError, draw_balanced, insert_at_random, order_without_repeats
-from studies.models import AcrScore, Participant, Platform, Stimulus, StimulusRole, Study, Trial, Vote
+from studies.models import AcrScore, Method, Participant, Platform, Stimulus, StimulusRole, Study, Trial, Vote
+from studies.selectors import study_video_size
 from studies.simulation import ObserverModel, draw_observer, latent_quality, simulate_vote
 from studies.trap import TRAP_SCORE, render_instruction
 from studies.viewing import viewing_problems
@@ -68,33 +71,43 @@ def _trap_media(study: Study, source: Source) -> str:
     return relative
 
 
-def study_create(*, name: str, pvs: Iterable[Pvs], votes_per_pvs: int = 15,
+def _check_name(name: str) -> None:
+    try:
+        validate_slug(name)
+    except ValidationError as error:
+        raise StudyError(f"study name {name!r}: use letters, digits, '-' and '_' only") from error
+    if Study.objects.filter(name=name).exists():
+        raise StudyError(f"a study named {name!r} exists already")
+
+
+def study_create(*, name: str, pvs: Iterable[Pvs], method: str = Method.ACR_HR, votes_per_pvs: int = 15,
                  trials_per_participant: int | None = None, training: Sequence[Pvs] | None = None,
                  training_count: int = 3, trap: bool = True, replays_allowed: int = 0,
                  completion_url: str = "", seed: int | None = None) -> Study:
     """Create an ACR-HR study over the finished PVSs in ``pvs``.
 
-    Test stimuli are those PVSs plus each of their SRCs as hidden reference.
+    Test stimuli are those PVSs plus each of their SRCs as hidden reference;
+    every participant rates every hidden reference (so that each of their
+    votes has a DMOS) and ``trials_per_participant`` PVSs (default: all).
     ``training`` PVSs (default: ``training_count`` stimuli of one SRC spread
     over its quality range, the SRC itself first) are shown first and excluded
-    from analysis. With
-    ``trap``, a trapping clip is rendered from a SRC. Raises ``StudyError``
-    when the name is taken, no PVS is finished, or the sizes are impossible.
+    from analysis. With ``trap``, a trapping clip is rendered from a SRC.
+    Raises ``StudyError`` when the name is taken or not a slug, no PVS is
+    finished, or the sizes are impossible.
     """
+    _check_name(name)
     chosen = _rated_pvs(pvs)
-    if Study.objects.filter(name=name).exists():
-        raise StudyError(f"a study named {name!r} exists already")
+    training = _rated_pvs(training) if training is not None else None
     sources = sorted({p.source for p in chosen}, key=lambda s: s.name)
-    n_test = len(chosen) + len(sources)
-    if trials_per_participant is not None and not 1 <= trials_per_participant <= n_test:
-        raise StudyError(f"--trials-per-participant must be 1..{n_test} (the test stimuli), "
+    if trials_per_participant is not None and not 1 <= trials_per_participant <= len(chosen):
+        raise StudyError(f"--trials-per-participant must be 1..{len(chosen)} (the PVSs), "
                          f"not {trials_per_participant}")
     seed = secrets.randbits(32) if seed is None else seed
     rng = np.random.default_rng(seed)
     trap_source = sources[rng.integers(len(sources))] if trap else None
     with transaction.atomic():
         study = Study.objects.create(
-            name=name, votes_per_pvs=votes_per_pvs, trials_per_participant=trials_per_participant,
+            name=name, method=method, votes_per_pvs=votes_per_pvs, trials_per_participant=trials_per_participant,
             seed=seed, replays_allowed=replays_allowed, trap_enabled=trap,
             completion_url=completion_url, completion_code=secrets.token_hex(4).upper(),
         )
@@ -115,12 +128,14 @@ def study_create(*, name: str, pvs: Iterable[Pvs], votes_per_pvs: int = 15,
 
 
 def _playlist(study: Study, rng: np.random.Generator) -> list[Stimulus]:
-    """Training first, then the drawn test stimuli (and the trap) in random order."""
+    """Training first, then the drawn PVSs, every hidden reference and the
+    trap, in random order."""
     stimuli = {s.pk: s for s in study.stimuli.all()}
     test = {pk: s for pk, s in stimuli.items() if s.role == StimulusRole.TEST}
-    taken = Counter(Trial.objects.filter(stimulus__in=test.keys()).values_list("stimulus_id", flat=True))
-    k = study.trials_per_participant or len(test)
-    drawn = draw_balanced({pk: taken[pk] for pk in test}, k, rng)
+    pvs = [pk for pk, s in test.items() if not s.is_reference]
+    taken = Counter(Trial.objects.filter(stimulus__in=pvs).values_list("stimulus_id", flat=True))
+    k = study.trials_per_participant or len(pvs)
+    drawn = draw_balanced({pk: taken[pk] for pk in pvs}, k, rng) + [pk for pk in test if test[pk].is_reference]
     training = [s for s in stimuli.values() if s.role == StimulusRole.TRAINING]
     previous = training[-1].source_id if training else None
     order = order_without_repeats([(pk, test[pk].source_id) for pk in drawn], rng, previous)
@@ -188,8 +203,7 @@ def participant_record_viewing(*, participant: Participant, viewing: dict) -> li
     """
     try:
         cleaned = {key: cast(viewing[key]) for key, cast in VIEWING_FIELDS.items()}
-        video_size = max(s.source.size for s in participant.study.stimuli.select_related("source"))
-        problems = viewing_problems(cleaned, video_size)
+        problems = viewing_problems(cleaned, study_video_size(participant.study))
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
         raise StudyError(f"viewing conditions incomplete or malformed: {error!r}") from error
     participant.viewing = cleaned
@@ -204,16 +218,22 @@ def vote_submit(*, participant: Participant, position: int, score: int, watch_se
 
     A trial answered already keeps its first vote, which is returned with
     ``created=False`` (a double click or a retry). Raises ``TrialNotFound``
-    when ``position`` is not in this participant's playlist and ``StudyError``
-    for a score off the ACR scale. The participant is marked complete with
+    when ``position`` is not in this participant's playlist, and
+    ``StudyError`` for a score off the ACR scale or a trial that is not the
+    next unanswered one (it has not been shown). The participant is marked complete with
     their last vote.
     """
     if score not in AcrScore.values:
         raise StudyError(f"score must be one of {sorted(AcrScore.values)}, not {score!r}")
     with transaction.atomic():
-        trial = Trial.objects.filter(participant=participant, position=position).first()
+        trial = Trial.objects.filter(participant=participant, position=position).select_related("vote").first()
         if trial is None:
             raise TrialNotFound(f"trial {position} is not in this participant's playlist")
+        if hasattr(trial, "vote"):
+            return trial.vote, False
+        expected = participant.trials.filter(vote__isnull=True).order_by("position").first()
+        if expected.position != position:
+            raise StudyError(f"trial {position} has not been shown yet: the next trial is {expected.position}")
         vote, created = Vote.objects.get_or_create(trial=trial, defaults={
             "score": score, "watch_seconds": watch_seconds, "stall_count": stall_count,
             "stall_seconds": stall_seconds, "replays": replays,

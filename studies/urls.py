@@ -8,6 +8,7 @@ urlpatterns = [
     path("session/<uuid:token>/", participant.session_view, name="session"),
     path("session/<uuid:token>/viewing/", participant.viewing_view, name="viewing"),
     path("session/<uuid:token>/vote/", participant.vote_view, name="vote"),
+    path("session/<uuid:token>/video/<int:position>.mp4", participant.video_view, name="video"),
     path("session/<uuid:token>/done/", participant.done_view, name="done"),
     path("studies/", results.study_list_view, name="list"),
     path("studies/<slug:name>/", results.dashboard_view, name="dashboard"),

@@ -24,9 +24,10 @@ RATE_POINTS = [
 
 @pytest.fixture
 def media_folder(data_dir):
-    """(data directory, folder name) where the test's browser copies go; /media/ serves it."""
-    (data_dir / "clip").mkdir()
-    return data_dir, "clip"
+    """(data directory, folder name) where the test's browser copies go; /media/ serves
+    browser copies under sources/ and pvs/ only, so the SRC is named after that folder."""
+    (data_dir / "sources").mkdir()
+    return data_dir, "sources"
 
 
 @pytest.fixture

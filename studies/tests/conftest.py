@@ -13,6 +13,6 @@ def database(db, data_dir):
 
 @pytest.fixture
 def study(database):
-    """An ACR-HR study: 9 test stimuli (6 PVSs + 3 hidden references), 3
-    training stimuli, a trap; 5 test stimuli per participant, 3 votes each."""
+    """An ACR-HR study: 6 PVSs and 3 hidden references, 3 training stimuli, a
+    trap; each participant rates 5 PVSs and the 3 references; 3 votes per PVS."""
     return services.study_create(name="pilot", pvs=database, votes_per_pvs=3, trials_per_participant=5, seed=1)

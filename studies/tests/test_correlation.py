@@ -255,3 +255,16 @@ class TestCorrelationTable:
     def test_a_missing_column_is_an_error(self):
         with pytest.raises(CorrelationError, match="no column"):
             correlation_table(pd.DataFrame({"mos": [1.0, 2.0]}), metrics={"vmaf": True})
+
+
+def test_a_pvs_without_a_ci_counts_everywhere_but_in_the_outlier_ratio():
+    rng = np.random.default_rng(3)
+    metric = np.linspace(0, 1, 12)
+    mos = 1 + 4 * metric + rng.normal(0, 0.2, 12)
+    halfwidth = np.full(12, 0.3)
+    halfwidth[0] = np.nan  # one vote: no interval
+    report = correlate(metric, mos, higher_is_better=True, mos_ci95_halfwidth=halfwidth, n_bootstrap=50)
+    full = correlate(metric, mos, higher_is_better=True, mos_ci95_halfwidth=np.full(12, 0.3), n_bootstrap=50)
+    assert report.n == 12 and report.plcc.value == full.plcc.value
+    errors = np.abs(mos - report.fit.predict(metric))[1:]
+    assert report.outlier_ratio.value == pytest.approx(np.mean(errors > 0.3))

@@ -34,15 +34,23 @@ class TestStudyAnalysis:
         assert (table["mos_ci95_low"] < table["mos"]).all() and (table["mos"] < table["mos_ci95_high"]).all()
         assert table["kbps"].notna().all() and table["ms_ssim"].notna().all() and table["ssim"].isna().all()
         assert set(table["family"]) == {"conventional"}
-        votes = analysis.votes[~analysis.votes["subject"].isin(["sim011", "sim012"])]
+        rejected = analysis.participants.loc[analysis.participants["rejected"], "subject"]
+        votes = analysis.votes[~analysis.votes["subject"].isin(rejected)]
         expected = votes.groupby("stimulus")["vote"].mean()
         assert table.set_index("stimulus")["mos"].to_dict() == pytest.approx(expected[table["stimulus"]].to_dict())
 
-    def test_gold_failures_reject_the_careless_with_reasons(self, rated):
+    def test_screening_rejects_the_careless_with_reasons(self, rated):
         participants = study_analysis(rated).participants.set_index("subject")
-        assert participants.loc[["sim011", "sim012"], "rejected"].all()
-        assert participants.loc["sim011", "reason"].startswith("failed")
+        careless = participants.loc[["sim011", "sim012"]]
+        assert careless["rejected"].all() and careless["reason"].str.len().gt(0).all()
+        assert participants["rejected"].sum() <= 3  # at most one careful observer
         assert participants["simulated"].all()
+
+    def test_gold_failures_come_first_and_say_which_trials(self, rated):
+        rated.gold_max_failures = 0
+        rated.save()
+        reasons = study_analysis(rated).participants.set_index("subject")["reason"]
+        assert reasons["sim011"].startswith("failed") and "expected" in reasons["sim011"]
 
     def test_people_only_leaves_simulated_out(self, rated):
         with pytest.raises(NoVotesError, match="simulated ones left out"):
@@ -85,7 +93,8 @@ class TestPages:
     def test_analysis_page_lists_each_participant_and_why(self, client, rated):
         page = client.get(reverse("studies:analysis", args=["pilot"])).content.decode()
         assert page.count("SIMULATED</span>") == 12
-        assert "failed 4 gold trial(s)" in page or "failed 2 gold trial(s)" in page
+        assert page.count("<strong>rejected</strong>") >= 2
+        assert "gold trial(s)" in page or "kurtosis" in page
 
     def test_study_list_links_the_participant_url(self, client, rated):
         page = client.get(reverse("studies:list")).content.decode()
@@ -109,7 +118,7 @@ class TestExport:
         media = pd.read_csv(folder / "media.csv")
         dataset = json.loads((folder / "sureal_dataset.json").read_text())
         card = (folder / "README.md").read_text()
-        assert len(votes) == report.votes == 60 and votes["simulated"].all()
+        assert len(votes) == report.votes == 12 * 8 and votes["simulated"].all()  # 5 PVSs + 3 references each
         assert {"mos", "mos_ci95_low", "dmos", "n_votes", "kbps", "codec", "rate_point", "ms_ssim"} <= set(pvs)
         assert len(dataset["dis_videos"]) == 9 and len(dataset["ref_videos"]) == 3
         assert media["sha256"].str.len().eq(64).all() and (folder / media["path"].iloc[0]).is_file()

@@ -48,8 +48,10 @@ class TestStudyCreate:
     def test_name_taken_and_impossible_size_are_refused(self, study, database):
         with pytest.raises(services.StudyError, match="exists already"):
             services.study_create(name="pilot", pvs=database)
-        with pytest.raises(services.StudyError, match="1..9"):
-            services.study_create(name="other", pvs=database, trials_per_participant=10)
+        with pytest.raises(services.StudyError, match="1..6"):
+            services.study_create(name="other", pvs=database, trials_per_participant=7)
+        with pytest.raises(services.StudyError, match="letters, digits"):
+            services.study_create(name="gfvc.v1", pvs=database)
 
 
 class TestJoin:
@@ -65,7 +67,9 @@ class TestJoin:
         participant, created = services.participant_join(study=study)
         trials = list(participant.trials.select_related("stimulus"))
         roles = [t.stimulus.role for t in trials]
-        assert created and roles[:3] == ["training"] * 3 and roles.count("trap") == 1 and len(trials) == 9
+        assert created and roles[:3] == ["training"] * 3 and roles.count("trap") == 1 and len(trials) == 12
+        references = [t for t in trials if t.stimulus.is_reference]
+        assert len(references) == 3  # every hidden reference, so every vote has a DMOS
         sources = [t.stimulus.source_id for t in trials[2:]]
         assert all(a != b for a, b in zip(sources, sources[1:]))
 
@@ -111,6 +115,12 @@ class TestVote:
         assert Vote.objects.count() == 1
         assert next_trial(participant).position == 1
 
+    def test_a_trial_not_shown_yet_is_refused(self, study):
+        participant, _ = services.participant_join(study=study)
+        with pytest.raises(services.StudyError, match="has not been shown yet: the next trial is 0"):
+            services.vote_submit(participant=participant, position=4, score=3)
+        assert Vote.objects.count() == 0
+
     def test_trial_outside_the_playlist_is_refused(self, study):
         participant, _ = services.participant_join(study=study)
         with pytest.raises(services.TrialNotFound):
@@ -129,9 +139,9 @@ class TestVote:
         participant.refresh_from_db()
         frame = votes_frame(study)
         assert participant.completed_at is not None
-        assert len(frame) == 5 and set(frame["vote"]) == {3}
+        assert len(frame) == 8 and set(frame["vote"]) == {3}
         assert frame["is_reference"].sum() == frame["stimulus"].str.endswith("/REF").sum()
-        assert study_counts(study).votes == 5
+        assert study_counts(study).votes == 8
 
     def test_gold_failures_reject_with_reasons(self, study):
         participant, _ = services.participant_join(study=study)

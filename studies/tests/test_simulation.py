@@ -41,7 +41,7 @@ class TestSimulateRatings:
         frame = votes_frame(study)
         assert len(report.participants) == 6 and all(p.is_simulated for p in report.participants)
         assert all(p.completed_at for p in Participant.objects.filter(platform=Platform.SIMULATED))
-        assert frame["simulated"].all() and len(frame) == 6 * 5
+        assert frame["simulated"].all() and len(frame) == 6 * (5 + 3)
         assert votes_frame(study, include_simulated=False).empty
         assert report.careless == [report.participants[-1].anonymous_id]
 
@@ -51,7 +51,7 @@ class TestSimulateRatings:
             services.study_simulate_ratings(study=each, participants=3, seed=9)
         columns = ["subject", "stimulus", "vote"]
         first, second = (votes_frame(each)[columns].sort_values(columns) for each in (study, twin))
-        assert len(first) == 15
+        assert len(first) == 3 * (5 + 3)
         assert first["vote"].tolist() == second["vote"].tolist()
         assert first["stimulus"].tolist() == second["stimulus"].tolist()
 
@@ -72,7 +72,7 @@ class TestCommands:
         call_command("create_study", "cmd", "--pvs", "codec=x264;src=src0,src1", "--votes-per-pvs", "4",
                      "--trials-per-participant", "3", "--seed", "2")
         out = capsys.readouterr().out
-        assert "6 test stimuli" in out and "8 participants give 4 votes" in out
+        assert "4 PVSs and 2 hidden references" in out and "6 participants give 4 votes per PVS" in out
         assert "Participant URL: http://127.0.0.1:8000/study/cmd/" in out
 
     def test_create_study_takes_chosen_training_pvs(self, database, capsys):
@@ -85,4 +85,4 @@ class TestCommands:
 
     def test_simulate_ratings_says_simulated(self, study, capsys):
         call_command("simulate_ratings", "pilot", "--participants", "2", "--seed", "1")
-        assert capsys.readouterr().out.startswith("SIMULATED: 2 participants, 18 votes")
+        assert capsys.readouterr().out.startswith("SIMULATED: 2 participants, 24 votes")

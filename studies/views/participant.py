@@ -2,14 +2,17 @@
 trials, completion. The URL token is the participant's only credential."""
 import json
 
-from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from studies import services
 from studies.models import AcrScore, Participant, Platform, StimulusRole, Study
-from studies.selectors import next_trial, participant_progress
+from studies.selectors import next_trial, participant_progress, study_video_size
 
 # Query parameters crowd platforms append to the study link.
 CROWD_PARAMETERS = {
@@ -41,8 +44,9 @@ def landing_view(request, name):
     identity = _external_identity(request.GET if request.method == "GET" else request.POST)
     is_preview = request.GET.get("assignmentId") == MTURK_PREVIEW
     if request.method == "POST" and not is_preview:
-        if identity["platform"] == Platform.LAB and request.session.get(_session_key(study)):
-            return redirect("studies:session", token=request.session[_session_key(study)])
+        resume = request.session.get(_session_key(study))
+        if identity["platform"] == Platform.LAB and resume and "new" not in request.POST:
+            return redirect("studies:session", token=resume)
         try:
             participant, _ = services.participant_join(study=study, **identity)
         except services.StudyError as error:
@@ -66,8 +70,7 @@ def session_view(request, token):
     participant = _participant(token)
     if participant.viewing_checked_at is None:
         return render(request, "studies/viewing.html", {
-            "participant": participant,
-            "video_size": max(s.source.size for s in participant.study.stimuli.select_related("source")),
+            "participant": participant, "video_size": study_video_size(participant.study),
         })
     trial = next_trial(participant)
     if trial is None:
@@ -81,12 +84,24 @@ def session_view(request, token):
         "scale": [(score.value, score.label) for score in AcrScore],
         "trial_config": {
             "position": trial.position,
-            "media_url": f"/media/{trial.stimulus.media_path}",
+            "media_url": reverse("studies:video", kwargs={"token": participant.token,
+                                                          "position": trial.position}),
             "video_size": trial.stimulus.source.size,
             "replays_allowed": participant.study.replays_allowed,
             "vote_url": reverse("studies:vote", kwargs={"token": participant.token}),
         },
     })
+
+
+def video_view(request, token, position):
+    """The video of one of the participant's trials, under a URL that does not
+    tell a hidden reference, a PVS or the trap apart."""
+    participant = _participant(token)
+    trial = get_object_or_404(participant.trials.select_related("stimulus"), position=position)
+    path = Path(settings.DATA_DIR) / trial.stimulus.media_path
+    if not path.is_file():
+        raise Http404("the video of this trial is missing")
+    return FileResponse(path.open("rb"), content_type="video/mp4")
 
 
 def _json_body(request) -> dict:
@@ -110,7 +125,19 @@ def viewing_view(request, token):
     return JsonResponse({"passed": not problems, "problems": problems})
 
 
-VOTE_FIELDS = {"watch_seconds": float, "stall_count": int, "stall_seconds": float, "replays": int}
+def _count(value) -> int:
+    if int(value) != value or value < 0:
+        raise ValueError(f"{value!r} is not a count")
+    return int(value)
+
+
+def _seconds(value) -> float:
+    if not float(value) >= 0:
+        raise ValueError(f"{value!r} is not a duration")
+    return float(value)
+
+
+VOTE_FIELDS = {"watch_seconds": _seconds, "stall_count": _count, "stall_seconds": _seconds, "replays": _count}
 
 
 @require_POST
@@ -120,13 +147,15 @@ def vote_view(request, token):
     try:
         body = _json_body(request)
         extras = {k: cast(body[k]) for k, cast in VOTE_FIELDS.items() if body.get(k) is not None}
-        vote, created = services.vote_submit(
-            participant=participant, position=int(body["position"]), score=int(body["score"]), **extras
-        )
+        position, score = _count(body["position"]), _count(body["score"])
+    except (KeyError, TypeError, ValueError) as error:
+        return HttpResponseBadRequest(f"vote not stored: {error!r}")
+    try:
+        vote, created = services.vote_submit(participant=participant, position=position, score=score, **extras)
     except services.TrialNotFound as error:
         raise Http404(str(error)) from error
-    except (KeyError, TypeError, ValueError, services.StudyError) as error:
-        return HttpResponseBadRequest(f"vote not stored: {error}")
+    except services.StudyError as error:
+        return HttpResponse(f"vote not stored: {error}", status=409)
     return JsonResponse({
         "position": vote.trial.position, "score": vote.score, "created": created,
         "next": reverse("studies:session", kwargs={"token": participant.token}),

@@ -1,27 +1,40 @@
 """The researcher's pages: the study list, the analysis (MOS and screening),
 the metric–MOS correlation dashboard, the dataset download."""
+import functools
+
 from django.conf import settings
-from django.http import FileResponse, Http404
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from metrics.registry import all_metrics
 from studies import figures
-from studies.analysis import MODELS, REGISTRY, VotesError
+from studies.analysis import CI_METHODS, MODELS, REGISTRY, VotesError
 from studies.correlation import CorrelationError, fit_logistic
 from studies.export import dataset_zip
 from studies.models import Study
 from studies.results import (
-    DEFAULT_MODEL, Filters, NoVotesError, correlation_breakdown, correlation_results, metric_comparisons,
-    study_analysis,
+    DEFAULT_MODEL, RANKED_STATISTICS, TARGETS, Filters, NoVotesError, correlation_breakdown,
+    correlation_results, metric_comparisons, study_analysis,
 )
 from studies.selectors import study_counts
 
-TARGETS = ("mos", "dmos")
-# The ranked table's columns, in order (studies.correlation.STATISTICS less RMSE*).
-RANKED_STATISTICS = ("plcc", "plcc_linear", "srocc", "krocc", "rmse", "outlier_ratio")
 
 
+def researcher_only(view):
+    """Staff only, unless ``settings.FACEQA_OPEN_RESEARCHER_PAGES`` (the
+    loopback demo): participants must not read the votes."""
+    protected = staff_member_required(view)
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        chosen = view if settings.FACEQA_OPEN_RESEARCHER_PAGES else protected
+        return chosen(request, *args, **kwargs)
+    return wrapper
+
+
+@researcher_only
 def study_list_view(request):
     """Every study with its progress and links."""
     studies = [(study, study_counts(study)) for study in Study.objects.all()]
@@ -38,7 +51,7 @@ def _options(request) -> dict:
     get = request.GET
     return {
         "model": get.get("model") if get.get("model") in MODELS else DEFAULT_MODEL,
-        "ci": get.get("ci") if get.get("ci") in ("t", "normal") else "t",
+        "ci": get.get("ci") if get.get("ci") in CI_METHODS else "t",
         "include_simulated": get.get("simulated", "1") != "0",
         "target": get.get("target") if get.get("target") in TARGETS else "mos",
         "filters": Filters(family=get.get("family", ""), codec=get.get("codec", ""), src=get.get("src", "")),
@@ -63,6 +76,7 @@ def _context(request, name: str) -> dict:
             "models": [(name, REGISTRY[name].label) for name in MODELS], "counts": study_counts(study)}
 
 
+@researcher_only
 def analysis_view(request, name):
     """MOS (or the chosen model's scores) per PVS and each participant's screening result and why."""
     context = _context(request, name)
@@ -78,6 +92,7 @@ def _pvs_url(pvs_id: int) -> str:
     return reverse("metrics:pvs", args=[pvs_id])
 
 
+@researcher_only
 def dashboard_view(request, name):
     """Metric–MOS correlations, ranked, with a scatter per metric and rate–MOS curves."""
     context = _context(request, name)
@@ -117,6 +132,7 @@ def _fit_or_none(metric, target, higher_is_better):
     return fit if fit.converged else None
 
 
+@researcher_only
 def export_view(request, name):
     """The dataset as a zip (votes of people only unless ?simulated=1)."""
     study = get_object_or_404(Study, name=name)
@@ -125,4 +141,6 @@ def export_view(request, name):
         path = dataset_zip(study=study, include_simulated=include_simulated)
     except NoVotesError as error:
         raise Http404(str(error)) from error
+    except VotesError as error:
+        return HttpResponse(f"the votes cannot be exported: {error}", status=409, content_type="text/plain")
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)

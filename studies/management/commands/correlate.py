@@ -1,11 +1,13 @@
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
-from studies.analysis import MODELS, VotesError
+from studies.analysis import CI_METHODS, MODELS, VotesError
 from studies.models import Study
-from studies.results import DEFAULT_MODEL, Filters, correlation_results, metric_comparisons, study_analysis
+from studies.results import (
+    DEFAULT_MODEL, RANKED_STATISTICS, TARGETS, Filters, correlation_results, metric_comparisons, study_analysis,
+)
 
-STATS = ("plcc", "plcc_linear", "srocc", "krocc", "rmse", "outlier_ratio")
+STATS = RANKED_STATISTICS
 
 
 def _cell(row, stat: str) -> str:
@@ -28,8 +30,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("study")
         parser.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL)
-        parser.add_argument("--ci", choices=("t", "normal"), default="t")
-        parser.add_argument("--target", choices=("mos", "dmos"), default="mos")
+        parser.add_argument("--ci", choices=CI_METHODS, default="t")
+        parser.add_argument("--target", choices=TARGETS, default="mos")
         parser.add_argument("--family", default="")
         parser.add_argument("--codec", default="")
         parser.add_argument("--src", default="")

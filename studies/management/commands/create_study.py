@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from studies.models import Method
-from studies.selectors import PvsFilterError, pvs_matching
+from studies.selectors import PvsFilterError, participants_needed, pvs_matching
 from studies.services import StudyError, study_create
 
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             study = study_create(
-                name=options["name"], pvs=pvs_matching(options["pvs"]), votes_per_pvs=options["votes_per_pvs"],
+                name=options["name"], method=options["method"], pvs=pvs_matching(options["pvs"]), votes_per_pvs=options["votes_per_pvs"],
                 trials_per_participant=options["trials_per_participant"], training_count=options["training"],
                 training=pvs_matching(options["training_pvs"]) if options["training_pvs"] else None,
                 trap=not options["no_trap"], replays_allowed=options["replays"],
@@ -40,12 +40,13 @@ class Command(BaseCommand):
         except (StudyError, PvsFilterError) as error:
             raise CommandError(str(error)) from error
         counts = {role: study.stimuli.filter(role=role).count() for role in ("test", "training", "trap")}
-        per_participant = study.trials_per_participant or counts["test"]
-        needed = -(-counts["test"] * study.votes_per_pvs // per_participant)
+        n_references = study.stimuli.filter(role="test", pvs__isnull=True).count()
+        per_participant = study.trials_per_participant or counts["test"] - n_references
         self.stdout.write(
-            f"Study {study.name}: {counts['test']} test stimuli (PVSs and hidden references), "
-            f"{counts['training']} training, {counts['trap']} trap; {per_participant} test trials per "
-            f"participant; {needed} participants give {study.votes_per_pvs} votes per stimulus."
+            f"Study {study.name}: {counts['test'] - n_references} PVSs and {n_references} hidden references, "
+            f"{counts['training']} training, {counts['trap']} trap; each participant rates {per_participant} "
+            f"PVSs and every hidden reference; {participants_needed(study)} participants give "
+            f"{study.votes_per_pvs} votes per PVS."
         )
         self.stdout.write(f"Participant URL: {options['base_url']}{reverse('studies:landing', args=[study.name])}")
         self.stdout.write(f"Completion code: {study.completion_code}")

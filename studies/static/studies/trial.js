@@ -62,6 +62,8 @@
   play.addEventListener("click", start);
   replay.addEventListener("click", () => { watch.replays += 1; video.currentTime = 0; start(); });
 
+  // Network errors and server errors are retried with the same payload (the
+  // server stores a vote once); a refusal (4xx) is final.
   async function post(payload) {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -71,9 +73,11 @@
           body: JSON.stringify(payload),
         });
         if (response.ok) return response.json();
-        throw new Error(await response.text());
+        const error = new Error(await response.text());
+        error.final = response.status < 500;
+        throw error;
       } catch (error) {
-        if (attempt >= 5) throw error;
+        if (error.final || attempt >= 5) throw error;
         status.textContent = `Saving your vote failed (${error.message}); retrying…`;
         await new Promise(resolve => setTimeout(resolve, 500 * attempt));
       }

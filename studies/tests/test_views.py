@@ -1,0 +1,94 @@
+"""The participant's and the researcher's pages through Django's test client."""
+import json
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from studies import services
+from studies.models import Platform, Vote
+
+
+@pytest.fixture
+def participant(study):
+    joined, _ = services.participant_join(study=study)
+    return joined
+
+
+def _vote(client, participant, **body):
+    return client.post(reverse("studies:vote", args=[participant.token]), json.dumps(body),
+                       content_type="application/json")
+
+
+class TestVideo:
+    def test_trial_video_is_served_under_an_opaque_url(self, client, participant):
+        url = reverse("studies:video", args=[participant.token, 0])
+        response = client.get(url)
+        assert response.status_code == 200 and response["Content-Type"] == "video/mp4"
+        assert b"ftyp" in b"".join(response.streaming_content)[:64]
+        assert "sources" not in url and "pvs" not in url and "trap" not in url
+
+    def test_position_outside_the_playlist_is_not_found(self, client, participant):
+        assert client.get(reverse("studies:video", args=[participant.token, 99])).status_code == 404
+
+    def test_media_route_serves_browser_copies_only(self, client, participant, data_dir):
+        (data_dir / "db.sqlite3").write_bytes(b"secret")
+        assert client.get("/media/db.sqlite3").status_code == 404
+        assert client.get("/media/studies/pilot/" + "trap-src1.mp4").status_code == 404
+        assert client.get("/media/sources/src0.mp4").status_code == 200
+
+
+class TestVote:
+    def test_stored_once_and_answered_with_the_stored_vote(self, client, participant):
+        first = _vote(client, participant, position=0, score=4, watch_seconds=1.2, stall_count=0)
+        again = _vote(client, participant, position=0, score=1)
+        assert first.status_code == 201 and again.status_code == 200
+        assert again.json()["score"] == 4 and Vote.objects.count() == 1
+
+    @pytest.mark.parametrize("body", [{"position": 0, "score": 4.5}, {"position": 0, "score": 4, "replays": -1},
+                                      {"position": 0}, {"position": "x", "score": 3}])
+    def test_malformed_vote_is_refused(self, client, participant, body):
+        assert _vote(client, participant, **body).status_code == 400
+        assert Vote.objects.count() == 0
+
+    def test_vote_for_a_trial_not_shown_yet_is_refused(self, client, participant):
+        response = _vote(client, participant, position=3, score=4)
+        assert response.status_code == 409 and b"next trial is 0" in response.content
+
+    def test_unknown_token_is_not_found(self, client, participant):
+        response = client.post("/session/00000000-0000-4000-8000-000000000000/vote/",
+                               json.dumps({"position": 0, "score": 3}), content_type="application/json")
+        assert response.status_code == 404
+
+
+class TestLanding:
+    def test_crowd_ids_join_once(self, client, study):
+        url = reverse("studies:landing", args=["pilot"])
+        params = {"PROLIFIC_PID": "p1", "STUDY_ID": "s", "SESSION_ID": "a"}
+        first = client.post(url, params)
+        second = client.post(url, dict(params, SESSION_ID="b"))
+        assert first.url == second.url
+        assert study.participants.get().platform == Platform.PROLIFIC
+
+    def test_lab_browser_resumes_or_starts_a_new_participant(self, client, study):
+        url = reverse("studies:landing", args=["pilot"])
+        first = client.post(url)
+        assert client.post(url).url == first.url
+        assert "new-participant" in client.get(url).content.decode()
+        assert client.post(url, {"new": "1"}).url != first.url
+        assert study.participants.count() == 2
+
+    def test_mturk_preview_does_not_join(self, client, study):
+        page = client.get(reverse("studies:landing", args=["pilot"]) + "?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE")
+        assert "This is a preview" in page.content.decode() and study.participants.count() == 0
+
+
+class TestResearcherPages:
+    @pytest.mark.parametrize("name", ["studies:list", "studies:dashboard", "studies:analysis", "studies:export"])
+    def test_staff_only_when_not_open(self, client, study, settings, name):
+        settings.FACEQA_OPEN_RESEARCHER_PAGES = False
+        url = reverse(name) if name == "studies:list" else reverse(name, args=["pilot"])
+        assert client.get(url).status_code == 302  # to the admin login
+        User.objects.create_user("r", password="pw", is_staff=True)
+        client.login(username="r", password="pw")
+        assert client.get(url).status_code in (200, 404)  # 404: the export of a study without votes
