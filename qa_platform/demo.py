@@ -24,10 +24,10 @@ from qa_platform.services import database_build, source_ingest
 
 DEMO_CODECS = ["x264", "x265", "landmark-warp"]
 DEMO_STUDY = "demo"
-# 40 test trials is a session a person can sit through (about 10 minutes); 49
-# observers give each of the 130 test stimuli 15 votes (49 x 40 >= 130 x 15).
+# 40 PVSs and the 10 hidden references make a session a person can sit through
+# (about 12 minutes); 45 observers give each of the 120 PVSs 15 votes (45 x 40 = 120 x 15).
 DEMO_STUDY_ARGS = ["--trials-per-participant", "40", "--votes-per-pvs", "15", "--seed", "1"]
-DEMO_RATERS_ARGS = ["--participants", "49", "--careless", "2", "--seed", "1"]
+DEMO_RATERS_ARGS = ["--participants", "45", "--careless", "2", "--seed", "1"]
 
 
 def run_demo(*, out, serve: bool, started_at: float, concurrency: int = 2, port: int = 8000) -> None:
