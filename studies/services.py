@@ -8,6 +8,7 @@ posted twice is stored once.
 import secrets
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from metrics.models import MetricResult, MetricStatus
@@ -29,6 +31,7 @@ from studies.simulation import ObserverModel, draw_observer, latent_quality, sim
 from studies.trap import TRAP_SCORE, render_instruction
 from studies.viewing import viewing_problems
 
+ABANDONED_AFTER = timedelta(hours=2)
 # A careful viewer rates a pristine SRC Good or Excellent (gold trial).
 REFERENCE_EXPECTED = [AcrScore.GOOD.value, AcrScore.EXCELLENT.value]
 
@@ -133,7 +136,10 @@ def _playlist(study: Study, rng: np.random.Generator) -> list[Stimulus]:
     stimuli = {s.pk: s for s in study.stimuli.all()}
     test = {pk: s for pk, s in stimuli.items() if s.role == StimulusRole.TEST}
     pvs = [pk for pk, s in test.items() if not s.is_reference]
-    taken = Counter(Trial.objects.filter(stimulus__in=pvs).values_list("stimulus_id", flat=True))
+    # A participation that neither finished nor started recently was abandoned:
+    # its trials will bring no votes, so they do not count towards the balance.
+    live = Q(participant__completed_at__isnull=False) | Q(participant__created_at__gte=timezone.now() - ABANDONED_AFTER)
+    taken = Counter(Trial.objects.filter(live, stimulus__in=pvs).values_list("stimulus_id", flat=True))
     k = study.trials_per_participant or len(pvs)
     drawn = draw_balanced({pk: taken[pk] for pk in pvs}, k, rng) + [pk for pk in test if test[pk].is_reference]
     training = [s for s in stimuli.values() if s.role == StimulusRole.TRAINING]

@@ -1,9 +1,11 @@
 """Study creation, joining, viewing checks and votes (services)."""
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from qa_platform.models import JobStatus
 from qa_platform.video import read_frames
@@ -62,6 +64,19 @@ class TestJoin:
             t.stimulus_id for p in study.participants.all() for t in p.trials.filter(stimulus__role="test")
         )
         assert len(counts) == 9 and min(counts.values()) >= 3 and max(counts.values()) - min(counts.values()) <= 1
+
+    @pytest.mark.parametrize(("abandoned", "overlap"), [(False, 0), (True, 3)])
+    def test_abandoned_participations_do_not_count(self, database, abandoned, overlap):
+        small = services.study_create(name="small", pvs=database, trials_per_participant=3, seed=2)
+
+        def drawn(participant):
+            return {t.stimulus_id for t in participant.trials.filter(stimulus__role="test", stimulus__pvs__isnull=False)}
+
+        first, _ = services.participant_join(study=small, assignment_seed=7)
+        if abandoned:
+            Participant.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=3))
+        second, _ = services.participant_join(study=small, assignment_seed=7)  # the same draw on equal counts
+        assert len(drawn(first) & drawn(second)) == overlap
 
     def test_playlist_training_first_trap_inside_no_repeated_src(self, study):
         participant, created = services.participant_join(study=study)
