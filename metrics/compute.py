@@ -1,7 +1,8 @@
 """Run registered metrics over a whole clip. Django-free.
 
 Full-reference metrics see the clip in batches of frames, each batch moved to
-the device once and shared by every metric; face metrics see whole clips. A
+the device once and shared by every metric; clip metrics (temporal ones) and
+face metrics see whole clips. A
 metric that raises does not stop the others: its outcome is the exception
 (``WeightsMissingError`` for missing weights), the others' outcomes are float64
 per-frame arrays (T,).
@@ -52,13 +53,24 @@ def run_full_reference(
     return {name: errors[name] if name in errors else np.concatenate(parts[name]) for name in kernels}
 
 
-def run_face(specs: list[MetricSpec], distorted: np.ndarray, faces) -> dict[str, Outcome]:
-    """Per-frame values of face metrics on a uint8 clip (T, H, W, 3) against the
-    SRC's ``ReferenceFaces``; one outcome per spec name, as ``run_full_reference``."""
+def _run_each(specs: list[MetricSpec], *args) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
     for spec in specs:
         try:
-            outcomes[spec.name] = np.asarray(spec.load_kernel()(distorted, faces), dtype=np.float64)
+            outcomes[spec.name] = np.asarray(spec.load_kernel()(*args), dtype=np.float64)
         except Exception as exc:  # one failing metric must not stop the others
             outcomes[spec.name] = exc
     return outcomes
+
+
+def run_clip(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
+             device: torch.device) -> dict[str, Outcome]:
+    """Per-frame values of clip metrics on uint8 clips (T, H, W, 3); one
+    outcome per spec name, as ``run_full_reference``."""
+    return _run_each(specs, distorted, reference, device)
+
+
+def run_face(specs: list[MetricSpec], distorted: np.ndarray, faces) -> dict[str, Outcome]:
+    """Per-frame values of face metrics on a uint8 clip (T, H, W, 3) against the
+    SRC's ``ReferenceFaces``; one outcome per spec name, as ``run_full_reference``."""
+    return _run_each(specs, distorted, faces)

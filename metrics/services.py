@@ -8,7 +8,7 @@ from django.db import transaction
 from metrics import compute
 from metrics.kernels import face as face_kernels
 from metrics.models import MetricResult, MetricStatus
-from metrics.registry import FACE, FULL_REFERENCE, MetricSpec, all_metrics, get_metric
+from metrics.registry import CLIP, FACE, FULL_REFERENCE, MetricSpec, all_metrics, get_metric
 from metrics.weights import WeightsMissingError, missing_weights
 from qa_platform.models import Pvs, Source
 from qa_platform.video import read_frames
@@ -25,8 +25,8 @@ def metric_specs(names: list[str] | None = None) -> list[MetricSpec]:
 def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None) -> list[MetricResult]:
     """Compute metrics of a decoded PVS against its SRC and store one result per metric.
 
-    Reads both lossless clips once; full-reference metrics run in batches on
-    CUDA when available, face metrics on the CPU against the SRC's cached
+    Reads both lossless clips once; full-reference metrics run in batches and
+    clip metrics on whole clips, on CUDA when available; face metrics on the CPU against the SRC's cached
     reference faces. Each metric's result is ``ok`` (per-frame values, mean
     pooled), ``unavailable`` (weights missing; nothing computed) or ``failed``
     (the error as reason); all are written in one transaction, replacing
@@ -45,8 +45,9 @@ def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None) -> l
     outcomes |= compute.run_full_reference(
         [spec for spec in ready if spec.kind == FULL_REFERENCE], distorted, reference, device=device
     )
+    outcomes |= compute.run_clip([spec for spec in ready if spec.kind == CLIP], distorted, reference, device=device)
     outcomes |= _face_outcomes([spec for spec in ready if spec.kind == FACE], distorted, pvs.source, reference)
-    devices = {FULL_REFERENCE: device.type, FACE: "cpu"}
+    devices = {FULL_REFERENCE: device.type, CLIP: device.type, FACE: "cpu"}
     with transaction.atomic():
         return [_store(pvs, spec, outcomes[spec.name], devices[spec.kind]) for spec in specs]
 
