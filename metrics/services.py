@@ -8,6 +8,7 @@ from django.db import transaction
 from metrics import compute
 from metrics.kernels import face as face_kernels
 from metrics.models import MetricResult, MetricStatus
+from metrics.pooling import POOLINGS, PoolingError, pool, pooling_label
 from metrics.registry import CLIP, FACE, FULL_REFERENCE, MetricSpec, all_metrics, get_metric
 from metrics.weights import WeightsMissingError, missing_weights
 from qa_platform.models import Pvs, Source
@@ -22,19 +23,28 @@ def metric_specs(names: list[str] | None = None) -> list[MetricSpec]:
     return [get_metric(name) for name in dict.fromkeys(names)]
 
 
-def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None) -> list[MetricResult]:
+def _default_pooling() -> str:
+    return settings.FACEQA_METRIC_POOLING
+
+
+def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None,
+                        pooling: str | None = None) -> list[MetricResult]:
     """Compute metrics of a decoded PVS against its SRC and store one result per metric.
 
     Reads both lossless clips once; full-reference metrics run in batches and
     clip metrics on whole clips, on CUDA when available; face metrics on the CPU against the SRC's cached
-    reference faces. Each metric's result is ``ok`` (per-frame values, mean
-    pooled), ``unavailable`` (weights missing; nothing computed) or ``failed``
+    reference faces. Each metric's result is ``ok`` (per-frame values, pooled
+    by ``pooling``, default ``settings.FACEQA_METRIC_POOLING``; see
+    ``metrics.pooling``), ``unavailable`` (weights missing; nothing computed) or ``failed``
     (the error as reason); all are written in one transaction, replacing
     earlier results. Raises ``UnknownMetricError`` for an unknown name,
     ``qa_platform.video.VideoError`` for an unreadable clip and ``ValueError``
     when the PVS has no decoded clip or its frames do not match the SRC's.
     """
     specs = metric_specs(metric_names)
+    pooling = pooling or _default_pooling()
+    if pooling not in POOLINGS:
+        raise PoolingError(f"unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
     reference, distorted = _read_pair(pvs)
     device = compute.default_device()
     outcomes: dict[str, compute.Outcome] = {
@@ -49,7 +59,7 @@ def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None) -> l
     outcomes |= _face_outcomes([spec for spec in ready if spec.kind == FACE], distorted, pvs.source, reference)
     devices = {FULL_REFERENCE: device.type, CLIP: device.type, FACE: "cpu"}
     with transaction.atomic():
-        return [_store(pvs, spec, outcomes[spec.name], devices[spec.kind]) for spec in specs]
+        return [_store(pvs, spec, outcomes[spec.name], devices[spec.kind], pooling) for spec in specs]
 
 
 def source_cache_dir(source: Source) -> Path:
@@ -95,18 +105,38 @@ def _face_outcomes(specs, distorted, source, reference) -> dict[str, compute.Out
     return compute.run_face(specs, distorted, faces)
 
 
-def _store(pvs: Pvs, spec: MetricSpec, outcome: compute.Outcome, device: str) -> MetricResult:
+def _store(pvs: Pvs, spec: MetricSpec, outcome: compute.Outcome, device: str, pooling: str) -> MetricResult:
     fields = {
-        "version": spec.version, "pooling": spec.pooling, "device": device,
+        "version": spec.version, "pooling": pooling_label(pooling, spec.frame_step), "device": device,
         "status": MetricStatus.OK, "value": None, "per_frame": [], "reason": "",
     }
     if isinstance(outcome, WeightsMissingError):
         fields.update(status=MetricStatus.UNAVAILABLE, reason=str(outcome), device="")
     elif isinstance(outcome, Exception):
         fields.update(status=MetricStatus.FAILED, reason=f"{type(outcome).__name__}: {outcome}")
-    elif not np.isfinite(outcome).any():
-        fields.update(status=MetricStatus.FAILED, reason="no frame has a finite value")
     else:
-        fields.update(value=float(np.nanmean(outcome)), per_frame=outcome)
+        try:
+            fields.update(value=pool(outcome, pooling, higher_is_better=spec.higher_is_better), per_frame=outcome)
+        except PoolingError as error:
+            fields.update(status=MetricStatus.FAILED, reason=str(error))
     result, _ = MetricResult.objects.update_or_create(pvs=pvs, metric=spec.name, defaults=fields)
     return result
+
+
+def results_repool(*, pooling: str, pvs_ids: list[int] | None = None) -> int:
+    """Pool the stored per-frame values of ``ok`` results again with
+    ``pooling`` (no metric is recomputed); return how many were updated.
+    Raises ``PoolingError`` for an unknown method."""
+    if pooling not in POOLINGS:
+        raise PoolingError(f"unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
+    results = MetricResult.objects.filter(status=MetricStatus.OK)
+    if pvs_ids is not None:
+        results = results.filter(pvs_id__in=pvs_ids)
+    specs = all_metrics()
+    with transaction.atomic():
+        for result in results.filter(metric__in=specs):
+            spec = specs[result.metric]
+            result.value = pool(result.per_frame, pooling, higher_is_better=spec.higher_is_better)
+            result.pooling = pooling_label(pooling, spec.frame_step)
+            result.save(update_fields=["value", "pooling"])
+    return results.count()

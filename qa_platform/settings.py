@@ -142,6 +142,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Study results (votes, analysis, exports) are for staff only, except on the
 # development server (the loopback demo) unless set otherwise.
 FACEQA_OPEN_RESEARCHER_PAGES = os.environ.get("FACEQA_OPEN_RESEARCHER_PAGES", "1" if DEBUG else "0") == "1"
+# How per-frame metric values become a PVS's value: mean, p5 or harmonic (metrics.pooling).
+FACEQA_METRIC_POOLING = os.environ.get("FACEQA_METRIC_POOLING", "mean")
 # Bootstrap resamples behind every confidence interval of the correlation dashboard.
 FACEQA_BOOTSTRAP_RESAMPLES = int(os.environ.get("FACEQA_BOOTSTRAP_RESAMPLES", "1000"))
 

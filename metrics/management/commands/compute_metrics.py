@@ -5,6 +5,7 @@ from tqdm import tqdm
 
 from metrics import services
 from metrics.models import MetricResult, MetricStatus
+from metrics.pooling import POOLINGS
 from metrics.registry import UnknownMetricError
 from qa_platform.models import JobStatus, Pvs
 from qa_platform.video import VideoError
@@ -19,8 +20,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--metrics", help="Comma-separated metric names (default: all registered).")
         parser.add_argument("--pvs", nargs="+", type=int, metavar="ID", help="PVS ids (default: every done PVS).")
+        parser.add_argument("--pooling", choices=POOLINGS, default=None,
+                            help="Sequence pooling (default: settings.FACEQA_METRIC_POOLING).")
+        parser.add_argument("--repool", action="store_true",
+                            help="Only pool the stored per-frame values again with --pooling (fast).")
 
-    def handle(self, *args, metrics, pvs, **options):
+    def handle(self, *args, metrics, pvs, pooling, repool, **options):
+        if repool:
+            if pooling is None:
+                raise CommandError("--repool needs --pooling mean|p5|harmonic")
+            count = services.results_repool(pooling=pooling, pvs_ids=pvs)
+            self.stdout.write(f"{count} results pooled again with {pooling}")
+            return
         try:
             names = [spec.name for spec in services.metric_specs(_split(metrics))]
         except UnknownMetricError as exc:
@@ -29,7 +40,7 @@ class Command(BaseCommand):
         results, errors = [], []
         for item in tqdm(chosen, unit="PVS", desc="metrics"):
             try:
-                results += services.pvs_compute_metrics(pvs=item, metric_names=names)
+                results += services.pvs_compute_metrics(pvs=item, metric_names=names, pooling=pooling)
             except (VideoError, ValueError) as exc:
                 errors.append(f"PVS {item.pk} ({item}): {exc}")
         self.stdout.write(summary(results, names))
