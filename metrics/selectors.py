@@ -11,6 +11,7 @@ from operator import attrgetter
 from statistics import mean
 
 import plotly.graph_objects as go
+from scipy import stats
 from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.urls import reverse
@@ -235,3 +236,50 @@ def rd_figure(*, spec: MetricSpec, curves: list[RdCurve]) -> dict:
 def _as_dict(fig: go.Figure) -> dict:
     # Through plotly's JSON encoder: numpy arrays become lists, NaN becomes null.
     return json.loads(fig.to_json())
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Spearman rank correlation between every pair of metrics over the PVSs
+    that have both (``rho``, ``n``: square lists in ``names`` order), with
+    each metric oriented so that higher is better (a lower-is-better metric is
+    negated): +1 means two metrics rank the PVSs alike."""
+
+    names: list[str]
+    rho: list[list[float | None]]
+    n: list[list[int]]
+
+
+def metric_agreement() -> Agreement:
+    """The agreement of every metric with a value on at least 3 PVSs."""
+    specs = all_metrics()
+    values: dict[str, dict[int, float]] = defaultdict(dict)
+    for pvs_id, metric, value in MetricResult.objects.filter(
+            status=MetricStatus.OK, metric__in=specs).values_list("pvs_id", "metric", "value"):
+        values[metric][pvs_id] = value if specs[metric].higher_is_better else -value
+    names = [name for name in specs if len(values[name]) >= 3]
+    rho, n = [], []
+    for a in names:
+        rho.append([]), n.append([])
+        for b in names:
+            common = sorted(values[a].keys() & values[b].keys())
+            n[-1].append(len(common))
+            pair = ([values[a][i] for i in common], [values[b][i] for i in common])
+            r = stats.spearmanr(*pair).statistic if len(common) >= 3 else float("nan")
+            rho[-1].append(None if r != r else float(r))
+    return Agreement(names=names, rho=rho, n=n)
+
+
+def agreement_figure(agreement: Agreement) -> dict:
+    """A heatmap of ``agreement.rho`` (-1 blue, +1 red), each cell telling rho and n."""
+    specs = all_metrics()
+    labels = [specs[name].label for name in agreement.names]
+    fig = go.Figure(go.Heatmap(
+        z=agreement.rho, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu_r",
+        customdata=agreement.n, texttemplate="%{z:.2f}",
+        hovertemplate="%{y} vs %{x}<br>Spearman rho %{z:.3f} over %{customdata} PVSs<extra></extra>",
+        colorbar={"title": "rho"},
+    ))
+    fig.update_layout(template="plotly_white", height=140 + 42 * len(labels), yaxis_autorange="reversed",
+                      margin={"l": 160, "r": 20, "t": 20, "b": 120})
+    return _as_dict(fig)

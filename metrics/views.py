@@ -3,8 +3,8 @@ from django.shortcuts import get_object_or_404, render
 
 from metrics.registry import all_metrics
 from metrics.selectors import (
-    direction, get_metric_or_404, per_frame_figure, pvs_metric_rows, rd_curves, rd_exclusions, rd_figure,
-    value_decimals,
+    agreement_figure, direction, get_metric_or_404, metric_agreement, per_frame_figure, pvs_metric_rows, rd_curves,
+    rd_exclusions, rd_figure, value_decimals,
 )
 from qa_platform.models import Pvs, Source
 from qa_platform.selectors import database_grid
@@ -17,6 +17,7 @@ def rd_view(request):
     source_name = request.GET.get("src")
     source = get_object_or_404(Source, name=source_name) if source_name else None
     curves = rd_curves(metric=spec.name, source=source)
+    agreement = metric_agreement()
     return render(request, "metrics/rd.html", {
         "spec": spec,
         "direction": direction(spec),
@@ -26,6 +27,7 @@ def rd_view(request):
         "curves": curves,
         "exclusions": rd_exclusions(metric=spec.name, source=source),
         "figure": rd_figure(spec=spec, curves=curves),
+        "agreement_figure": agreement_figure(agreement) if len(agreement.names) > 1 else None,
     })
 
 
