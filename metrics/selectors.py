@@ -4,6 +4,7 @@ Figures are built here with plotly.graph_objects and returned as plain JSON
 dicts, which the pages hand to ``Plotly.newPlot``.
 """
 import json
+from pathlib import Path
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import groupby
@@ -11,15 +12,18 @@ from operator import attrgetter
 from statistics import mean
 
 import plotly.graph_objects as go
+from django.conf import settings
 from scipy import stats
 from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from plotly.subplots import make_subplots
 
+from metrics import pictures
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import MetricSpec, all_metrics
 from qa_platform.models import JobStatus, Pvs, Source
+from qa_platform.video import read_frames
 
 
 def get_metric_or_404(name: str | None) -> MetricSpec:
@@ -283,3 +287,30 @@ def agreement_figure(agreement: Agreement) -> dict:
     fig.update_layout(template="plotly_white", height=140 + 42 * len(labels), yaxis_autorange="reversed",
                       margin={"l": 160, "r": 20, "t": 20, "b": 120})
     return _as_dict(fig)
+
+
+PICTURE_KINDS = ("reference", "distorted", "landmarks", *pictures.MAP_KINDS)
+
+
+def pvs_picture(*, pvs: Pvs, index: int, kind: str) -> bytes:
+    """PNG of frame ``index`` (0-based) of a PVS: the SRC frame, the PVS frame,
+    the landmarks overlay or a distortion map (``PICTURE_KINDS``).
+
+    Raises ``Http404`` for an unknown kind, a frame out of range or a PVS not
+    decoded yet, and ``WeightsMissingError`` for the LPIPS map without weights.
+    """
+    if kind not in PICTURE_KINDS or not pvs.decoded_path or not 0 <= index < pvs.source.frame_count:
+        raise Http404(f"no {kind} picture of frame {index} of PVS {pvs.pk}")
+    data = Path(settings.DATA_DIR)
+    reference = read_frames(data / pvs.source.lossless_path)[0]
+    distorted = read_frames(data / pvs.decoded_path, max_frames=index + 1)[0][index]
+    if kind == "reference":
+        return pictures.png(reference[index])
+    if kind == "distorted":
+        return pictures.png(distorted)
+    if kind == "landmarks":
+        from metrics.services import source_reference_faces  # reads (or fills) the SRC's face cache
+
+        faces = source_reference_faces(source=pvs.source, frames=reference)
+        return pictures.png(pictures.landmarks_overlay(distorted, faces.landmarks[index], faces.boxes[index]))
+    return pictures.png(pictures.MAPS[kind](distorted, reference[index]))

@@ -1,11 +1,13 @@
 """The pages that show metrics: the database grid, one PVS, the rate–distortion dashboard."""
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from metrics.registry import all_metrics
 from metrics.selectors import (
-    agreement_figure, direction, get_metric_or_404, metric_agreement, per_frame_figure, pvs_metric_rows, rd_curves,
-    rd_exclusions, rd_figure, value_decimals,
+    PICTURE_KINDS, agreement_figure, direction, get_metric_or_404, metric_agreement, per_frame_figure,
+    pvs_metric_rows, pvs_picture, rd_curves, rd_exclusions, rd_figure, value_decimals,
 )
+from metrics.weights import WeightsMissingError
 from qa_platform.models import Pvs, Source
 from qa_platform.selectors import database_grid
 
@@ -50,4 +52,15 @@ def pvs_view(request, pk):
         "pvs": pvs,
         "metric_rows": rows,
         "per_frame_figure": per_frame_figure(rows=rows),
+        "picture_kinds": PICTURE_KINDS[2:],
     })
+
+
+def pvs_picture_view(request, pk, index, kind):
+    """A PNG of one frame of a PVS: SRC, PVS, landmarks or a distortion map."""
+    pvs = get_object_or_404(Pvs.objects.select_related("source"), pk=pk)
+    try:
+        image = pvs_picture(pvs=pvs, index=index, kind=kind)
+    except WeightsMissingError as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain")
+    return HttpResponse(image, content_type="image/png")
