@@ -67,12 +67,12 @@ MAPS = {"abs_error": abs_error_map, "ssim": ssim_map, "lpips": lpips_map}
 
 
 def landmarks_overlay(distorted: np.ndarray, reference_landmarks: np.ndarray, box) -> np.ndarray:
-    """The distorted frame with the reference's 68 landmarks (green) and the
+    """The distorted frame with the reference's 68 landmarks (yellow) and the
     distorted frame's own, found in the same box (red): uint8 (H, W, 3)."""
     measured = dlib_faces.landmarks(distorted, box)
     image = Image.fromarray(distorted)
     draw = ImageDraw.Draw(image)
-    for points, colour in ((reference_landmarks, (40, 220, 90)), (measured, (240, 60, 60))):
+    for points, colour in ((reference_landmarks, (255, 215, 0)), (measured, (240, 60, 60))):
         for x, y in points:
             draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), fill=colour)
     return np.asarray(image)

@@ -50,14 +50,14 @@ class TestMaps:
         assert client.get(reverse("metrics:pvs_picture", args=[blurred_pvs.pk, index, kind])).status_code == 404
 
 
-def test_landmarks_overlay_marks_68_points_of_each_colour(face_clip, face_clip_faces):
+def test_landmarks_overlay_marks_68_points_in_two_colours(face_clip, face_clip_faces):
     frames, _ = face_clip
     shifted = np.roll(frames[0], 8, axis=1)  # the PVS's landmarks move 8 px right of the SRC's
     overlay = pictures.landmarks_overlay(shifted, face_clip_faces.landmarks[0], face_clip_faces.boxes[0])
-    green = np.all(overlay == (40, 220, 90), axis=2)
+    yellow = np.all(overlay == (255, 215, 0), axis=2)
     red = np.all(overlay == (240, 60, 60), axis=2)
-    assert overlay.shape == frames[0].shape and green.sum() > 68 and red.sum() > 68
-    assert np.argwhere(red)[:, 1].mean() > np.argwhere(green)[:, 1].mean() + 4
+    assert overlay.shape == frames[0].shape and yellow.sum() > 68 and red.sum() > 68
+    assert np.argwhere(red)[:, 1].mean() > np.argwhere(yellow)[:, 1].mean() + 4
 
 
 def test_pvs_page_has_the_pictures(client, blurred_pvs):
