@@ -1,4 +1,24 @@
-"""Time every metric on one clip pair, as the PVS service runs them. Django-free."""
+"""Time the metrics on clip pairs, as the PVS service runs them and the naive way. Django-free.
+
+Three measurements (``benchmark_metrics``):
+
+- each metric alone, as the service runs it (batched; face metrics after the
+  SRC's reference faces, which get their own row);
+- the whole set in one pass, as ``pvs_compute_metrics`` runs it: each batch of
+  frames converted once and shared by every full-reference metric, the
+  reference faces computed once and the distorted faces measured once for all
+  face metrics;
+- the straightforward way: one metric at a time, one frame at a time, every
+  frame converted again for every metric, and the face work (detection,
+  landmarks, embedding of both frames) redone for every face metric and frame.
+  The library calls are the same (piq, lpips, dlib through our kernels), so the
+  difference is batching and sharing, not the formulas.
+
+Wall time, CPU time (all threads) and the peak resident memory of the process
+during each measurement (sampled every 5 ms) are reported.
+"""
+import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +29,7 @@ import torch
 
 from metrics import compute
 from metrics.kernels import face as face_kernels
-from metrics.registry import FACE, FULL_REFERENCE, MetricSpec, get_metric
+from metrics.registry import CLIP, FACE, FULL_REFERENCE, MetricSpec, get_metric
 from metrics.weights import WeightsMissingError
 from qa_platform.video import read_frames
 
@@ -25,6 +45,94 @@ class Timing:
     @property
     def ms_per_frame(self) -> float:
         return 1000.0 * self.seconds / self.frames
+
+
+@dataclass(frozen=True)
+class Run:
+    """One whole-set measurement over ``frames`` frames."""
+
+    name: str
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mib: float
+    frames: int
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds
+
+
+class _PeakRss:
+    """Samples the process's resident memory (Linux /proc) while active."""
+
+    def __enter__(self):
+        self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self):
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self._rss())
+
+    @staticmethod
+    def _rss() -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _measured(name: str, frames: int, run) -> Run:
+    wall, cpu = time.perf_counter(), time.process_time()
+    with _PeakRss() as memory:
+        run()
+    return Run(name, time.perf_counter() - wall, time.process_time() - cpu, memory.peak, frames)
+
+
+def run_one_pass(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
+                 device: torch.device, batch_size: int = compute.DEFAULT_BATCH_SIZE) -> dict:
+    """Every metric in ``specs`` as ``pvs_compute_metrics`` runs them (reference faces included)."""
+    outcomes = compute.run_full_reference(
+        [s for s in specs if s.kind == FULL_REFERENCE], distorted, reference, device=device, batch_size=batch_size)
+    outcomes |= compute.run_clip([s for s in specs if s.kind == CLIP], distorted, reference, device=device)
+    face = [s for s in specs if s.kind == FACE]
+    if face:
+        faces = face_kernels.reference_faces(reference, get_metric("aed").frame_step)
+        outcomes |= compute.run_face(face, distorted, faces)
+    return outcomes
+
+
+def run_naive(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
+              device: torch.device) -> None:
+    """Every metric alone, frame by frame, nothing shared (see the module docstring).
+    Clip metrics need whole clips and run once each."""
+    for spec in specs:
+        if spec.kind == CLIP:
+            compute.run_clip([spec], distorted, reference, device=device)
+            continue
+        for index in range(0, len(distorted), spec.frame_step):  # the frames the service computes
+            pair = distorted[index:index + 1], reference[index:index + 1]
+            if spec.kind == FULL_REFERENCE:
+                compute.run_full_reference([spec], *pair, device=device, batch_size=1)
+            else:
+                faces = face_kernels.reference_faces(pair[1], embedding_step=1)
+                compute.run_face([spec], pair[0], faces)
+
+
+def compare_passes(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
+                   device: torch.device, batch_size: int = compute.DEFAULT_BATCH_SIZE) -> list[Run]:
+    """[one pass, naive]: the whole set both ways, after a warm-up on a few frames."""
+    run_one_pass(specs, distorted[:2], reference[:2], device=device, batch_size=batch_size)
+    return [
+        _measured("whole set, one pass (batched, shared)", len(distorted),
+                  lambda: run_one_pass(specs, distorted, reference, device=device, batch_size=batch_size)),
+        _measured("per frame, one metric at a time", len(distorted),
+                  lambda: run_naive(specs, distorted, reference, device=device)),
+    ]
 
 
 def load_clip(path: Path, frames: int, size: int) -> np.ndarray:
@@ -71,6 +179,10 @@ def time_metrics(
         _timed(spec.name, len(distorted), lambda spec=spec: compute.run_full_reference(
             [spec], distorted, reference, device=device, batch_size=batch_size)[spec.name])[0]
         for spec in full_reference
+    ] + [
+        _timed(spec.name, len(distorted), lambda spec=spec: compute.run_clip(
+            [spec], distorted, reference, device=device)[spec.name])[0]
+        for spec in specs if spec.kind == CLIP
     ]
     face = [spec for spec in specs if spec.kind == FACE]
     if not face:

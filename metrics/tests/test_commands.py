@@ -51,16 +51,22 @@ class TestComputeMetricsCommand:
 class TestBenchmarkMetricsCommand:
     def test_prints_ms_per_frame_for_each_metric(self, capsys):
         call_command("benchmark_metrics", "--frames", "4", "--size", "64", "--metrics", "psnr_rgb,ssim,lpips_alex,akd")
-        lines = capsys.readouterr().out.splitlines()
-        assert lines[0] == "4 frames 64x64, device cpu, batch 16"
-        rows = {line.split()[0]: line for line in lines[2:]}
+        out = capsys.readouterr().out
+        lines = out.splitlines()
+        assert lines[0].startswith("1 clip(s), 4 frames 64x64, device cpu, batch 16")
+        rows = {line.split()[0]: line for line in lines[3:] if line}
         assert rows["psnr_rgb"].endswith("ok") and rows["ssim"].endswith("ok")
         assert rows["lpips_alex"].endswith("unavailable (weights missing)")
         assert "failed: NoFaceError" in rows["reference"]  # the synthetic clip shows no face
+        assert "speed-up of the one pass" in out
+        assert out.rstrip().endswith("left out of the whole set (not ok alone): lpips_alex, akd")
 
     def test_times_face_metrics_on_a_real_clip(self, faces_dir, capsys):
         call_command("benchmark_metrics", "--clip", str(faces_dir / "fomm_demo_00.mp4"),
                      "--frames", "6", "--size", "128", "--metrics", "aed,akd")
-        rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+        out = capsys.readouterr().out
+        table = out.split("\n\n")[1].splitlines()[1:]
+        rows = {line.split()[0]: line for line in table}
         assert set(rows) == {"reference", "aed", "akd"}
         assert all(row.endswith("ok") for row in rows.values())
+        assert "per frame, one metric at a time" in out

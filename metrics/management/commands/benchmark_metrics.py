@@ -1,41 +1,89 @@
+from collections import defaultdict
 from pathlib import Path
 
+import torch
 from django.core.management.base import BaseCommand, CommandError
 
 from metrics import benchmark, compute, services
 from metrics.registry import UnknownMetricError
 from qa_platform.video import VideoError
 
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".y4m", ".avi", ".mov", ".webm"}
+
 
 class Command(BaseCommand):
     help = (
-        "Time every metric (ms per frame) on one clip and a degraded copy of it (blur + noise), "
-        "as the PVS service computes them. Without --clip a synthetic clip is used (no face: "
-        "AED and AKD then fail); e.g. --clip ../shared/faces/fomm_demo_00.mp4."
+        "Frames per second of every metric alone and of the whole set in one pass, against the "
+        "straightforward way (per frame, one metric at a time), with CPU time and peak memory, on "
+        "clips cropped square and resized (default 256x256) and a degraded copy of each (blur + "
+        "noise). E.g. --clips ../shared/faces. Without clips a synthetic clip is used (no face: "
+        "the face metrics then fail)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--clip", type=Path, help="A video with a face (cropped square and resized).")
-        parser.add_argument("--frames", type=int, default=125, help="Frames to use (default 125).")
+        parser.add_argument("--clips", type=Path, help="A folder of videos with faces (all are used).")
+        parser.add_argument("--clip", type=Path, help="One video with a face.")
+        parser.add_argument("--frames", type=int, default=50, help="Frames per clip (default 50).")
         parser.add_argument("--size", type=int, default=256, help="Frame side in pixels (default 256).")
         parser.add_argument("--batch-size", type=int, default=compute.DEFAULT_BATCH_SIZE)
         parser.add_argument("--metrics", help="Comma-separated metric names (default: all registered).")
 
-    def handle(self, *args, clip, frames, size, batch_size, metrics, **options):
+    def handle(self, *args, clips, clip, frames, size, batch_size, metrics, **options):
         try:
             specs = services.metric_specs(metrics.split(",") if metrics else None)
-            reference = benchmark.load_clip(clip, frames, size) if clip else benchmark.synthetic_clip(frames, size)
+            references = [benchmark.load_clip(path, frames, size) for path in _paths(clips, clip)] or [
+                benchmark.synthetic_clip(frames, size)]
         except (UnknownMetricError, VideoError) as exc:
             raise CommandError(exc.args[0]) from exc
         device = compute.default_device()
-        timings = benchmark.time_metrics(
-            specs, benchmark.degrade(reference), reference, device=device, batch_size=batch_size
-        )
+        alone, runs = defaultdict(list), defaultdict(list)
+        for reference in references:
+            distorted = benchmark.degrade(reference)
+            for timing in benchmark.time_metrics(specs, distorted, reference, device=device, batch_size=batch_size):
+                alone[timing.name].append(timing)
+        # The two ways are compared on the metrics that ran on every clip.
+        runnable = [spec for spec in specs
+                    if alone[spec.name] and all(t.status == "ok" for t in alone[spec.name])]
+        for reference in references if runnable else []:
+            distorted = benchmark.degrade(reference)
+            for run in benchmark.compare_passes(runnable, distorted, reference, device=device, batch_size=batch_size):
+                runs[run.name].append(run)
+        self._report(references, device, batch_size, alone, runs)
+        left_out = [spec.name for spec in specs if spec not in runnable]
+        if left_out:
+            self.stdout.write(f"left out of the whole set (not ok alone): {', '.join(left_out)}")
+
+    def _report(self, references, device, batch_size, alone, runs):
+        total = sum(len(r) for r in references)
         self.stdout.write(
-            f"{len(reference)} frames {reference.shape[2]}x{reference.shape[1]}, device {device}, "
-            f"batch {batch_size}\n{'metric':32} {'ms/frame':>9} {'total s':>8}  status"
+            f"{len(references)} clip(s), {total} frames {references[0].shape[2]}x{references[0].shape[1]}, "
+            f"device {device}, batch {batch_size}, torch threads {torch.get_num_threads()}\n"
+            f"\n{'each metric alone':40} {'frames/s':>9} {'ms/frame':>9}  status"
         )
-        for timing in timings:
-            self.stdout.write(
-                f"{timing.name:32} {timing.ms_per_frame:9.1f} {timing.seconds:8.2f}  {timing.status}"
-            )
+        for name, timings in alone.items():
+            seconds = sum(t.seconds for t in timings)
+            status = next((t.status for t in timings if t.status != "ok"), "ok")
+            self.stdout.write(f"{name:40} {total / seconds:9.1f} {1000 * seconds / total:9.1f}  {status}")
+        if not runs:
+            return
+        self.stdout.write(f"\n{'whole set':40} {'frames/s':>9} {'wall s':>8} {'CPU s':>8} {'peak RSS MiB':>13}")
+        totals = {}
+        for name, parts in runs.items():
+            seconds = totals[name] = sum(p.seconds for p in parts)
+            cpu, peak = sum(p.cpu_seconds for p in parts), max(p.peak_rss_mib for p in parts)
+            self.stdout.write(f"{name:40} {total / seconds:9.2f} {seconds:8.1f} {cpu:8.1f} {peak:13.0f}")
+        one_pass, naive = totals.values()
+        self.stdout.write(f"\nspeed-up of the one pass over the per-frame, per-metric way: {naive / one_pass:.1f}x")
+        if device.type == "cuda":
+            self.stdout.write(f"GPU peak memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
+
+
+def _paths(folder: Path | None, clip: Path | None) -> list[Path]:
+    if clip is not None:
+        return [clip]
+    if folder is None:
+        return []
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+    if not paths:
+        raise CommandError(f"no video in {folder}")
+    return paths
