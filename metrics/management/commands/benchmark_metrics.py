@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 alone[timing.name].append(timing)
         # The two ways are compared on the metrics that ran on every clip.
         runnable = [spec for spec in specs
-                    if alone[spec.name] and all(t.status == "ok" for t in alone[spec.name])]
+                    if alone.get(spec.name) and all(t.status == "ok" for t in alone[spec.name])]
         for reference in references if runnable else []:
             distorted = benchmark.degrade(reference)
             for run in benchmark.compare_passes(runnable, distorted, reference, device=device, batch_size=batch_size):
