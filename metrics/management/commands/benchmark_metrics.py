@@ -1,6 +1,11 @@
+import json
+import os
+import subprocess
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import torch
 from django.core.management.base import BaseCommand, CommandError
 
@@ -27,8 +32,11 @@ class Command(BaseCommand):
         parser.add_argument("--size", type=int, default=256, help="Frame side in pixels (default 256).")
         parser.add_argument("--batch-size", type=int, default=compute.DEFAULT_BATCH_SIZE)
         parser.add_argument("--metrics", help="Comma-separated metric names (default: all registered).")
+        parser.add_argument("--pyiqa-python", type=Path,
+                            help="Python of a separate environment with pyiqa: also time pyiqa per frame, one "
+                                 "metric at a time, on the metrics it computes without downloaded weights.")
 
-    def handle(self, *args, clips, clip, frames, size, batch_size, metrics, **options):
+    def handle(self, *args, clips, clip, frames, size, batch_size, metrics, pyiqa_python, **options):
         try:
             specs = services.metric_specs(metrics.split(",") if metrics else None)
             references = [benchmark.load_clip(path, frames, size) for path in _paths(clips, clip)] or [
@@ -49,6 +57,8 @@ class Command(BaseCommand):
             for run in benchmark.compare_passes(runnable, distorted, reference, device=device, batch_size=batch_size):
                 runs[run.name].append(run)
         self._report(references, device, batch_size, alone, runs)
+        if pyiqa_python:
+            self._pyiqa(pyiqa_python, references, [s for s in runnable if s.name in PYIQA_NAMES], device, batch_size)
         left_out = [spec.name for spec in specs if spec not in runnable]
         if left_out:
             self.stdout.write(f"left out of the whole set (not ok alone): {', '.join(left_out)}")
@@ -76,6 +86,47 @@ class Command(BaseCommand):
         self.stdout.write(f"\nspeed-up of the one pass over the per-frame, per-metric way: {naive / one_pass:.1f}x")
         if device.type == "cuda":
             self.stdout.write(f"GPU peak memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
+
+
+    def _pyiqa(self, python: Path, references, specs, device, batch_size):
+        """pyiqa per frame, one metric at a time, next to our one pass on the same metrics."""
+        if not specs:
+            self.stdout.write("pyiqa: none of the chosen metrics is one pyiqa computes without weights")
+            return
+        ours = pyiqa_seconds = 0.0
+        for reference in references:
+            distorted = benchmark.degrade(reference)
+            ours += benchmark.compare_passes(specs, distorted, reference, device=device, batch_size=batch_size)[0].seconds
+            result = _run_pyiqa(python, distorted, reference, [PYIQA_NAMES[s.name] for s in specs])
+            pyiqa_seconds += sum(result["seconds"].values())
+        total = sum(len(r) for r in references)
+        names = ", ".join(s.name for s in specs)
+        self.stdout.write(
+            f"\non {names}:\n"
+            f"{'ours, one pass':40} {total / ours:9.2f} frames/s\n"
+            f"{'pyiqa ' + result['pyiqa'] + ', per frame, one at a time':40} {total / pyiqa_seconds:9.2f} frames/s"
+            f"\nspeed-up over pyiqa: {pyiqa_seconds / ours:.1f}x"
+        )
+
+
+# Our metric → pyiqa's name for the same formula (those it computes without downloaded weights).
+PYIQA_NAMES = {"psnr_rgb": "psnr", "psnr_y": "psnry", "ssim": "ssim", "ms_ssim": "ms_ssim", "fsim": "fsim",
+               "gmsd": "gmsd", "vif": "vif"}
+
+
+def _run_pyiqa(python: Path, distorted, reference, names: list[str]) -> dict:
+    # -I: the script's folder (metrics/, whose selectors.py would shadow the
+    # standard library's) is not put on sys.path.
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [Path(folder) / "distorted.npy", Path(folder) / "reference.npy"]
+        np.save(paths[0], distorted)
+        np.save(paths[1], reference)
+        script = Path(benchmark.__file__).with_name("pyiqa_baseline.py")
+        done = subprocess.run([str(python), "-I", str(script), *map(str, paths), ",".join(names)],
+                              capture_output=True, text=True, check=False, env={**os.environ, "TORCH_HOME": folder})
+    if done.returncode != 0:
+        raise CommandError(f"pyiqa baseline failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _paths(folder: Path | None, clip: Path | None) -> list[Path]:
