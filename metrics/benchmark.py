@@ -4,15 +4,18 @@ Three measurements (``benchmark_metrics``):
 
 - each metric alone, as the service runs it (batched; face metrics after the
   SRC's reference faces, which get their own row);
-- the whole set in one pass, as ``pvs_compute_metrics`` runs it: each batch of
-  frames converted once and shared by every full-reference metric, the
-  reference faces computed once and the distorted faces measured once for all
-  face metrics;
+- the whole set in one pass, as ``pvs_compute_metrics`` runs it
+  (``metrics.compute.run_metrics``): each batch of frames converted once and
+  shared by every frame metric, the reference faces computed once and the
+  distorted faces measured once for all face metrics, the YUV planes converted
+  once for the clip metrics;
 - the straightforward way: one metric at a time, one frame at a time, every
   frame converted again for every metric, and the face work (detection,
-  landmarks, embedding of both frames) redone for every face metric and frame.
-  The library calls are the same (piq, lpips, dlib through our kernels), so the
-  difference is batching and sharing, not the formulas.
+  landmarks, embedding of both frames) redone for every face metric and frame;
+  metrics that look across frames (VMAF, the temporal ones, the expression
+  correlations) run once each on the whole clip with their own reference work.
+  The library calls are the same (piq, lpips, vmaf-torch, OpenCV, dlib through
+  our kernels), so the difference is batching and sharing, not the formulas.
 
 Wall time, CPU time (all threads) and the peak resident memory of the process
 during each measurement (sampled every 5 ms) are reported.
@@ -29,7 +32,8 @@ import torch
 
 from metrics import compute
 from metrics.kernels import face as face_kernels
-from metrics.registry import CLIP, FACE, FULL_REFERENCE, MetricSpec, get_metric
+from metrics.registry import AED_FRAME_STEP, FACE, FACE_REGION, FULL_REFERENCE, MetricSpec
+from metrics.spec import FACE_KINDS
 from metrics.weights import WeightsMissingError
 from qa_platform.video import read_frames
 
@@ -93,40 +97,41 @@ def _measured(name: str, frames: int, run) -> Run:
     return Run(name, time.perf_counter() - wall, time.process_time() - cpu, memory.peak, frames)
 
 
+def _reference_faces(reference: np.ndarray, embedding_step: int):
+    return lambda: face_kernels.reference_faces(reference, embedding_step)
+
+
 def run_one_pass(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
                  device: torch.device, batch_size: int = compute.DEFAULT_BATCH_SIZE) -> dict:
     """Every metric in ``specs`` as ``pvs_compute_metrics`` runs them (reference faces included)."""
-    outcomes = compute.run_full_reference(
-        [s for s in specs if s.kind == FULL_REFERENCE], distorted, reference, device=device, batch_size=batch_size)
-    outcomes |= compute.run_clip([s for s in specs if s.kind == CLIP], distorted, reference, device=device)
-    face = [s for s in specs if s.kind == FACE]
-    if face:
-        faces = face_kernels.reference_faces(reference, get_metric("aed").frame_step)
-        outcomes |= compute.run_face(face, distorted, faces)
-    return outcomes
+    return compute.run_metrics(specs, distorted, reference, device=device, batch_size=batch_size,
+                               reference_faces=_reference_faces(reference, AED_FRAME_STEP))
+
+
+def _per_frame(spec: MetricSpec) -> bool:
+    """Whether a metric's values are frame by frame, so that the naive way can run it one frame at a time."""
+    return spec.kind in (FULL_REFERENCE, FACE_REGION, FACE) and not spec.fixed_pooling
 
 
 def run_naive(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
               device: torch.device) -> None:
     """Every metric alone, frame by frame, nothing shared (see the module docstring).
-    Clip metrics need whole clips and run once each."""
+    Metrics that look across frames run once each on the whole clip, with their own reference work."""
     for spec in specs:
-        if spec.kind == CLIP:
-            compute.run_clip([spec], distorted, reference, device=device)
+        if not _per_frame(spec):
+            compute.run_metrics([spec], distorted, reference, device=device,
+                                reference_faces=_reference_faces(reference, AED_FRAME_STEP))
             continue
         for index in range(0, len(distorted), spec.frame_step):  # the frames the service computes
             pair = distorted[index:index + 1], reference[index:index + 1]
-            if spec.kind == FULL_REFERENCE:
-                compute.run_full_reference([spec], *pair, device=device, batch_size=1)
-            else:
-                faces = face_kernels.reference_faces(pair[1], embedding_step=1)
-                compute.run_face([spec], pair[0], faces)
+            compute.run_metrics([spec], *pair, device=device, batch_size=1,
+                                reference_faces=_reference_faces(pair[1], embedding_step=1))
 
 
 def compare_passes(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
                    device: torch.device, batch_size: int = compute.DEFAULT_BATCH_SIZE) -> list[Run]:
     """[one pass, naive]: the whole set both ways, after a warm-up on a few frames."""
-    run_one_pass(specs, distorted[:2], reference[:2], device=device, batch_size=batch_size)
+    run_one_pass(specs, distorted[:3], reference[:3], device=device, batch_size=batch_size)
     return [
         _measured("whole set, one pass (batched, shared)", len(distorted),
                   lambda: run_one_pass(specs, distorted, reference, device=device, batch_size=batch_size)),
@@ -170,33 +175,36 @@ def time_metrics(
     """Time each metric alone on the clip pair (uint8 (T, H, W, 3)), after a
     warm-up on one batch (models built, memory allocated).
 
-    Face metrics are timed after the SRC's reference faces, which get their
-    own row (computed once per SRC, then cached).
+    Face and face-region metrics are timed after the SRC's reference faces,
+    which get their own row (computed once per SRC, then cached).
     """
-    full_reference = [spec for spec in specs if spec.kind == FULL_REFERENCE]
-    compute.run_full_reference(full_reference, distorted[:batch_size], reference[:batch_size], device=device)
-    timings = [
-        _timed(spec.name, len(distorted), lambda spec=spec: compute.run_full_reference(
-            [spec], distorted, reference, device=device, batch_size=batch_size)[spec.name])[0]
-        for spec in full_reference
-    ] + [
-        _timed(spec.name, len(distorted), lambda spec=spec: compute.run_clip(
-            [spec], distorted, reference, device=device)[spec.name])[0]
-        for spec in specs if spec.kind == CLIP
-    ]
-    face = [spec for spec in specs if spec.kind == FACE]
-    if not face:
-        return timings
-    step = get_metric("aed").frame_step
-    timing, faces = _timed("reference faces (once per SRC)", len(reference),
-                           lambda: face_kernels.reference_faces(reference, step))
-    timings.append(timing)
-    if isinstance(faces, Exception):
-        return timings
+    needs_faces = any(spec.kind in FACE_KINDS for spec in specs)
+    faces = None
+    timings = []
+    if needs_faces:
+        timing, faces = _timed("reference faces (once per SRC)", len(reference),
+                               _reference_faces(reference, AED_FRAME_STEP))
+        timings.append(timing)
+
+    def run(chosen, frames):
+        return compute.run_metrics(chosen, distorted[frames], reference[frames], device=device,
+                                   batch_size=batch_size, reference_faces=_faces_of(faces, frames))
+
+    run(specs, slice(0, max(batch_size, 3)))
     return timings + [
-        _timed(spec.name, len(distorted), lambda spec=spec: compute.run_face([spec], distorted, faces)[spec.name])[0]
-        for spec in face
+        _timed(spec.name, len(distorted), lambda spec=spec: run([spec], slice(None))[spec.name])[0]
+        for spec in specs
     ]
+
+
+def _faces_of(faces, frames: slice):
+    """A ``reference_faces`` callable giving ``faces`` cut to ``frames`` (or raising what computing them raised)."""
+    def get():
+        if isinstance(faces, Exception):
+            raise faces
+        return face_kernels.ReferenceFaces(
+            faces.boxes[frames], faces.landmarks[frames], faces.embeddings[frames], faces.embedding_step)
+    return get
 
 
 def _timed(name: str, frames: int, run) -> tuple[Timing, object]:

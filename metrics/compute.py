@@ -1,25 +1,50 @@
-"""Run registered metrics over a whole clip. Django-free.
+"""Run registered metrics over a whole clip pair, in one pass. Django-free.
 
-Full-reference metrics see the clip in batches of frames, each batch moved to
-the device once and shared by every metric; clip metrics (temporal ones) and
-face metrics see whole clips. A
-metric that raises does not stop the others: its outcome is the exception
-(``WeightsMissingError`` for missing weights), the others' outcomes are float64
-per-frame arrays (T,).
+``run_metrics`` is the one pass that ``pvs_compute_metrics`` and the benchmark
+use: the SRC's reference faces are fetched once (when a face metric is asked
+for); frame metrics (``full-reference`` and ``face-region``) see the clip in
+batches, each batch moved to the device once and shared by all of them (deep
+features too, ``metrics.features``); clip metrics share one ``ClipPair`` (its
+YUV planes converted once) and face metrics one ``DistortedFaces`` (the PVS's
+landmarks and embeddings measured once). A metric that raises does not stop
+the others: its outcome is the exception (``WeightsMissingError`` for missing
+weights); the others' outcomes are float64 per-frame arrays (T,), or a
+``SequenceValue`` for metrics with a fixed pooling.
 """
+import logging
+from collections.abc import Callable, Hashable
+
 import numpy as np
 import torch
 
-from metrics.registry import MetricSpec
+from metrics import features
+from metrics.kernels.clip import ClipPair
+from metrics.kernels.face import DistortedFaces, ReferenceFaces, face_masks
+from metrics.pooling import SequenceValue
+from metrics.spec import CLIP, FACE, FACE_KINDS, FACE_REGION, FULL_REFERENCE, MetricSpec
 
 DEFAULT_BATCH_SIZE = 16
 
-Outcome = np.ndarray | Exception
+Outcome = np.ndarray | SequenceValue | Exception
+
+logger = logging.getLogger(__name__)
 
 
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def stage_device(stage: str | None) -> torch.device:
+    """The device a metrics stage computes on: the CPU for the ``cpu`` stage;
+    CUDA for the ``gpu`` stage (or the whole set) when there is one, else the
+    CPU, with a warning."""
+    if stage == "cpu":
+        return torch.device("cpu")
+    device = default_device()
+    if stage == "gpu" and device.type == "cpu":
+        logger.warning("no CUDA device on this worker: the gpu metrics run on the CPU")
+    return device
 
 
 def frames_to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -28,49 +53,75 @@ def frames_to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
     return tensor.permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def run_full_reference(
+def run_metrics(
     specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
-    device: torch.device, batch_size: int = DEFAULT_BATCH_SIZE,
+    device: torch.device, reference_faces: Callable[[], ReferenceFaces] | None = None,
+    reference_key: Hashable | None = None, feature_cache_bytes: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> dict[str, Outcome]:
-    """Per-frame values of full-reference metrics on uint8 clips (T, H, W, 3).
+    """Per-frame values of ``specs`` on uint8 clips (T, H, W, 3) RGB of one shape.
 
-    Returns one outcome per spec name: float64 (T,) or the exception the
-    kernel raised (it is not called again on later batches).
+    ``reference_faces`` returns the SRC's faces (called once, only when a face
+    or face-region metric is asked for; its exception, e.g. ``NoFaceError``,
+    becomes the outcome of each such metric). ``reference_key`` names the SRC's
+    frames so that their deep features can be kept across PVSs, within
+    ``feature_cache_bytes``. Returns one outcome per spec name.
     """
-    kernels = {spec.name: spec.load_kernel() for spec in specs}
+    faces: ReferenceFaces | Exception | None = None
+    if any(spec.kind in FACE_KINDS for spec in specs):
+        try:
+            faces = reference_faces() if reference_faces else ValueError("no reference faces were given")
+        except Exception as exc:  # every face metric fails with this reason
+            faces = exc
+    outcomes: dict[str, Outcome] = {}
+    if isinstance(faces, Exception):
+        outcomes = {spec.name: faces for spec in specs if spec.kind in FACE_KINDS}
+    batched = [spec for spec in specs if spec.kind in (FULL_REFERENCE, FACE_REGION) and spec.name not in outcomes]
+    outcomes |= _run_batched(batched, distorted, reference, faces, device=device, batch_size=batch_size,
+                             reference_key=reference_key, feature_cache_bytes=feature_cache_bytes)
+    clips = [spec for spec in specs if spec.kind == CLIP]
+    if clips:
+        outcomes |= _run_each(clips, ClipPair(distorted, reference, device))
+    face = [spec for spec in specs if spec.kind == FACE and spec.name not in outcomes]
+    if face:
+        outcomes |= _run_each(face, DistortedFaces(distorted, faces))
+    return {spec.name: outcomes[spec.name] for spec in specs}
+
+
+def _run_batched(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray,
+                 faces: ReferenceFaces | None, *, device: torch.device, batch_size: int,
+                 reference_key: Hashable | None, feature_cache_bytes: int) -> dict[str, Outcome]:
+    """Frame metrics batch by batch; a kernel that raised is not called on later batches."""
+    if not specs:
+        return {}
+    kernels = {spec.name: (spec.load_kernel(), spec.kind == FACE_REGION) for spec in specs}
+    masks = face_masks(faces, reference.shape[1:3]) if any(region for _, region in kernels.values()) else None
     parts: dict[str, list[np.ndarray]] = {name: [] for name in kernels}
     errors: dict[str, Exception] = {}
     with torch.no_grad():
         for start in range(0, len(distorted), batch_size):
             batch = slice(start, start + batch_size)
             pair = frames_to_tensor(distorted[batch], device), frames_to_tensor(reference[batch], device)
-            for name, kernel in kernels.items():
-                if name not in errors:
+            mask = None if masks is None else torch.from_numpy(masks[batch, None]).to(device).float()
+            key = None if reference_key is None else (reference_key, start, batch_size)
+            with features.batch_features(key, feature_cache_bytes):
+                for name, (kernel, region) in kernels.items():
+                    if name in errors:
+                        continue
                     try:
-                        parts[name].append(kernel(*pair).double().cpu().numpy())
+                        values = kernel(*pair, mask) if region else kernel(*pair)
+                        parts[name].append(values.double().cpu().numpy())
                     except Exception as exc:  # one failing metric must not stop the others
                         errors[name] = exc
     return {name: errors[name] if name in errors else np.concatenate(parts[name]) for name in kernels}
 
 
-def _run_each(specs: list[MetricSpec], *args) -> dict[str, Outcome]:
+def _run_each(specs: list[MetricSpec], argument) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
     for spec in specs:
         try:
-            outcomes[spec.name] = np.asarray(spec.load_kernel()(*args), dtype=np.float64)
+            outcome = spec.load_kernel()(argument)
+            outcomes[spec.name] = outcome if isinstance(outcome, SequenceValue) else np.asarray(outcome, np.float64)
         except Exception as exc:  # one failing metric must not stop the others
             outcomes[spec.name] = exc
     return outcomes
-
-
-def run_clip(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
-             device: torch.device) -> dict[str, Outcome]:
-    """Per-frame values of clip metrics on uint8 clips (T, H, W, 3); one
-    outcome per spec name, as ``run_full_reference``."""
-    return _run_each(specs, distorted, reference, device)
-
-
-def run_face(specs: list[MetricSpec], distorted: np.ndarray, faces) -> dict[str, Outcome]:
-    """Per-frame values of face metrics on a uint8 clip (T, H, W, 3) against the
-    SRC's ``ReferenceFaces``; one outcome per spec name, as ``run_full_reference``."""
-    return _run_each(specs, distorted, faces)

@@ -8,8 +8,8 @@ from django.db import transaction
 from metrics import compute
 from metrics.kernels import face as face_kernels
 from metrics.models import MetricResult, MetricStatus
-from metrics.pooling import POOLINGS, PoolingError, pool, pooling_label
-from metrics.registry import CLIP, FACE, FULL_REFERENCE, MetricSpec, all_metrics, get_metric
+from metrics.pooling import PoolingError, SequenceValue, check_method, pool, pooling_label
+from metrics.registry import DEVICES, FACE, MetricSpec, all_metrics, get_metric
 from metrics.weights import WeightsMissingError, missing_weights
 from qa_platform.models import Pvs, Source
 from qa_platform.video import read_frames
@@ -28,38 +28,57 @@ def _default_pooling() -> str:
 
 
 def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None,
-                        pooling: str | None = None) -> list[MetricResult]:
+                        pooling: str | None = None, stage: str | None = None) -> list[MetricResult]:
     """Compute metrics of a decoded PVS against its SRC and store one result per metric.
 
-    Reads both lossless clips once; full-reference metrics run in batches and
-    clip metrics on whole clips, on CUDA when available; face metrics on the CPU against the SRC's cached
-    reference faces. Each metric's result is ``ok`` (per-frame values, pooled
-    by ``pooling``, default ``settings.FACEQA_METRIC_POOLING``; see
-    ``metrics.pooling``), ``unavailable`` (weights missing; nothing computed) or ``failed``
-    (the error as reason); all are written in one transaction, replacing
-    earlier results. Raises ``UnknownMetricError`` for an unknown name,
-    ``qa_platform.video.VideoError`` for an unreadable clip and ``ValueError``
-    when the PVS has no decoded clip or its frames do not match the SRC's.
+    ``stage`` ``cpu`` or ``gpu`` keeps the metrics of that device (the PVS
+    job's two metrics stages, on the two queues); ``None`` keeps all. Reads
+    both lossless clips once and runs the metrics in one pass
+    (``metrics.compute.run_metrics``): the ``gpu`` stage on CUDA when the
+    worker has it, else on the CPU with a warning, and the device is stored
+    with each value; face metrics use the SRC's cached reference faces and
+    deep metrics the SRC's reference features kept on this worker. Each
+    metric's result is ``ok`` (per-frame values, pooled by ``pooling``,
+    default ``settings.FACEQA_METRIC_POOLING``; see ``metrics.pooling``),
+    ``unavailable`` (weights missing; nothing computed) or ``failed`` (the
+    error as reason); all are written in one transaction, replacing earlier
+    results. Raises ``UnknownMetricError`` for an unknown name, ``ValueError``
+    for an unknown stage, ``qa_platform.video.VideoError`` for an unreadable
+    clip and ``ValueError`` when the PVS has no decoded clip or its frames do
+    not match the SRC's.
     """
     specs = metric_specs(metric_names)
-    pooling = pooling or _default_pooling()
-    if pooling not in POOLINGS:
-        raise PoolingError(f"unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
+    if stage is not None:
+        if stage not in DEVICES:
+            raise ValueError(f"unknown metrics stage {stage!r}: choose one of {', '.join(DEVICES)}")
+        specs = [spec for spec in specs if spec.device == stage]
+    pooling = check_method(pooling or _default_pooling())
+    if not specs:
+        return []
     reference, distorted = _read_pair(pvs)
-    device = compute.default_device()
+    device = compute.stage_device(stage)
     outcomes: dict[str, compute.Outcome] = {
         spec.name: WeightsMissingError(missing)
         for spec in specs if (missing := missing_weights(spec.weights))
     }
-    ready = [spec for spec in specs if spec.name not in outcomes]
-    outcomes |= compute.run_full_reference(
-        [spec for spec in ready if spec.kind == FULL_REFERENCE], distorted, reference, device=device
+    outcomes |= compute.run_metrics(
+        [spec for spec in specs if spec.name not in outcomes], distorted, reference, device=device,
+        reference_faces=lambda: source_reference_faces(source=pvs.source, frames=reference),
+        reference_key=_reference_key(pvs.source), feature_cache_bytes=settings.FACEQA_FEATURE_CACHE_MB << 20,
     )
-    outcomes |= compute.run_clip([spec for spec in ready if spec.kind == CLIP], distorted, reference, device=device)
-    outcomes |= _face_outcomes([spec for spec in ready if spec.kind == FACE], distorted, pvs.source, reference)
-    devices = {FULL_REFERENCE: device.type, CLIP: device.type, FACE: "cpu"}
     with transaction.atomic():
-        return [_store(pvs, spec, outcomes[spec.name], devices[spec.kind], pooling) for spec in specs]
+        return [_store(pvs, spec, outcomes[spec.name], _device_label(spec, device), pooling) for spec in specs]
+
+
+def _device_label(spec: MetricSpec, device) -> str:
+    """Where the value was computed: dlib face work is always on the CPU."""
+    return "cpu" if spec.kind == FACE else device.type
+
+
+def _reference_key(source: Source) -> tuple:
+    """Names the SRC's frames for the reference-feature cache: a new lossless file is a new key."""
+    path = Path(settings.DATA_DIR) / source.lossless_path
+    return ("src", source.pk, source.lossless_path, path.stat().st_mtime_ns)
 
 
 def source_cache_dir(source: Source) -> Path:
@@ -95,25 +114,17 @@ def _read_pair(pvs: Pvs) -> tuple[np.ndarray, np.ndarray]:
     return reference, distorted
 
 
-def _face_outcomes(specs, distorted, source, reference) -> dict[str, compute.Outcome]:
-    if not specs:
-        return {}
-    try:
-        faces = source_reference_faces(source=source, frames=reference)
-    except Exception as exc:  # e.g. NoFaceError: every face metric fails with this reason
-        return {spec.name: exc for spec in specs}
-    return compute.run_face(specs, distorted, faces)
-
-
 def _store(pvs: Pvs, spec: MetricSpec, outcome: compute.Outcome, device: str, pooling: str) -> MetricResult:
     fields = {
-        "version": spec.version, "pooling": pooling_label(pooling, spec.frame_step), "device": device,
+        "version": spec.version, "pooling": pooling_label(pooling, spec), "device": device,
         "status": MetricStatus.OK, "value": None, "per_frame": [], "reason": "",
     }
     if isinstance(outcome, WeightsMissingError):
         fields.update(status=MetricStatus.UNAVAILABLE, reason=str(outcome), device="")
     elif isinstance(outcome, Exception):
         fields.update(status=MetricStatus.FAILED, reason=f"{type(outcome).__name__}: {outcome}")
+    elif isinstance(outcome, SequenceValue):
+        fields.update(value=outcome.value, per_frame=outcome.per_frame)
     else:
         try:
             fields.update(value=pool(outcome, pooling, higher_is_better=spec.higher_is_better), per_frame=outcome)
@@ -127,16 +138,15 @@ def results_repool(*, pooling: str, pvs_ids: list[int] | None = None) -> int:
     """Pool the stored per-frame values of ``ok`` results again with
     ``pooling`` (no metric is recomputed); return how many were updated.
     Raises ``PoolingError`` for an unknown method."""
-    if pooling not in POOLINGS:
-        raise PoolingError(f"unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
-    results = MetricResult.objects.filter(status=MetricStatus.OK)
+    check_method(pooling)
+    specs = {name: spec for name, spec in all_metrics().items() if not spec.fixed_pooling}
+    results = MetricResult.objects.filter(status=MetricStatus.OK, metric__in=specs)
     if pvs_ids is not None:
         results = results.filter(pvs_id__in=pvs_ids)
-    specs = all_metrics()
     with transaction.atomic():
-        for result in results.filter(metric__in=specs):
+        for result in results:
             spec = specs[result.metric]
             result.value = pool(result.per_frame, pooling, higher_is_better=spec.higher_is_better)
-            result.pooling = pooling_label(pooling, spec.frame_step)
+            result.pooling = pooling_label(pooling, spec)
             result.save(update_fields=["value", "pooling"])
     return results.count()

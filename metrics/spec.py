@@ -6,22 +6,35 @@ Kernel contracts, by ``kind``:
   (N, 3, H, W), RGB in [0, 1], same shape and device; returns a tensor (N,),
   one value per frame (``metrics.kernels.full_reference``). Frames come in
   batches, so such a kernel must not depend on neighbouring frames.
-- ``clip``: ``kernel(distorted, reference, device)`` with whole uint8 clips
-  (T, H, W, 3) RGB and the ``torch.device`` to use; returns float64 (T,), NaN
-  on frames without a value. For metrics that look across frames (temporal
-  measures, VMAF's motion feature).
-- ``face``: ``kernel(distorted, faces)`` with uint8 frames (T, H, W, 3) RGB and
-  the SRC's ``ReferenceFaces``; returns float64 (T,), NaN on frames the metric
-  skips (``metrics.kernels.face``).
+- ``face-region``: ``kernel(distorted, reference, mask)``, the same tensors
+  and a float32 mask (N, 1, H, W) in {0, 1} of the reference's face region;
+  returns a tensor (N,) (``metrics.kernels.face_region``).
+- ``clip``: ``kernel(clips)`` with a ``metrics.kernels.clip.ClipPair`` (whole
+  uint8 clips (T, H, W, 3) RGB, their YUV 4:2:0 planes, the torch device);
+  returns float64 (T,), NaN on frames without a value. For metrics that look
+  across frames (temporal measures, VMAF's motion feature) or work on YUV.
+- ``face``: ``kernel(faces)`` with a ``metrics.kernels.face.DistortedFaces``
+  (the PVS's faces measured once, and the SRC's ``ReferenceFaces``); returns
+  float64 (T,), NaN on frames the metric skips.
+
+A kernel returns per-frame values, which are pooled into the sequence value
+(``metrics.pooling``), unless its spec has a ``fixed_pooling``: then it returns
+a ``metrics.pooling.SequenceValue`` (the sequence value and the per-frame
+values behind it), as a correlation over time does.
 """
 import importlib
 import importlib.metadata
 from dataclasses import dataclass
 
 FULL_REFERENCE = "full-reference"
+FACE_REGION = "face-region"
 CLIP = "clip"
 FACE = "face"
-KINDS = (FULL_REFERENCE, CLIP, FACE)
+KINDS = (FULL_REFERENCE, FACE_REGION, CLIP, FACE)
+# Kinds that run on batches of frame tensors, in one loop over the clip.
+BATCHED_KINDS = (FULL_REFERENCE, FACE_REGION)
+# Kinds that need the SRC's reference faces.
+FACE_KINDS = (FACE_REGION, FACE)
 DEVICES = ("cpu", "gpu")
 
 
@@ -36,10 +49,15 @@ class MetricSpec:
 
     ``value_range`` is the (lo, hi) a chart shows: the metric's bounds where
     they are finite, else its practical range (said in ``source``). ``version``
-    is stored with every result. ``weights`` names entries of
-    ``metrics.weights.WEIGHTS``. ``frame_step`` > 1 means the metric is computed
-    on every ``frame_step``-th frame only (NaN elsewhere). Raises ``ValueError``
-    for an unknown kind or device, or an empty range.
+    is stored with every result. ``device`` is where it belongs: ``gpu``
+    metrics run in the PVS job's ``gpu``-queue stage (on CUDA when the worker
+    has it), ``cpu`` ones in the ``cpu`` stage. ``weights`` names entries of
+    ``metrics.weights.WEIGHTS``. ``frame_step`` > 1 means the metric is
+    computed on every ``frame_step``-th frame only (NaN elsewhere).
+    ``fixed_pooling`` names how the kernel itself makes the sequence value (the
+    pooling setting does not apply); ``frame_values`` says what the per-frame
+    values are when they are not the metric itself. Raises ``ValueError`` for
+    an unknown kind or device, or an empty range.
     """
 
     name: str
@@ -54,6 +72,8 @@ class MetricSpec:
     kernel_path: str
     weights: tuple[str, ...] = ()
     frame_step: int = 1
+    fixed_pooling: str = ""
+    frame_values: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -66,17 +86,10 @@ class MetricSpec:
         if self.frame_step < 1:
             raise ValueError(f"{self.name}: frame_step must be >= 1, not {self.frame_step}")
 
-    @property
-    def pooling(self) -> str:
-        """How per-frame values become the sequence value (stored with each result)."""
-        return "mean" if self.frame_step == 1 else f"mean, every {self.frame_step}th frame"
-
     def load_kernel(self):
         """Import and return the kernel function named by ``kernel_path`` (``module:function``)."""
         module, _, function = self.kernel_path.partition(":")
         return getattr(importlib.import_module(module), function)
-
-
 
 
 def package_version(distribution: str) -> str:

@@ -6,8 +6,9 @@ from qa_platform.models import Pvs
 
 
 @shared_task(name="metrics.pvs_metrics")
-def pvs_metrics_task(pvs_id: int, metric_names: list[str] | None = None) -> int:
-    """PVS job stage: compute and store the PVS's metrics (all registered ones by default)."""
+def pvs_metrics_task(pvs_id: int, metric_names: list[str] | None = None, stage: str | None = None) -> int:
+    """PVS job stage: compute and store the PVS's metrics (all registered ones
+    by default; with ``stage`` ``cpu`` or ``gpu``, those of that device)."""
     pvs = Pvs.objects.select_related("source").get(pk=pvs_id)
-    services.pvs_compute_metrics(pvs=pvs, metric_names=metric_names)
+    services.pvs_compute_metrics(pvs=pvs, metric_names=metric_names, stage=stage)
     return pvs_id

@@ -107,3 +107,62 @@ def track_boxes(frames: np.ndarray) -> np.ndarray:
             earlier = detected[detected < index]
             boxes[index] = boxes[earlier[-1] if len(earlier) else detected[0]]
     return boxes
+
+
+# Six points of a generic 3-D head, millimetre-like units, in camera axes
+# (x right, y down, z away from the camera), so that a frontal face has no
+# rotation: nose tip, chin, outer eye corners, mouth corners (the model of
+# S. Mallick, "Head pose estimation using OpenCV and Dlib", LearnOpenCV 2016,
+# with y and z flipped). Their indices in the 68-point markup:
+POSE_LANDMARKS = (30, 8, 36, 45, 48, 54)
+POSE_MODEL = np.array([
+    (0.0, 0.0, 0.0), (0.0, 330.0, 65.0), (-225.0, -170.0, 135.0), (225.0, -170.0, 135.0),
+    (-150.0, 150.0, 125.0), (150.0, 150.0, 125.0),
+])
+
+
+def head_pose(points: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    """Head rotation (pitch, yaw, roll) in degrees from one (68, 2) landmark set.
+
+    OpenCV's solvePnP (iterative) fits ``POSE_MODEL`` to the six
+    ``POSE_LANDMARKS`` with a pinhole camera of focal length = frame width and
+    the principal point at the centre of ``frame_size`` (height, width), no
+    lens distortion; the rotation is split into Euler angles about x (pitch),
+    y (yaw) and z (roll) by ``cv2.RQDecomp3x3``. Returns float64 (3,), NaN
+    when the fit fails.
+    """
+    import cv2
+
+    height, width = frame_size
+    camera = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float64)
+    image_points = np.ascontiguousarray(points[list(POSE_LANDMARKS)], dtype=np.float64)
+    found, rotation, _ = cv2.solvePnP(POSE_MODEL, image_points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    if not found:
+        return np.full(3, np.nan)
+    matrix, _ = cv2.Rodrigues(rotation)
+    return np.array(cv2.RQDecomp3x3(matrix)[0], dtype=np.float64)
+
+
+def eye_aspect_ratio(points: np.ndarray) -> float:
+    """Eye aspect ratio, mean of both eyes (Soukupová & Čech, "Real-time eye
+    blink detection using facial landmarks", CVWW 2016, eq. 1):
+    (|p2 - p6| + |p3 - p5|) / (2 |p1 - p4|) over each eye's six points of a
+    (68, 2) set. About 0.3 open, near 0 closed."""
+    return float(np.mean([_aspect_ratio(points[eye], pairs=((1, 5), (2, 4)), corners=(0, 3))
+                          for eye in (RIGHT_EYE, LEFT_EYE)]))
+
+
+INNER_MOUTH = slice(60, 68)
+
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Mouth opening: the eye-aspect-ratio formula on the inner lip contour
+    (points 61-68 of the 1-based markup), mean of the three vertical gaps over
+    the width between the inner mouth corners. 0 for closed lips."""
+    return _aspect_ratio(points[INNER_MOUTH], pairs=((1, 7), (2, 6), (3, 5)), corners=(0, 4))
+
+
+def _aspect_ratio(contour: np.ndarray, pairs, corners) -> float:
+    gaps = [np.linalg.norm(contour[a] - contour[b]) for a, b in pairs]
+    width = np.linalg.norm(contour[corners[0]] - contour[corners[1]])
+    return float(np.mean(gaps) / width)

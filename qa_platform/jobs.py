@@ -2,7 +2,8 @@
 
 The stages are Celery task names listed in ``settings.FACEQA_PVS_STAGES``
 (coding here, metrics in the ``metrics`` app), so ``qa_platform`` names the
-metrics stage without importing it. Each stage takes the PVS id. The chain
+metrics stages without importing them. Each stage takes the PVS id and its
+keyword arguments from the setting. The chain
 ends with ``qa_platform.pvs_finish``; any stage that raises stops the chain
 and its error is recorded on the PVS by ``qa_platform.pvs_failed``.
 """
@@ -34,11 +35,11 @@ FIRST_STAGE_PRIORITY = 9
 
 def pvs_enqueue(pvs: Pvs):
     """Send the PVS's job (every stage, then finish) to the broker."""
-    queues = [pvs_stage_queue(pvs, stage["queue"]) for stage in settings.FACEQA_PVS_STAGES] + ["cpu"]
-    tasks = [stage["task"] for stage in settings.FACEQA_PVS_STAGES] + ["qa_platform.pvs_finish"]
+    steps = [*settings.FACEQA_PVS_STAGES, {"task": "qa_platform.pvs_finish", "queue": "cpu"}]
     stages = [
-        signature(task, args=[pvs.pk], queue=queue, priority=max(FIRST_STAGE_PRIORITY - index, 0), immutable=True)
-        for index, (task, queue) in enumerate(zip(tasks, queues))
+        signature(step["task"], args=[pvs.pk], kwargs=step.get("kwargs", {}), queue=pvs_stage_queue(pvs, step["queue"]),
+                  priority=max(FIRST_STAGE_PRIORITY - index, 0), immutable=True)
+        for index, step in enumerate(steps)
     ]
     return chain(*stages).apply_async(link_error=signature("qa_platform.pvs_failed"))
 

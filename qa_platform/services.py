@@ -125,7 +125,9 @@ def database_build(*, codec_names: list[str], sources: list[Source] | None = Non
     """Create HRCs and one PVS per SRC x HRC, and queue the PVSs that need a run.
 
     Returns every PVS of the build (done ones included). Jobs are queued after
-    the transaction commits, so a worker never reads a row that is not there yet.
+    the transaction commits, so a worker never reads a row that is not there yet,
+    and SRC by SRC, so that a worker's next job mostly reuses the reference
+    data (faces, deep features) of its last one.
     """
     from qa_platform.jobs import pvs_enqueue  # the Celery side, imported when used
 
@@ -133,11 +135,12 @@ def database_build(*, codec_names: list[str], sources: list[Source] | None = Non
     rate_points = rate_points or {}
     all_pvs = []
     with transaction.atomic():
-        for codec_name in codec_names:
-            for hrc in hrcs_for_codec(codec_name=codec_name, rate_points=rate_points.get(codec_name)):
-                for source in sources:
-                    pvs, _ = Pvs.objects.get_or_create(source=source, hrc=hrc)
-                    all_pvs.append(pvs)
+        hrcs = [hrc for codec_name in codec_names
+                for hrc in hrcs_for_codec(codec_name=codec_name, rate_points=rate_points.get(codec_name))]
+        for source in sources:
+            for hrc in hrcs:
+                pvs, _ = Pvs.objects.get_or_create(source=source, hrc=hrc)
+                all_pvs.append(pvs)
         to_run = [pvs for pvs in all_pvs if _needs_run(pvs)]
         Pvs.objects.filter(pk__in=[p.pk for p in to_run]).update(
             status=JobStatus.QUEUED, queued_at=timezone.now(), started_at=None,

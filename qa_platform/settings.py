@@ -112,11 +112,14 @@ CODEC_PLUGIN_DIRS = [BASE_DIR / "codecs"] + [
 TORCH_HOME = Path(os.environ.get("TORCH_HOME", DATA_DIR / "torch")).resolve()
 os.environ.setdefault("TORCH_HOME", str(TORCH_HOME))
 
-# The stages of a PVS job, in order: Celery task names taking the PVS id. A
-# queue of "codec" means the codec's device queue (cpu or gpu).
+# The stages of a PVS job, in order: Celery task names taking the PVS id (and
+# the stage's keyword arguments). A queue of "codec" means the codec's device
+# queue (cpu or gpu). The metrics are split by device: dlib and the classic
+# metrics on a cpu worker, the deep ones (LPIPS, DISTS, VMAF) on a gpu worker.
 FACEQA_PVS_STAGES = [
     {"task": "qa_platform.pvs_code", "queue": "codec"},
-    {"task": "metrics.pvs_metrics", "queue": "cpu"},
+    {"task": "metrics.pvs_metrics", "queue": "cpu", "kwargs": {"stage": "cpu"}},
+    {"task": "metrics.pvs_metrics", "queue": "gpu", "kwargs": {"stage": "gpu"}},
 ]
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -144,6 +147,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 FACEQA_OPEN_RESEARCHER_PAGES = os.environ.get("FACEQA_OPEN_RESEARCHER_PAGES", "1" if DEBUG else "0") == "1"
 # How per-frame metric values become a PVS's value: mean, p5 or harmonic (metrics.pooling).
 FACEQA_METRIC_POOLING = os.environ.get("FACEQA_METRIC_POOLING", "mean")
+# Memory for the SRCs' reference-side deep features (LPIPS, DISTS) a worker
+# keeps for the next PVS of the same SRC (metrics.features), MiB.
+FACEQA_FEATURE_CACHE_MB = int(os.environ.get("FACEQA_FEATURE_CACHE_MB", "1024"))
 # Bootstrap resamples behind every confidence interval of the correlation dashboard.
 FACEQA_BOOTSTRAP_RESAMPLES = int(os.environ.get("FACEQA_BOOTSTRAP_RESAMPLES", "1000"))
 

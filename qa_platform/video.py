@@ -117,3 +117,20 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise ValueError(f"frames must be uint8 (T, H, W, 3) RGB with T >= 1; got {frames.dtype} {frames.shape}")
     return frames
+
+
+def rgb_to_yuv420p(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Convert RGB frames to 8-bit YUV 4:2:0 planes as FFmpeg's swscale does by
+    default (ITU-R BT.601 matrix, limited range), which is also how the
+    conventional encoders here receive the frames.
+
+    ``frames`` uint8 (T, H, W, 3) RGB; returns (Y uint8 (T, H, W), U and V
+    uint8 (T, ceil(H/2), ceil(W/2))). Raises ``ValueError`` for other input.
+    """
+    planes = ([], [], [])
+    for image in check_frames(frames):
+        converted = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        for index, plane in enumerate(converted.planes):
+            rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
+            planes[index].append(rows[:, :plane.width])
+    return tuple(np.stack(plane) for plane in planes)

@@ -1,4 +1,4 @@
-"""Face metrics (AED, AKD) between a distorted clip and its SRC, with dlib. Django-free.
+"""Face metrics between a distorted clip and its SRC, with dlib. Django-free.
 
 The reference side (face box, 68 landmarks, identity embeddings) depends on the
 SRC alone, so it is computed once per SRC (``reference_faces``) and reused for
@@ -9,15 +9,24 @@ that loses a badly coded face would silently drop exactly the frames that
 matter. Landmarks and embedding are then computed in the distorted frame,
 inside that box.
 
-Kernel contract: ``kernel(distorted, faces)`` with uint8 frames (T, H, W, 3)
-RGB and the SRC's ``ReferenceFaces`` for T frames; returns float64 (T,), NaN on
-frames the metric skips. Raises ``ValueError`` when the frame counts differ.
+The distorted side is measured once per PVS (``DistortedFaces``: landmarks on
+every frame, embeddings on every ``embedding_step``-th, each computed when a
+metric first asks) and shared by every face metric.
+
+Kernel contract: ``kernel(faces)`` with ``DistortedFaces``; returns float64
+(T,), NaN on frames the metric skips, or a ``metrics.pooling.SequenceValue``
+for the expression agreements, whose value is a correlation over time.
 """
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+import cv2
 import dlib
 import numpy as np
+from scipy import stats
+
+from metrics.pooling import PoolingError, SequenceValue
 
 from qa_platform import faces as dlib_faces
 from qa_platform.storage import atomic_path
@@ -49,6 +58,11 @@ class ReferenceFaces:
     def embedding_frames(self) -> np.ndarray:
         """Indices of the frames that carry an embedding: 0, step, 2 step, ..."""
         return np.arange(0, self.frame_count, self.embedding_step)
+
+    @cached_property
+    def inter_ocular(self) -> np.ndarray:
+        """Inter-ocular distance (eye centres) per frame, float64 (T,) pixels."""
+        return np.array([dlib_faces.inter_ocular_distance(points) for points in self.landmarks])
 
 
 def reference_faces(frames: np.ndarray, embedding_step: int) -> ReferenceFaces:
@@ -89,35 +103,140 @@ def load_reference_faces(path: Path, frame_count: int, embedding_step: int) -> R
     return faces if faces.frame_count == frame_count else None
 
 
-def aed(distorted: np.ndarray, faces: ReferenceFaces) -> np.ndarray:
+class DistortedFaces:
+    """The faces of a PVS, measured in the SRC's face boxes, once for all face metrics.
+
+    ``frames`` uint8 (T, H, W, 3) RGB of the PVS; ``reference`` the SRC's
+    ``ReferenceFaces`` for the same T frames. Raises ``ValueError`` when the
+    frames are not uint8 (T, H, W, 3) or the frame counts differ.
+    """
+
+    def __init__(self, frames: np.ndarray, reference: ReferenceFaces):
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"distorted must be uint8 (T, H, W, 3); got {frames.dtype} {frames.shape}")
+        if len(frames) != reference.frame_count:
+            raise ValueError(f"distorted has {len(frames)} frames, the reference faces {reference.frame_count}")
+        self.frames = frames
+        self.reference = reference
+
+    @cached_property
+    def landmarks(self) -> np.ndarray:
+        """float64 (T, 68, 2) pixels, found in the reference's box of each frame."""
+        return np.stack([dlib_faces.landmarks(frame, box) for frame, box in zip(self.frames, self.reference.boxes)])
+
+    @cached_property
+    def embeddings(self) -> np.ndarray:
+        """float64 (T, 128), NaN off ``reference.embedding_frames``."""
+        embeddings = np.full((len(self.frames), 128), np.nan)
+        for index in self.reference.embedding_frames:
+            embeddings[index] = dlib_faces.identity_embedding(self.frames[index], self.reference.boxes[index])
+        return embeddings
+
+
+def aed(faces: DistortedFaces) -> np.ndarray:
     """Identity distance per frame: Euclidean distance between dlib's 128-D
     embeddings of the reference and the distorted face.
 
-    float64 (T,), NaN off ``faces.embedding_frames``; 0 for identical frames,
-    below 0.6 for one person in dlib's calibration.
+    float64 (T,), NaN off the embedding frames; 0 for identical frames, below
+    0.6 for one person in dlib's calibration.
     """
-    _check_frames(distorted, faces)
-    values = np.full(faces.frame_count, np.nan)
-    for index in faces.embedding_frames:
-        embedding = dlib_faces.identity_embedding(distorted[index], faces.boxes[index])
-        values[index] = np.linalg.norm(embedding - faces.embeddings[index])
-    return values
+    return np.linalg.norm(faces.embeddings - faces.reference.embeddings, axis=1)
 
 
-def akd(distorted: np.ndarray, faces: ReferenceFaces) -> np.ndarray:
+def identity_similarity(faces: DistortedFaces) -> np.ndarray:
+    """Cosine similarity of dlib's 128-D embeddings of the reference and the
+    distorted face, float64 (T,) in [-1, 1], NaN off the embedding frames; 1
+    for identical frames."""
+    distorted, reference = faces.embeddings, faces.reference.embeddings
+    return (distorted * reference).sum(axis=1) / (
+        np.linalg.norm(distorted, axis=1) * np.linalg.norm(reference, axis=1))
+
+
+def _keypoint_distance(faces: DistortedFaces, points: slice) -> np.ndarray:
+    error = np.linalg.norm(faces.landmarks[:, points] - faces.reference.landmarks[:, points], axis=2)
+    return error.mean(axis=1) / faces.reference.inter_ocular
+
+
+def akd(faces: DistortedFaces) -> np.ndarray:
     """Landmark error per frame: mean distance between the 68 landmarks of the
     reference and the distorted face, divided by the reference's inter-ocular
     distance (eye centres). float64 (T,), 0 for identical frames."""
-    _check_frames(distorted, faces)
-    values = np.empty(faces.frame_count)
-    for index, (frame, box, reference) in enumerate(zip(distorted, faces.boxes, faces.landmarks)):
-        error = np.linalg.norm(dlib_faces.landmarks(frame, box) - reference, axis=1).mean()
-        values[index] = error / dlib_faces.inter_ocular_distance(reference)
-    return values
+    return _keypoint_distance(faces, slice(0, 68))
 
 
-def _check_frames(distorted: np.ndarray, faces: ReferenceFaces) -> None:
-    if distorted.ndim != 4 or distorted.shape[-1] != 3 or distorted.dtype != np.uint8:
-        raise ValueError(f"distorted must be uint8 (T, H, W, 3); got {distorted.dtype} {distorted.shape}")
-    if len(distorted) != faces.frame_count:
-        raise ValueError(f"distorted has {len(distorted)} frames, the reference faces {faces.frame_count}")
+def akd_mouth(faces: DistortedFaces) -> np.ndarray:
+    """``akd`` over the 20 mouth landmarks (49-68 of the 1-based markup)."""
+    return _keypoint_distance(faces, dlib_faces.MOUTH)
+
+
+def akd_eyes(faces: DistortedFaces) -> np.ndarray:
+    """``akd`` over the 12 eye landmarks (37-48 of the 1-based markup)."""
+    return _keypoint_distance(faces, slice(dlib_faces.RIGHT_EYE.start, dlib_faces.LEFT_EYE.stop))
+
+
+def _poses(landmarks: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    return np.stack([dlib_faces.head_pose(points, frame_size) for points in landmarks])
+
+
+def _pose_error(faces: DistortedFaces, axis: int) -> np.ndarray:
+    frame_size = faces.frames.shape[1:3]
+    difference = _poses(faces.landmarks, frame_size)[:, axis] - _poses(faces.reference.landmarks, frame_size)[:, axis]
+    return np.abs((difference + 180.0) % 360.0 - 180.0)
+
+
+def pose_pitch_error(faces: DistortedFaces) -> np.ndarray:
+    """|pitch(distorted) - pitch(reference)| per frame, degrees (``qa_platform.faces.head_pose``)."""
+    return _pose_error(faces, 0)
+
+
+def pose_yaw_error(faces: DistortedFaces) -> np.ndarray:
+    """|yaw(distorted) - yaw(reference)| per frame, degrees."""
+    return _pose_error(faces, 1)
+
+
+def pose_roll_error(faces: DistortedFaces) -> np.ndarray:
+    """|roll(distorted) - roll(reference)| per frame, degrees."""
+    return _pose_error(faces, 2)
+
+
+def _series_agreement(faces: DistortedFaces, measure, what: str) -> SequenceValue:
+    distorted = np.array([measure(points) for points in faces.landmarks])
+    reference = np.array([measure(points) for points in faces.reference.landmarks])
+    if len(reference) < 3 or np.ptp(reference) == 0 or np.ptp(distorted) == 0:
+        raise PoolingError(f"{what} does not vary over the clip (or fewer than 3 frames): no correlation")
+    return SequenceValue(float(stats.pearsonr(distorted, reference).statistic), distorted - reference)
+
+
+def eye_agreement(faces: DistortedFaces) -> SequenceValue:
+    """Blink agreement: Pearson r between the eye-aspect-ratio series of the
+    distorted and the reference face (``qa_platform.faces.eye_aspect_ratio``);
+    per frame, EAR(distorted) - EAR(reference). Raises ``PoolingError`` when
+    a series is constant."""
+    return _series_agreement(faces, dlib_faces.eye_aspect_ratio, "the eye aspect ratio")
+
+
+def mouth_agreement(faces: DistortedFaces) -> SequenceValue:
+    """Mouth agreement: Pearson r between the mouth-opening series of the
+    distorted and the reference face (``qa_platform.faces.mouth_opening``);
+    per frame, opening(distorted) - opening(reference). Raises ``PoolingError``
+    when a series is constant."""
+    return _series_agreement(faces, dlib_faces.mouth_opening, "the mouth opening")
+
+
+# The face region is the convex hull of the 68 reference landmarks, dilated by
+# this fraction of the inter-ocular distance (about 10 px on a 256x256 GFVC
+# frame), so that the face contour and the forehead's edge are inside it.
+FACE_MASK_DILATION = 0.15
+
+
+def face_masks(reference: ReferenceFaces, frame_size: tuple[int, int]) -> np.ndarray:
+    """The face region of every frame: bool (T, H, W) for ``frame_size`` (H, W),
+    the convex hull of the frame's 68 reference landmarks dilated by a disc of
+    radius ``FACE_MASK_DILATION`` x inter-ocular distance."""
+    masks = np.zeros((reference.frame_count, *frame_size), dtype=np.uint8)
+    for mask, points, distance in zip(masks, reference.landmarks, reference.inter_ocular):
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 1)
+        radius = max(1, int(round(FACE_MASK_DILATION * distance)))
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        mask[:] = cv2.dilate(mask, disc)
+    return masks.astype(bool)

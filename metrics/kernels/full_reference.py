@@ -9,7 +9,10 @@ break the contract raise ``ValueError``. The formulas are the libraries'
 Kernels with learned weights (LPIPS, DISTS) build their model only after
 ``metrics.weights.require_weights`` found every file where torchvision and piq
 read it (``$TORCH_HOME/hub/checkpoints``), so the libraries load the local file
-and never download; missing files raise ``WeightsMissingError`` instead.
+and never download; missing files raise ``WeightsMissingError`` instead. They
+split the library's forward pass into its feature extraction and its
+comparison, with the library's own modules, so that features are shared
+(``metrics.features``); a test checks the split against the library's forward.
 """
 import functools
 import warnings
@@ -19,6 +22,7 @@ import lpips
 import piq
 import torch
 
+from metrics import features
 from metrics.weights import require_weights
 
 # SSIM and MS-SSIM as in piq (Wang et al. 2004, 2003): 11x11 Gaussian window,
@@ -70,36 +74,111 @@ def ms_ssim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     return piq.multi_scale_ssim(distorted, reference, reduction="none", **SSIM_OPTIONS)
 
 
+def fsim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """FSIMc (Zhang et al., IEEE TIP 20(8), 2011): phase congruency and gradient
+    similarity with chrominance, (N,), 1 for identical frames (piq.fsim)."""
+    check_pair(distorted, reference)
+    return piq.fsim(distorted, reference, data_range=1.0, reduction="none", chromatic=True)
+
+
+def gmsd(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """GMSD (Xue et al., IEEE TIP 23(2), 2014) on the YIQ luma, (N,), 0 for identical frames (piq.gmsd)."""
+    check_pair(distorted, reference)
+    return piq.gmsd(distorted, reference, data_range=1.0, reduction="none")
+
+
+def vif(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Pixel-domain VIF (Sheikh & Bovik, IEEE TIP 15(2), 2006), (N,), 1 for
+    identical frames, above 1 for contrast enhancement (piq.vif_p, sigma_n^2 = 2)."""
+    check_pair(distorted, reference)
+    return piq.vif_p(distorted, reference, data_range=1.0, reduction="none")
+
+
 def lpips_alex(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """LPIPS v0.1 with AlexNet (Zhang et al. 2018), (N,), 0 for identical frames.
 
     Raises ``WeightsMissingError`` when the AlexNet ImageNet weights are not installed.
     """
+    return lpips_distance("alex", distorted, reference)
+
+
+def lpips_vgg(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """LPIPS v0.1 with VGG16 (Zhang et al. 2018), (N,), 0 for identical frames.
+
+    Raises ``WeightsMissingError`` when the VGG16 ImageNet weights are not installed.
+    """
+    return lpips_distance("vgg", distorted, reference)
+
+
+LPIPS_BACKBONES = {"alex": "alexnet", "vgg": "vgg16"}  # lpips net name -> weight entry
+
+
+def lpips_distance(net: str, distorted: torch.Tensor, reference: torch.Tensor,
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
+    """LPIPS v0.1 on ``net`` (``alex`` or ``vgg``), (N,).
+
+    Without ``mask``: ``lpips.LPIPS(net)(distorted, reference, normalize=True)``,
+    the mean of each layer's map. With a float mask (N, 1, H, W): each layer's
+    map upsampled to (H, W) as ``spatial=True`` does, summed, then averaged
+    over the mask. Raises ``WeightsMissingError`` without the backbone weights.
+    """
     check_pair(distorted, reference)
-    paths = require_weights(["alexnet"])
-    model = _lpips_model(str(distorted.device), paths["alexnet"])
-    return model(distorted, reference, normalize=True).reshape(-1)
+    model = lpips_model(net, str(distorted.device))
+    extractor = f"lpips-{net}"
+    feats_d = features.features(extractor, distorted, features.DISTORTED, functools.partial(_lpips_features, model))
+    feats_r = features.features(extractor, reference, features.REFERENCE, functools.partial(_lpips_features, model))
+    layers = [lin((d - r) ** 2) for lin, d, r in zip(model.lins, feats_d, feats_r)]
+    if mask is None:
+        return sum(lpips.spatial_average(layer) for layer in layers).reshape(-1)
+    spatial = sum(lpips.upsample(layer, out_HW=distorted.shape[2:]) for layer in layers)
+    return (spatial * mask).sum(dim=(1, 2, 3)) / mask.sum(dim=(1, 2, 3)).clamp(min=1.0)
+
+
+def lpips_model(net: str, device: str) -> lpips.LPIPS:
+    """The lpips package's model on ``net``, in eval mode on ``device``; raises
+    ``WeightsMissingError`` when its backbone weights are not installed."""
+    paths = require_weights([LPIPS_BACKBONES[net]])
+    return _lpips_model(net, device, paths[LPIPS_BACKBONES[net]])
+
+
+def _lpips_features(model: lpips.LPIPS, frames: torch.Tensor) -> list[torch.Tensor]:
+    # lpips.LPIPS.forward(normalize=True), version 0.1, up to the unit-normalised features.
+    outputs = model.net.forward(model.scaling_layer(2 * frames - 1))
+    return [lpips.normalize_tensor(output) for output in outputs]
 
 
 def dists(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """DISTS (Ding et al. 2022), (N,) in [0, 1], 0 for identical frames.
 
+    piq.DISTS: frames whose short side exceeds 256 are resized to 256 first.
     Raises ``WeightsMissingError`` when the VGG16 or DISTS weights are not installed.
     """
     check_pair(distorted, reference)
     paths = require_weights(["vgg16", "dists"])
     model = _dists_model(str(distorted.device), paths["vgg16"], paths["dists"])
-    return model(distorted, reference)
+    short_side = min(distorted.shape[2:])
+    if short_side > 256:
+        distorted, reference = (
+            torch.nn.functional.interpolate(x, scale_factor=256 / short_side, recompute_scale_factor=False,
+                                            mode="bilinear")
+            for x in (distorted, reference)
+        )
+    feats_d = features.features("dists-vgg16", distorted, features.DISTORTED, model.get_features)
+    feats_r = features.features("dists-vgg16", reference, features.REFERENCE, model.get_features)
+    # piq's ContentLoss.forward after its get_features, then DISTS's 1 - similarity.
+    distances = model.compute_distance(feats_d, feats_r)
+    similarity = torch.cat([(d * w.to(d)).mean(dim=[2, 3]) for d, w in zip(distances, model.weights)], dim=1)
+    return 1 - similarity.sum(dim=1)
 
 
 # The weight paths are part of the cache key: a model is rebuilt when the
 # files it was built from are not the ones installed now.
 @functools.cache
-def _lpips_model(device: str, backbone: Path) -> torch.nn.Module:
+def _lpips_model(net: str, device: str, backbone: Path) -> lpips.LPIPS:
     with warnings.catch_warnings():
         # torchvision's notice that lpips still passes ``pretrained=True``.
         warnings.filterwarnings("ignore", message=".*(pretrained|weights).*", category=UserWarning)
-        model = lpips.LPIPS(net="alex", version="0.1", verbose=False)
+        model = lpips.LPIPS(net=net, version="0.1", verbose=False)
     return model.eval().to(device)
 
 

@@ -4,10 +4,12 @@ from metrics.checks import metric_weights_check
 class TestMetricWeightsCheck:
     def test_warns_for_each_metric_whose_weights_are_missing(self):
         warnings = metric_weights_check(None)
-        assert [w.id for w in warnings] == ["metrics.W001", "metrics.W001"]
+        assert [w.id for w in warnings] == ["metrics.W001"] * 4
         assert "lpips_alex will be reported unavailable" in warnings[0].msg
         assert "alexnet-owt-7be5be79.pth" in warnings[0].msg
-        assert "dists_weights.pt" in warnings[1].msg
+        assert "vgg16-397923af.pth" in warnings[1].msg and "lpips_vgg" in warnings[1].msg
+        assert "dists_weights.pt" in warnings[2].msg
+        assert "face_lpips" in warnings[3].msg
         assert "fetch_weights" in warnings[0].hint
 
     def test_is_silent_when_every_weight_file_is_there(self, stand_in_weights):

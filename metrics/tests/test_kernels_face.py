@@ -1,7 +1,9 @@
+import cv2
 import numpy as np
 import pytest
 
 from metrics.kernels import face
+from metrics.pooling import PoolingError
 from metrics.tests.clips import blurred, shifted
 from qa_platform.faces import NoFaceError
 
@@ -48,38 +50,124 @@ class TestReferenceFaces:
         assert face.load_reference_faces(tmp_path / "faces.npz", frame_count=20, embedding_step=STEP) is None
 
 
-class TestAed:
+def measured(frames, faces) -> face.DistortedFaces:
+    return face.DistortedFaces(frames, faces)
+
+
+class TestDistortedFaces:
+    def test_frame_count_mismatch_is_refused(self, clip_and_faces):
+        frames, faces = clip_and_faces
+        with pytest.raises(ValueError, match="19 frames, the reference faces 20"):
+            measured(frames[:19], faces)
+
+    def test_non_uint8_frames_are_refused(self, clip_and_faces):
+        frames, faces = clip_and_faces
+        with pytest.raises(ValueError, match="uint8"):
+            measured(frames.astype(np.float32), faces)
+
+    def test_landmarks_are_measured_once_for_every_metric(self, clip_and_faces, monkeypatch):
+        frames, faces = clip_and_faces
+        distorted = measured(blurred(frames, sigma=2), faces)
+        face.akd(distorted)
+        monkeypatch.setattr(face.dlib_faces, "landmarks", lambda *args: pytest.fail("landmarks measured again"))
+        face.akd_mouth(distorted), face.pose_yaw_error(distorted), face.eye_agreement(distorted)
+
+
+class TestIdentity:
     def test_a_clip_against_itself_is_zero_on_sampled_frames_only(self, clip_and_faces):
         frames, faces = clip_and_faces
-        values = face.aed(frames, faces)
+        values = face.aed(measured(frames, faces))
         assert values.shape == (20,)
         np.testing.assert_allclose(values[::STEP], 0.0, atol=1e-9)
         assert np.isnan(np.delete(values, np.s_[::STEP])).all()
 
     def test_a_blurred_clip_is_clearly_farther(self, clip_and_faces):
         frames, faces = clip_and_faces
-        values = face.aed(blurred(frames, sigma=4), faces)
+        values = face.aed(measured(blurred(frames, sigma=4), faces))
         assert np.nanmean(values) > 0.05
 
-    def test_frame_count_mismatch_is_refused(self, clip_and_faces):
+    def test_cosine_similarity_is_one_for_itself_and_falls_with_blur(self, clip_and_faces):
         frames, faces = clip_and_faces
-        with pytest.raises(ValueError, match="19 frames, the reference faces 20"):
-            face.aed(frames[:19], faces)
+        np.testing.assert_allclose(face.identity_similarity(measured(frames, faces))[::STEP], 1.0, atol=1e-9)
+        blurry = face.identity_similarity(measured(blurred(frames, sigma=4), faces))
+        assert 0.5 < np.nanmean(blurry) < 0.9999 and np.isnan(blurry[1])
 
 
 class TestAkd:
     def test_a_clip_against_itself_is_zero_on_every_frame(self, clip_and_faces):
         frames, faces = clip_and_faces
-        np.testing.assert_allclose(face.akd(frames, faces), np.zeros(20), atol=1e-12)
+        distorted = measured(frames, faces)
+        for kernel in (face.akd, face.akd_mouth, face.akd_eyes):
+            np.testing.assert_allclose(kernel(distorted), np.zeros(20), atol=1e-12)
 
     def test_a_face_shifted_by_4_pixels_moves_its_landmarks(self, clip_and_faces):
         frames, faces = clip_and_faces
-        values = face.akd(shifted(frames, 4), faces)
+        values = face.akd(measured(shifted(frames, 4), faces))
         # 4 px over an inter-ocular distance of about 65 px is about 0.06.
         assert values.shape == (20,) and np.isfinite(values).all()
         assert 0.03 < values.mean() < 0.12
 
-    def test_non_uint8_frames_are_refused(self, clip_and_faces):
+    def test_a_mouth_frozen_in_place_shows_in_the_mouth_and_not_in_the_eyes(self, clip_and_faces):
         frames, faces = clip_and_faces
-        with pytest.raises(ValueError, match="uint8"):
-            face.akd(frames.astype(np.float32), faces)
+        mouth = faces.landmarks[:, 48:68]
+        x0, y0 = np.floor(mouth.min(axis=(0, 1))).astype(int) - 4
+        x1, y1 = np.ceil(mouth.max(axis=(0, 1))).astype(int) + 4
+        frozen = frames.copy()
+        frozen[:, y0:y1, x0:x1] = frames[0, y0:y1, x0:x1]  # the mouth of frame 0 pasted on every frame
+        distorted = measured(frozen, faces)
+        assert np.mean(face.akd_mouth(distorted)) > 2 * np.mean(face.akd_eyes(distorted))
+
+
+class TestHeadPose:
+    def test_itself_gives_no_error(self, clip_and_faces):
+        frames, faces = clip_and_faces
+        distorted = measured(frames, faces)
+        for kernel in (face.pose_yaw_error, face.pose_pitch_error, face.pose_roll_error):
+            np.testing.assert_allclose(kernel(distorted), np.zeros(20), atol=1e-6)
+
+    def test_a_face_turned_in_the_image_plane_shows_as_roll(self, clip_and_faces):
+        frames, faces = clip_and_faces
+        centre = tuple(faces.landmarks[0, 30])
+        turn = cv2.getRotationMatrix2D(centre, 10.0, 1.0)
+        turned = np.stack([cv2.warpAffine(frame, turn, frame.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+                           for frame in frames])
+        distorted = measured(turned, faces)
+        roll = np.median(face.pose_roll_error(distorted))
+        assert 6 < roll < 14
+        assert np.median(face.pose_yaw_error(distorted)) < roll / 2
+
+
+class TestExpressionAgreement:
+    def test_itself_agrees_perfectly_and_the_differences_are_zero(self, clip_and_faces):
+        frames, faces = clip_and_faces
+        for kernel in (face.eye_agreement, face.mouth_agreement):
+            outcome = kernel(measured(frames, faces))
+            assert outcome.value == pytest.approx(1.0)
+            np.testing.assert_allclose(outcome.per_frame, 0.0, atol=1e-12)
+
+    def test_a_frozen_face_does_not_follow_the_mouth(self, clip_and_faces):
+        frames, faces = clip_and_faces
+        assert face.mouth_agreement(measured(np.repeat(frames[:1], len(frames), axis=0), faces)).value < 0.5
+
+    def test_a_constant_series_has_no_correlation(self, clip_and_faces):
+        frames, faces = clip_and_faces
+        still = face.ReferenceFaces(*(np.repeat(a[:1], 20, axis=0) for a in (faces.boxes, faces.landmarks,
+                                                                              faces.embeddings)), STEP)
+        with pytest.raises(PoolingError, match="does not vary"):
+            face.eye_agreement(measured(np.repeat(frames[:1], 20, axis=0), still))
+
+    def test_a_mouth_of_another_time_correlates_less(self, clip_and_faces):
+        frames, faces = clip_and_faces
+        late = face.mouth_agreement(measured(np.roll(frames, 7, axis=0), faces))
+        assert late.value < 0.9
+
+
+class TestFaceMasks:
+    def test_the_region_covers_the_landmarks_and_not_the_corners(self, clip_and_faces):
+        frames, faces = clip_and_faces
+        masks = face.face_masks(faces, frames.shape[1:3])
+        assert masks.shape == (20, 256, 256) and masks.dtype == bool
+        x, y = np.round(faces.landmarks[0]).astype(int).T
+        assert masks[0, y, x].all()
+        assert not masks[:, 0, 0].any() and not masks[:, -1, -1].any()
+        assert 0.1 < masks.mean() < 0.7

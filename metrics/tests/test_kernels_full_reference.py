@@ -102,10 +102,24 @@ class TestSsim:
             full_reference.ms_ssim(*frame_pair(n=1, size=128))
 
 
+@pytest.mark.parametrize("kernel, identical", [
+    (full_reference.fsim, 1.0), (full_reference.gmsd, 0.0), (full_reference.vif, 1.0),
+])
+def test_structural_metrics_are_perfect_on_identical_frames_and_worsen_with_noise(kernel, identical):
+    _, reference = frame_pair(n=1)
+    assert kernel(reference, reference).item() == pytest.approx(identical, abs=1e-5)
+    scores = [abs(kernel(*frame_pair(n=1, sigma=sigma)).item() - identical) for sigma in (0.01, 0.05, 0.2)]
+    assert 0 < scores[0] < scores[1] < scores[2]
+
+
 class TestWeightedMetricsWithoutWeights:
     def test_lpips_without_weights_raises_weights_missing_and_downloads_nothing(self, no_downloads):
         with pytest.raises(WeightsMissingError, match="alexnet-owt-7be5be79.pth.*fetch_weights"):
             full_reference.lpips_alex(*frame_pair(n=1))
+
+    def test_lpips_vgg_without_weights_names_the_vgg16_file(self, no_downloads):
+        with pytest.raises(WeightsMissingError, match="vgg16-397923af.pth"):
+            full_reference.lpips_vgg(*frame_pair(n=1))
 
     def test_dists_without_weights_raises_weights_missing_naming_both_files(self, no_downloads):
         with pytest.raises(WeightsMissingError, match="vgg16-397923af.pth.*dists_weights.pt"):

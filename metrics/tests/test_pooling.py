@@ -8,6 +8,7 @@ from django.core.management import call_command
 from conftest import synthetic_frames
 from metrics.models import MetricResult, MetricStatus
 from metrics.pooling import PoolingError, pool, pooling_label
+from metrics.registry import get_metric
 from metrics.tests.factories import make_pvs
 
 
@@ -33,7 +34,11 @@ class TestPool:
             pool(np.array(values), method, higher_is_better=True)
 
     def test_label_says_the_frame_step(self):
-        assert pooling_label("p5", 1) == "p5" and pooling_label("mean", 5) == "mean, every 5th frame"
+        assert pooling_label("p5", get_metric("psnr_y")) == "p5"
+        assert pooling_label("mean", get_metric("aed")) == "mean, every 5th frame"
+
+    def test_a_fixed_pooling_is_the_label_whatever_is_chosen(self):
+        assert pooling_label("p5", get_metric("ear_r")) == "Pearson r over frames"
 
 
 @pytest.mark.django_db
@@ -47,3 +52,16 @@ def test_repool_changes_value_and_label_not_per_frame(data_dir):
     result.refresh_from_db()
     assert result.pooling == "p5" and result.value == pytest.approx(np.percentile([20, 30, 30, 30, 40], 5))
     assert list(result.per_frame) == [20.0, 30.0, 30.0, 30.0, 40.0]
+
+
+@pytest.mark.django_db
+def test_repool_leaves_a_fixed_pooling_alone(data_dir):
+    frames = synthetic_frames(t=5, size=32)
+    pvs = make_pvs(data_dir, frames, frames, Fraction(25))
+    result = MetricResult(pvs=pvs, metric="ear_r", status=MetricStatus.OK, value=0.9, version="1",
+                          pooling="Pearson r over frames")
+    result.per_frame = [0.0, 0.01, -0.02, 0.0, 0.0]
+    result.save()
+    call_command("compute_metrics", "--repool", "--pooling", "p5")
+    result.refresh_from_db()
+    assert result.value == 0.9 and result.pooling == "Pearson r over frames"

@@ -1,13 +1,18 @@
 import pytest
 
+from metrics.pooling import POOLINGS, pooling_label
 from metrics.registry import (
-    FACE, FULL_REFERENCE, DuplicateMetricError, MetricRegistry, MetricSpec, UnknownMetricError,
+    CLIP, FACE, FACE_REGION, FULL_REFERENCE, DuplicateMetricError, MetricRegistry, MetricSpec, UnknownMetricError,
     all_metrics, get_metric,
 )
 from metrics.weights import WEIGHTS
 
 # The web pages are written against these names, in this order.
-FIXED_NAMES = ["psnr_rgb", "psnr_y", "ssim", "ms_ssim", "lpips_alex", "dists", "aed", "akd"]
+FIXED_NAMES = [
+    "psnr_rgb", "psnr_y", "psnr_yuv", "ssim", "ms_ssim", "fsim", "gmsd", "vif", "lpips_alex", "lpips_vgg", "dists",
+    "vmaf", "tdiff", "tof", "face_psnr", "face_ssim", "face_lpips", "aed", "id_sim", "akd", "akd_mouth", "akd_eyes",
+    "pose_yaw", "pose_pitch", "pose_roll", "ear_r", "mouth_r",
+]
 
 
 def make_spec(name="m", **changes) -> MetricSpec:
@@ -23,13 +28,20 @@ class TestRegistry:
     def test_lists_the_fixed_names_in_table_order(self):
         assert list(all_metrics()) == FIXED_NAMES
 
-    def test_kinds_split_full_reference_and_face_metrics(self):
+    def test_kinds(self):
         kinds = {name: spec.kind for name, spec in all_metrics().items()}
-        assert [n for n, k in kinds.items() if k == FACE] == ["aed", "akd"]
+        assert [n for n, k in kinds.items() if k == CLIP] == ["psnr_yuv", "vmaf", "tdiff", "tof"]
+        assert [n for n, k in kinds.items() if k == FACE_REGION] == ["face_psnr", "face_ssim", "face_lpips"]
+        assert [n for n, k in kinds.items() if k == FACE] == FIXED_NAMES[17:]
+
+    def test_deep_metrics_belong_on_the_gpu_queue(self):
+        on_gpu = [n for n, spec in all_metrics().items() if spec.device == "gpu"]
+        assert on_gpu == ["lpips_alex", "lpips_vgg", "dists", "vmaf", "face_lpips"]
 
     def test_directions(self):
         lower_is_better = [n for n, spec in all_metrics().items() if not spec.higher_is_better]
-        assert lower_is_better == ["lpips_alex", "dists", "aed", "akd"]
+        assert lower_is_better == ["gmsd", "lpips_alex", "lpips_vgg", "dists", "tdiff", "tof", "face_lpips", "aed",
+                                   "akd", "akd_mouth", "akd_eyes", "pose_yaw", "pose_pitch", "pose_roll"]
 
     def test_every_kernel_path_names_a_function(self):
         for spec in all_metrics().values():
@@ -39,18 +51,23 @@ class TestRegistry:
         for spec in all_metrics().values():
             assert set(spec.weights) <= set(WEIGHTS), spec.name
 
-    def test_versions_fit_the_result_column(self):
+    def test_versions_and_poolings_fit_their_result_columns(self):
         for spec in all_metrics().values():
-            assert 0 < len(spec.version) <= 64 and len(spec.pooling) <= 32, spec.name
+            assert 0 < len(spec.version) <= 64, spec.name
+            assert all(len(pooling_label(method, spec)) <= 32 for method in POOLINGS), spec.name
 
-    def test_aed_pooling_names_its_frame_step(self):
-        assert get_metric("aed").frame_step == 5
-        assert get_metric("aed").pooling == "mean, every 5th frame"
-        assert get_metric("psnr_rgb").pooling == "mean"
+    def test_every_metric_states_unit_range_and_source(self):
+        for spec in all_metrics().values():
+            assert spec.label and len(spec.source) > 40 and spec.value_range[0] < spec.value_range[1], spec.name
+
+    def test_only_the_expression_agreements_pool_themselves(self):
+        fixed = [n for n, spec in all_metrics().items() if spec.fixed_pooling]
+        assert fixed == ["ear_r", "mouth_r"]
+        assert all(all_metrics()[n].frame_values for n in fixed)
 
     def test_unknown_name_suggests_close_names(self):
-        with pytest.raises(UnknownMetricError, match=r"did you mean psnr_y\?"):
-            get_metric("psnr-y")
+        with pytest.raises(UnknownMetricError, match=r"did you mean psnr_y, psnr_yuv\?"):
+            get_metric("psnr-yy")
 
     def test_duplicate_name_is_refused(self):
         registry = MetricRegistry()

@@ -11,9 +11,10 @@ from qa_platform.models import Pvs
 
 pytestmark = pytest.mark.django_db
 
-FACE_METRICS = ["aed", "akd"]
+FACE_METRICS = ["aed", "id_sim", "akd", "akd_mouth", "akd_eyes", "pose_yaw", "pose_pitch", "pose_roll",
+                "face_psnr", "face_ssim"]
 WEIGHTED_METRICS = ["lpips_alex", "dists"]
-PLAIN_METRICS = ["psnr_rgb", "psnr_y", "ssim", "ms_ssim"]
+PLAIN_METRICS = ["psnr_rgb", "psnr_y", "psnr_yuv", "ssim", "ms_ssim", "fsim", "gmsd", "vif", "vmaf"]
 
 
 @pytest.fixture
@@ -32,18 +33,37 @@ class TestPvsComputeMetrics:
         results = by_name(services.pvs_compute_metrics(pvs=face_pvs))
         assert list(results) == list(all_metrics())
         assert MetricResult.objects.filter(pvs=face_pvs).count() == len(all_metrics())
-        for name in PLAIN_METRICS + FACE_METRICS:
+        for name in PLAIN_METRICS + FACE_METRICS + ["tdiff", "tof"]:
             result = results[name]
             assert result.status == MetricStatus.OK, result.reason
             assert result.per_frame.shape == (20,)
             assert result.value == pytest.approx(np.nanmean(result.per_frame), rel=1e-6)
-            assert result.version == all_metrics()[name].version
+            assert result.version == all_metrics()[name].version and result.pooling.startswith("mean")
+        for name in ("ear_r", "mouth_r"):
+            assert results[name].status == MetricStatus.OK, results[name].reason
+            assert -1 <= results[name].value <= 1 and results[name].pooling == "Pearson r over frames"
+            assert results[name].per_frame.shape == (20,)
 
     def test_values_reflect_a_blurred_face(self, face_pvs):
         results = by_name(services.pvs_compute_metrics(pvs=face_pvs))
-        assert 25 < results["psnr_rgb"].value < 45
-        assert 0.5 < results["ssim"].value < 1
+        assert 25 < results["psnr_rgb"].value < 45 and 25 < results["face_psnr"].value < 45
+        assert 0.5 < results["ssim"].value < 1 and 0.5 < results["face_ssim"].value < 1
+        assert 20 < results["vmaf"].value < 95
         assert results["aed"].value > 0.05 and results["akd"].value > 0.005
+        assert 0.9 < results["id_sim"].value < 1
+
+    @pytest.mark.parametrize("stage", ["cpu", "gpu"])
+    def test_a_stage_computes_and_replaces_only_its_devices_metrics(self, face_pvs, stage):
+        services.pvs_compute_metrics(pvs=face_pvs, metric_names=["psnr_rgb", "vmaf"], stage="cpu" if stage == "gpu" else "gpu")
+        results = by_name(services.pvs_compute_metrics(pvs=face_pvs, stage=stage))
+        assert set(results) == {name for name, spec in all_metrics().items() if spec.device == stage}
+        assert {"psnr_rgb", "vmaf"} <= set(MetricResult.objects.filter(pvs=face_pvs).values_list("metric", flat=True))
+        # No CUDA here: the gpu stage runs on the CPU and says so with each value.
+        assert {r.device for r in results.values() if r.status == MetricStatus.OK} == {"cpu"}
+
+    def test_an_unknown_stage_is_refused(self, face_pvs):
+        with pytest.raises(ValueError, match="unknown metrics stage 'tpu'"):
+            services.pvs_compute_metrics(pvs=face_pvs, stage="tpu")
 
     def test_aed_is_computed_on_every_fifth_frame(self, face_pvs):
         aed = by_name(services.pvs_compute_metrics(pvs=face_pvs, metric_names=["aed"]))["aed"]
@@ -101,9 +121,10 @@ class TestPvsComputeMetrics:
     def test_a_source_without_a_face_fails_face_metrics_only(self, data_dir, small_clip):
         frames, fps = small_clip
         pvs = make_pvs(data_dir, frames, frames, fps, name="pattern")
-        results = by_name(services.pvs_compute_metrics(pvs=pvs, metric_names=["psnr_rgb", "akd"]))
-        assert results["akd"].status == MetricStatus.FAILED
-        assert results["akd"].reason.startswith("NoFaceError")
+        results = by_name(services.pvs_compute_metrics(pvs=pvs, metric_names=["psnr_rgb", "akd", "face_psnr"]))
+        for name in ("akd", "face_psnr"):
+            assert results[name].status == MetricStatus.FAILED
+            assert results[name].reason.startswith("NoFaceError")
         assert results["psnr_rgb"].status == MetricStatus.OK
 
     def test_frames_that_do_not_match_the_source_are_refused(self, data_dir, small_clip):

@@ -1,0 +1,114 @@
+"""Metrics that need whole clips: YUV 4:2:0 PSNR, VMAF, temporal measures. Django-free.
+
+Kernel contract: ``kernel(clips)`` with a ``ClipPair``; returns float64 (T,),
+one value per frame, NaN on frames without a value (the first frame of a
+temporal measure). The YUV 4:2:0 planes of both clips are converted once per
+``ClipPair`` and shared by every kernel that reads them.
+"""
+import functools
+from dataclasses import dataclass
+from functools import cached_property
+
+import cv2
+import numpy as np
+import torch
+
+from qa_platform.video import check_frames, rgb_to_yuv420p
+
+# VMAF runs on chunks of this many frames (plus one neighbour on each side for
+# the motion feature), so that memory does not grow with the clip.
+VMAF_CHUNK_FRAMES = 32
+# OpenCV Farneback parameters of TecoGAN's tOF (Chu et al., ACM TOG 39(4), 2020):
+# pyramid scale 0.5, 3 levels, window 15, 3 iterations, poly_n 5, poly_sigma 1.2.
+FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
+
+
+@dataclass
+class ClipPair:
+    """A PVS and its SRC: uint8 (T, H, W, 3) RGB each, and the torch device for tensor work."""
+
+    distorted: np.ndarray
+    reference: np.ndarray
+    device: torch.device
+
+    def __post_init__(self):
+        check_frames(self.distorted), check_frames(self.reference)
+        if self.distorted.shape != self.reference.shape:
+            raise ValueError(f"distorted {self.distorted.shape} and reference {self.reference.shape} differ")
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.reference)
+
+    @cached_property
+    def distorted_yuv(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Y, U, V uint8 planes (``qa_platform.video.rgb_to_yuv420p``)."""
+        return rgb_to_yuv420p(self.distorted)
+
+    @cached_property
+    def reference_yuv(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return rgb_to_yuv420p(self.reference)
+
+
+def _plane_psnr(distorted: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """PSNR per frame of uint8 planes (T, h, w), peak 255: 10 log10(1 / (MSE + 1e-8)) on [0, 1] samples."""
+    error = (distorted.astype(np.float64) - reference.astype(np.float64)) / 255.0
+    return 10 * np.log10(1.0 / ((error ** 2).mean(axis=(1, 2)) + 1e-8))
+
+
+def psnr_yuv(clips: ClipPair) -> np.ndarray:
+    """PSNR-YUV as JVET reports it, (6 PSNR_Y + PSNR_U + PSNR_V) / 8, dB, per frame,
+    on the BT.601 limited-range 4:2:0 planes; at most 80 dB."""
+    y, u, v = (_plane_psnr(d, r) for d, r in zip(clips.distorted_yuv, clips.reference_yuv))
+    return (6 * y + u + v) / 8
+
+
+def vmaf(clips: ClipPair) -> np.ndarray:
+    """VMAF v0.6.1 per frame (vmaf-torch: ADM, VIF at 4 scales and motion2 on
+    luma, the SVM of Netflix's vmaf_v0.6.1.json embedded; scores clipped to
+    [0, 100] as libvmaf does). Luma is the BT.601 limited-range Y."""
+    model = _vmaf_model(str(clips.device))
+    reference, distorted = (
+        torch.from_numpy(planes[0]).to(clips.device).float()[:, None]
+        for planes in (clips.reference_yuv, clips.distorted_yuv)
+    )
+    scores = []
+    with torch.no_grad():
+        for start in range(0, clips.frame_count, VMAF_CHUNK_FRAMES):
+            stop = min(start + VMAF_CHUNK_FRAMES, clips.frame_count)
+            # One frame either side: motion2 of a frame looks at both neighbours.
+            low, high = max(start - 1, 0), min(stop + 1, clips.frame_count)
+            chunk = model(reference[low:high], distorted[low:high]).reshape(-1)
+            scores.append(chunk[start - low:stop - low])
+    return torch.cat(scores).double().cpu().numpy()
+
+
+@functools.cache
+def _vmaf_model(device: str) -> torch.nn.Module:
+    from vmaf_torch import VMAF
+
+    return VMAF(temporal_pooling=False, enable_motion=True, clip_score=True).eval().to(device)
+
+
+def temporal_difference(clips: ClipPair) -> np.ndarray:
+    """Temporal-gradient error per frame t >= 1: the RMS, over pixels, of
+    (D_t - D_{t-1}) - (R_t - R_{t-1}) on 8-bit luma Y (BT.601 limited range),
+    code values; NaN at frame 0. 0 when the PVS changes from frame to frame
+    exactly as the SRC does; flicker, jitter and frozen motion raise it."""
+    values = np.full(clips.frame_count, np.nan)
+    distorted, reference = (planes[0].astype(np.float64) for planes in (clips.distorted_yuv, clips.reference_yuv))
+    change = np.diff(distorted, axis=0) - np.diff(reference, axis=0)
+    values[1:] = np.sqrt((change ** 2).mean(axis=(1, 2)))
+    return values
+
+
+def temporal_flow_error(clips: ClipPair) -> np.ndarray:
+    """tOF (Chu et al., ACM TOG 39(4), 2020), end-point form: per frame t >= 1,
+    the mean over pixels of |OF(R_{t-1}, R_t) - OF(D_{t-1}, D_t)|_2, pixels,
+    with OpenCV's Farneback flow on grey frames (TecoGAN's parameters); NaN at frame 0."""
+    values = np.full(clips.frame_count, np.nan)
+    greys = [[cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in clip] for clip in (clips.distorted, clips.reference)]
+    for index in range(1, clips.frame_count):
+        flow_d, flow_r = (cv2.calcOpticalFlowFarneback(grey[index - 1], grey[index], None, *FARNEBACK) for grey in greys)
+        values[index] = float(np.linalg.norm(flow_r - flow_d, axis=2).mean())
+    return values
