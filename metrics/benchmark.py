@@ -97,15 +97,18 @@ def _measured(name: str, frames: int, run) -> Run:
     return Run(name, time.perf_counter() - wall, time.process_time() - cpu, memory.peak, frames)
 
 
-def _reference_faces(reference: np.ndarray, embedding_step: int):
-    return lambda: face_kernels.reference_faces(reference, embedding_step)
+def _reference_faces(reference: np.ndarray, embedding_step: int = AED_FRAME_STEP, embeddings: bool = True):
+    return lambda: face_kernels.reference_faces(reference, embedding_step, embeddings)
 
 
 def run_one_pass(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
-                 device: torch.device, batch_size: int = compute.DEFAULT_BATCH_SIZE) -> dict:
-    """Every metric in ``specs`` as ``pvs_compute_metrics`` runs them (reference faces included)."""
+                 device: torch.device, batch_size: int | None = None, faces=None) -> dict:
+    """Every metric in ``specs`` as ``pvs_compute_metrics`` runs them: with the
+    SRC's reference faces computed here, or given (``faces``, as the SRC's cache
+    gives them to its later PVSs)."""
+    reference_faces = _reference_faces(reference) if faces is None else (lambda: faces)
     return compute.run_metrics(specs, distorted, reference, device=device, batch_size=batch_size,
-                               reference_faces=_reference_faces(reference, AED_FRAME_STEP))
+                               reference_faces=reference_faces)
 
 
 def _per_frame(spec: MetricSpec) -> bool:
@@ -116,28 +119,46 @@ def _per_frame(spec: MetricSpec) -> bool:
 def run_naive(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
               device: torch.device) -> None:
     """Every metric alone, frame by frame, nothing shared (see the module docstring).
-    Metrics that look across frames run once each on the whole clip, with their own reference work."""
+    Metrics that look across frames run once each on the whole clip, with their own reference work.
+    Identity embeddings are computed only for the metrics that use them."""
     for spec in specs:
         if not _per_frame(spec):
-            compute.run_metrics([spec], distorted, reference, device=device,
-                                reference_faces=_reference_faces(reference, AED_FRAME_STEP))
+            compute.run_metrics([spec], distorted, reference, device=device, reference_faces=_reference_faces(reference))
             continue
         for index in range(0, len(distorted), spec.frame_step):  # the frames the service computes
             pair = distorted[index:index + 1], reference[index:index + 1]
-            compute.run_metrics([spec], *pair, device=device, batch_size=1,
-                                reference_faces=_reference_faces(pair[1], embedding_step=1))
+            faces = _reference_faces(pair[1], embedding_step=1, embeddings=spec.name in IDENTITY_METRICS)
+            compute.run_metrics([spec], *pair, device=device, batch_size=1, reference_faces=faces)
+
+
+# The metrics that read identity embeddings (the others need landmarks only).
+IDENTITY_METRICS = ("aed", "id_sim")
+
+ONE_PASS_FIRST = "one pass, first PVS of a SRC"
+ONE_PASS_NEXT = "one pass, next PVS (SRC faces cached)"
+NAIVE = "per frame, one metric at a time"
 
 
 def compare_passes(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
-                   device: torch.device, batch_size: int = compute.DEFAULT_BATCH_SIZE) -> list[Run]:
-    """[one pass, naive]: the whole set both ways, after a warm-up on a few frames."""
+                   device: torch.device, batch_size: int | None = None) -> list[Run]:
+    """The whole set three ways: the one pass for the first PVS of a SRC (its
+    reference faces computed), for a later PVS (the faces from the SRC's cache,
+    as every other PVS of a database gets them; only when a face metric is in
+    the set), and the naive way."""
+    runs = [time_one_pass(specs, distorted, reference, device=device, batch_size=batch_size)]
+    if any(spec.kind in FACE_KINDS for spec in specs):
+        faces = face_kernels.reference_faces(reference, AED_FRAME_STEP)
+        runs.append(time_one_pass(specs, distorted, reference, device=device, batch_size=batch_size, faces=faces))
+    return runs + [_measured(NAIVE, len(distorted), lambda: run_naive(specs, distorted, reference, device=device))]
+
+
+def time_one_pass(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
+                  device: torch.device, batch_size: int | None = None, faces=None) -> Run:
+    """``run_one_pass`` measured, after a warm-up on a few frames (models built, memory allocated)."""
     run_one_pass(specs, distorted[:3], reference[:3], device=device, batch_size=batch_size)
-    return [
-        _measured("whole set, one pass (batched, shared)", len(distorted),
-                  lambda: run_one_pass(specs, distorted, reference, device=device, batch_size=batch_size)),
-        _measured("per frame, one metric at a time", len(distorted),
-                  lambda: run_naive(specs, distorted, reference, device=device)),
-    ]
+    return _measured(ONE_PASS_FIRST if faces is None else ONE_PASS_NEXT, len(distorted),
+                     lambda: run_one_pass(specs, distorted, reference, device=device, batch_size=batch_size,
+                                          faces=faces))
 
 
 def load_clip(path: Path, frames: int, size: int) -> np.ndarray:
@@ -170,7 +191,7 @@ def degrade(frames: np.ndarray, sigma: float = 1.5, noise: float = 3.0, seed: in
 
 def time_metrics(
     specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
-    device: torch.device, batch_size: int = compute.DEFAULT_BATCH_SIZE,
+    device: torch.device, batch_size: int | None = None,
 ) -> list[Timing]:
     """Time each metric alone on the clip pair (uint8 (T, H, W, 3)), after a
     warm-up on one batch (models built, memory allocated).
@@ -182,15 +203,14 @@ def time_metrics(
     faces = None
     timings = []
     if needs_faces:
-        timing, faces = _timed("reference faces (once per SRC)", len(reference),
-                               _reference_faces(reference, AED_FRAME_STEP))
+        timing, faces = _timed("reference faces (once per SRC)", len(reference), _reference_faces(reference))
         timings.append(timing)
 
     def run(chosen, frames):
         return compute.run_metrics(chosen, distorted[frames], reference[frames], device=device,
                                    batch_size=batch_size, reference_faces=_faces_of(faces, frames))
 
-    run(specs, slice(0, max(batch_size, 3)))
+    run(specs, slice(0, max(batch_size or compute.default_batch_size(device), 3)))
     return timings + [
         _timed(spec.name, len(distorted), lambda spec=spec: run([spec], slice(None))[spec.name])[0]
         for spec in specs

@@ -1,7 +1,8 @@
 """System checks of the metrics app (``manage.py check``)."""
+from django.conf import settings
 from django.core import checks
 
-from metrics.registry import all_metrics
+from metrics.registry import UnknownMetricError, all_metrics, get_metric
 from metrics.weights import FETCH_COMMAND, missing_weights
 
 
@@ -19,3 +20,16 @@ def metric_weights_check(app_configs, **kwargs):
                 id="metrics.W001",
             ))
     return warnings
+
+
+@checks.register()
+def job_metrics_check(app_configs, **kwargs):
+    """metrics.E001 for each name in ``FACEQA_JOB_METRICS`` or ``FACEQA_JOB_SKIP_METRICS`` that is not a metric."""
+    errors = []
+    for setting in ("FACEQA_JOB_METRICS", "FACEQA_JOB_SKIP_METRICS"):
+        for name in getattr(settings, setting):
+            try:
+                get_metric(name)
+            except UnknownMetricError as error:
+                errors.append(checks.Error(f"{setting}: {error.args[0]}", id="metrics.E001"))
+    return errors

@@ -76,3 +76,12 @@ def landmarks_overlay(distorted: np.ndarray, reference_landmarks: np.ndarray, bo
         for x, y in points:
             draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), fill=colour)
     return np.asarray(image)
+
+
+def face_region_overlay(distorted: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The distorted frame with everything outside the face region (bool (H, W),
+    ``metrics.kernels.face.face_masks``) dimmed to a third: what the face_*
+    metrics see. uint8 (H, W, 3)."""
+    shown = distorted.copy()
+    shown[~mask] //= 3
+    return shown

@@ -85,7 +85,7 @@ def per_frame_figure(*, rows: list[MetricRow]) -> dict | None:
         return None
     fig = make_subplots(
         rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.25 / len(rows),
-        subplot_titles=[f"{axis_title(row.spec)}, {direction(row.spec)}" for row in rows],
+        subplot_titles=[_per_frame_title(row.spec) for row in rows],
     )
     for index, row in enumerate(rows, start=1):
         fig.add_trace(
@@ -103,6 +103,13 @@ def per_frame_figure(*, rows: list[MetricRow]) -> dict | None:
         margin={"l": 60, "r": 20, "t": 40, "b": 50},
     )
     return _as_dict(fig)
+
+
+def _per_frame_title(spec: MetricSpec) -> str:
+    """What a per-frame curve shows: the metric, or what its per-frame values are when it pools itself."""
+    if spec.frame_values:
+        return f"{spec.label}: per frame, {spec.frame_values} (0 = agreement)"
+    return f"{axis_title(spec)}, {direction(spec)}"
 
 
 @dataclass(frozen=True)
@@ -289,12 +296,12 @@ def agreement_figure(agreement: Agreement) -> dict:
     return _as_dict(fig)
 
 
-PICTURE_KINDS = ("reference", "distorted", "landmarks", *pictures.MAP_KINDS)
+PICTURE_KINDS = ("reference", "distorted", "landmarks", "face_region", *pictures.MAP_KINDS)
 
 
 def pvs_picture(*, pvs: Pvs, index: int, kind: str) -> bytes:
     """PNG of frame ``index`` (0-based) of a PVS: the SRC frame, the PVS frame,
-    the landmarks overlay or a distortion map (``PICTURE_KINDS``).
+    the landmarks overlay, the face region or a distortion map (``PICTURE_KINDS``).
 
     Raises ``Http404`` for an unknown kind, a frame out of range or a PVS not
     decoded yet, and ``WeightsMissingError`` for the LPIPS map without weights.
@@ -308,9 +315,12 @@ def pvs_picture(*, pvs: Pvs, index: int, kind: str) -> bytes:
         return pictures.png(reference[index])
     if kind == "distorted":
         return pictures.png(distorted)
-    if kind == "landmarks":
+    if kind in ("landmarks", "face_region"):
+        from metrics.kernels.face import face_masks
         from metrics.services import source_reference_faces  # reads (or fills) the SRC's face cache
 
         faces = source_reference_faces(source=pvs.source, frames=reference)
+        if kind == "face_region":
+            return pictures.png(pictures.face_region_overlay(distorted, face_masks(faces, distorted.shape[:2])[index]))
         return pictures.png(pictures.landmarks_overlay(distorted, faces.landmarks[index], faces.boxes[index]))
     return pictures.png(pictures.MAPS[kind](distorted, reference[index]))

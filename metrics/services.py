@@ -23,6 +23,13 @@ def metric_specs(names: list[str] | None = None) -> list[MetricSpec]:
     return [get_metric(name) for name in dict.fromkeys(names)]
 
 
+def job_metric_names() -> list[str]:
+    """The metrics a PVS job computes: ``settings.FACEQA_JOB_METRICS`` (every
+    registered metric when empty) less ``settings.FACEQA_JOB_SKIP_METRICS``."""
+    chosen = settings.FACEQA_JOB_METRICS or list(all_metrics())
+    return [name for name in chosen if name not in settings.FACEQA_JOB_SKIP_METRICS]
+
+
 def _default_pooling() -> str:
     return settings.FACEQA_METRIC_POOLING
 
@@ -31,6 +38,7 @@ def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None,
                         pooling: str | None = None, stage: str | None = None) -> list[MetricResult]:
     """Compute metrics of a decoded PVS against its SRC and store one result per metric.
 
+    ``metric_names`` None means the job's metrics (``job_metric_names``).
     ``stage`` ``cpu`` or ``gpu`` keeps the metrics of that device (the PVS
     job's two metrics stages, on the two queues); ``None`` keeps all. Reads
     both lossless clips once and runs the metrics in one pass
@@ -47,7 +55,7 @@ def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None,
     clip and ``ValueError`` when the PVS has no decoded clip or its frames do
     not match the SRC's.
     """
-    specs = metric_specs(metric_names)
+    specs = metric_specs(metric_names if metric_names is not None else job_metric_names())
     if stage is not None:
         if stage not in DEVICES:
             raise ValueError(f"unknown metrics stage {stage!r}: choose one of {', '.join(DEVICES)}")

@@ -32,21 +32,32 @@ def rd_summary_rows() -> list[dict]:
     return sorted(rows, key=lambda row: (row["codec"], row["kbps"]))
 
 
+# Metric columns per block of the text table, so that a block fits a terminal.
+COLUMNS_PER_BLOCK = 8
+
+
 def rd_summary_text() -> str:
-    """``rd_summary_rows`` as a plain-text table; units, directions and unavailable reasons below it."""
+    """``rd_summary_rows`` as plain-text tables (one block of up to
+    ``COLUMNS_PER_BLOCK`` metrics each); units, directions and unavailable
+    reasons below them."""
     specs = all_metrics()
-    lines = [f"{'codec':<14} {'HRC':<30} {'SRCs':>4} {'kbit/s':>7} "
-             + " ".join(f"{spec.label[:11]:>11}" for spec in specs.values())]
-    unavailable = {}
-    for row in rd_summary_rows():
-        cells = [
-            f"{'unavailable' if row['metrics'][name] is None else format(row['metrics'][name], '.4g'):>11}"
-            for name in specs
-        ]
-        lines.append(f"{row['codec']:<14} {row['hrc']:<30} {row['n_src']:>4} {row['kbps']:>7.1f} " + " ".join(cells))
+    rows = rd_summary_rows()
+    names = list(specs)
+    lines, unavailable = [], {}
+    for start in range(0, len(names), COLUMNS_PER_BLOCK):
+        block = names[start:start + COLUMNS_PER_BLOCK]
+        lines.append(f"{'codec':<14} {'HRC':<30} {'SRCs':>4} {'kbit/s':>7} "
+                     + " ".join(f"{specs[name].label[:11]:>11}" for name in block))
+        for row in rows:
+            cells = [
+                f"{'unavailable' if row['metrics'][name] is None else format(row['metrics'][name], '.4g'):>11}"
+                for name in block
+            ]
+            lines.append(f"{row['codec']:<14} {row['hrc']:<30} {row['n_src']:>4} {row['kbps']:>7.1f} " + " ".join(cells))
+        lines.append("")
+    for row in rows:
         for name, reason in row["reasons"].items():
             unavailable.setdefault(name, reason)
-    lines.append("")
     lines += [
         f"{spec.label}: {spec.unit or 'no unit'}, {'higher' if spec.higher_is_better else 'lower'} is better"
         for spec in specs.values()

@@ -8,6 +8,7 @@ which verify the file's SHA-256 before it is renamed into place (DESIGN.md,
 "Model weights"); metrics check ``missing_weights`` before they build a model,
 so nothing is ever downloaded while a metric runs.
 """
+import importlib.util
 import shutil
 import urllib.request
 from dataclasses import dataclass
@@ -103,6 +104,43 @@ WEIGHTS = {
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A model file that a Python package ships: nothing to fetch, listed so that
+    every number can be traced to the file behind it (``fetch_weights --list``)."""
+
+    name: str
+    package: str
+    relative_path: str
+    licence: str
+    used_by: str
+
+    def path(self) -> Path:
+        """The file inside the installed package; ``FileNotFoundError`` when the package is absent."""
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(f"package {self.package} is not installed (pip install -r requirements.txt)")
+        return Path(list(spec.submodule_search_locations)[0]) / self.relative_path
+
+
+_DLIB_MODELS = "Davis King's dlib-models, public domain / CC0 1.0 (face_recognition_models, MIT)"
+
+BUNDLED = (
+    BundledModel("dlib-landmarks-68", "face_recognition_models", "models/shape_predictor_68_face_landmarks.dat",
+                 _DLIB_MODELS + "; trained on iBUG 300-W, whose images are for research use",
+                 "ingest face crop, landmark-warp codec, akd*, pose_*, ear_r, mouth_r, face region"),
+    BundledModel("dlib-face-recognition-v1", "face_recognition_models",
+                 "models/dlib_face_recognition_resnet_model_v1.dat", _DLIB_MODELS, "aed, id_sim"),
+    BundledModel("lpips-alex-v0.1", "lpips", "weights/v0.1/alex.pth", "lpips package, BSD-2-Clause",
+                 "lpips_alex, face_lpips (linear layers; the AlexNet backbone is 'alexnet')"),
+    BundledModel("lpips-vgg-v0.1", "lpips", "weights/v0.1/vgg.pth", "lpips package, BSD-2-Clause",
+                 "lpips_vgg (linear layers; the VGG16 backbone is 'vgg16')"),
+    BundledModel("vmaf_v0.6.1", "vmaf_torch", "svm_predict.py",
+                 "vmaf-torch, BSD-3-Clause; model of Netflix vmaf (BSD+Patent)",
+                 "vmaf (SVM of vmaf_v0.6.1.json embedded in the source file)"),
+)
 
 
 def get_weight(name: str) -> WeightFile:

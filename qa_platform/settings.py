@@ -147,6 +147,16 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 FACEQA_OPEN_RESEARCHER_PAGES = os.environ.get("FACEQA_OPEN_RESEARCHER_PAGES", "1" if DEBUG else "0") == "1"
 # How per-frame metric values become a PVS's value: mean, p5 or harmonic (metrics.pooling).
 FACEQA_METRIC_POOLING = os.environ.get("FACEQA_METRIC_POOLING", "mean")
+
+
+def _names(variable: str) -> list[str]:
+    return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
+
+
+# The metrics a PVS job computes (comma-separated names; empty: every registered
+# metric), less those in FACEQA_JOB_SKIP_METRICS.
+FACEQA_JOB_METRICS = _names("FACEQA_JOB_METRICS")
+FACEQA_JOB_SKIP_METRICS = _names("FACEQA_JOB_SKIP_METRICS")
 # Memory for the SRCs' reference-side deep features (LPIPS, DISTS) a worker
 # keeps for the next PVS of the same SRC (metrics.features), MiB.
 FACEQA_FEATURE_CACHE_MB = int(os.environ.get("FACEQA_FEATURE_CACHE_MB", "1024"))

@@ -65,17 +65,18 @@ class ReferenceFaces:
         return np.array([dlib_faces.inter_ocular_distance(points) for points in self.landmarks])
 
 
-def reference_faces(frames: np.ndarray, embedding_step: int) -> ReferenceFaces:
+def reference_faces(frames: np.ndarray, embedding_step: int, embeddings: bool = True) -> ReferenceFaces:
     """Locate, landmark and embed the face in every frame of a SRC.
 
     ``frames`` uint8 (T, H, W, 3) RGB. Embeddings are computed on every
-    ``embedding_step``-th frame only. Raises ``qa_platform.faces.NoFaceError``
-    when no frame has a detectable face.
+    ``embedding_step``-th frame only, and not at all when ``embeddings`` is
+    false (they stay NaN). Raises ``qa_platform.faces.NoFaceError`` when no
+    frame has a detectable face.
     """
     boxes = dlib_faces.track_boxes(frames)
     landmarks = np.stack([dlib_faces.landmarks(frame, box) for frame, box in zip(frames, boxes)])
     faces = ReferenceFaces(boxes, landmarks, np.full((len(frames), 128), np.nan), embedding_step)
-    for index in faces.embedding_frames:
+    for index in faces.embedding_frames if embeddings else ():
         faces.embeddings[index] = dlib_faces.identity_embedding(frames[index], boxes[index])
     return faces
 

@@ -1,4 +1,4 @@
-from metrics.checks import metric_weights_check
+from metrics.checks import job_metrics_check, metric_weights_check
 
 
 class TestMetricWeightsCheck:
@@ -14,3 +14,16 @@ class TestMetricWeightsCheck:
 
     def test_is_silent_when_every_weight_file_is_there(self, stand_in_weights):
         assert metric_weights_check(None) == []
+
+
+class TestJobMetricsCheck:
+    def test_unknown_names_in_either_setting_are_errors(self, settings):
+        settings.FACEQA_JOB_METRICS = ["psnr_rgb", "vmaff"]
+        settings.FACEQA_JOB_SKIP_METRICS = ["fism"]
+        errors = job_metrics_check(None)
+        assert [e.id for e in errors] == ["metrics.E001", "metrics.E001"]
+        assert "did you mean vmaf" in errors[0].msg and errors[1].msg.startswith("FACEQA_JOB_SKIP_METRICS")
+
+    def test_is_silent_for_registered_names(self, settings):
+        settings.FACEQA_JOB_METRICS, settings.FACEQA_JOB_SKIP_METRICS = ["vmaf"], ["fsim"]
+        assert job_metrics_check(None) == []

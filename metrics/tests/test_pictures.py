@@ -62,4 +62,14 @@ def test_landmarks_overlay_marks_68_points_in_two_colours(face_clip, face_clip_f
 
 def test_pvs_page_has_the_pictures(client, blurred_pvs):
     page = client.get(reverse("metrics:pvs", args=[blurred_pvs.pk])).content.decode()
-    assert 'id="picture-third"' in page and 'value="landmarks"' in page
+    assert 'id="picture-third"' in page and 'value="landmarks"' in page and 'value="face_region"' in page
+
+
+def test_face_region_overlay_dims_only_outside_the_face(face_clip, face_clip_faces):
+    from metrics.kernels.face import face_masks
+
+    frame = face_clip[0][0]
+    mask = face_masks(face_clip_faces, frame.shape[:2])[0]
+    shown = pictures.face_region_overlay(frame, mask)
+    np.testing.assert_array_equal(shown[mask], frame[mask])
+    np.testing.assert_array_equal(shown[~mask], frame[~mask] // 3)

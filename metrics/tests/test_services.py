@@ -61,6 +61,11 @@ class TestPvsComputeMetrics:
         # No CUDA here: the gpu stage runs on the CPU and says so with each value.
         assert {r.device for r in results.values() if r.status == MetricStatus.OK} == {"cpu"}
 
+    def test_a_job_computes_the_job_metrics_less_the_skipped_ones(self, face_pvs, settings):
+        settings.FACEQA_JOB_METRICS = ["psnr_rgb", "fsim", "vif", "akd"]
+        settings.FACEQA_JOB_SKIP_METRICS = ["fsim", "vif"]
+        assert list(by_name(services.pvs_compute_metrics(pvs=face_pvs))) == ["psnr_rgb", "akd"]
+
     def test_an_unknown_stage_is_refused(self, face_pvs):
         with pytest.raises(ValueError, match="unknown metrics stage 'tpu'"):
             services.pvs_compute_metrics(pvs=face_pvs, stage="tpu")

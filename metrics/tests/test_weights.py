@@ -2,6 +2,9 @@ import hashlib
 from dataclasses import replace
 
 import pytest
+
+from metrics.weights import BUNDLED
+from qa_platform.storage import sha256_file
 from django.core.management import CommandError, call_command
 
 from metrics import weights
@@ -108,6 +111,14 @@ class TestFetchWeightsCommand:
         out = capsys.readouterr().out
         assert "alexnet (missing): alexnet-owt-7be5be79.pth" in out
         assert "sha256:  not pinned" in out  # piq's DISTS file
+
+    def test_list_names_the_bundled_models_with_the_hash_of_the_installed_file(self, capsys):
+        call_command("fetch_weights", "--list")
+        out = capsys.readouterr().out
+        for model in BUNDLED:
+            assert f"{model.name} (package {model.package})" in out
+        landmarks = BUNDLED[0].path()
+        assert f"sha256:  {sha256_file(landmarks)}" in out and "missing:" not in out
 
     def test_unknown_name_is_an_error(self):
         with pytest.raises(CommandError, match="unknown weight 'vgg19'"):

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from metrics import weights
+from qa_platform.storage import sha256_file
 
 
 class Command(BaseCommand):
@@ -35,6 +36,10 @@ class Command(BaseCommand):
         if show_list:
             for weight in chosen:
                 self.stdout.write(_describe(weight))
+            if not names:
+                self.stdout.write("\nBundled with their Python packages (nothing to fetch):")
+                for model in weights.BUNDLED:
+                    self.stdout.write(_describe_bundled(model))
             return
         refused = [reason for weight in chosen if (reason := self._install(weight, folder))]
         if refused:
@@ -67,4 +72,18 @@ def _describe(weight: weights.WeightFile) -> str:
         f"  size:    {size}\n"
         f"  used by: {weight.used_by}\n"
         f"  licence: {weight.licence}"
+    )
+
+
+def _describe_bundled(model: weights.BundledModel) -> str:
+    try:
+        path = model.path()
+        found = f"{path}\n  sha256:  {sha256_file(path)}\n  size:    {path.stat().st_size} bytes"
+    except FileNotFoundError as exc:
+        found = f"missing: {exc}"
+    return (
+        f"{model.name} (package {model.package}):\n"
+        f"  path:    {found}\n"
+        f"  used by: {model.used_by}\n"
+        f"  licence: {model.licence}"
     )
