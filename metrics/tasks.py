@@ -3,6 +3,7 @@ from celery import shared_task
 
 from metrics import services
 from qa_platform.models import Pvs
+from qa_platform.services import pvs_mark_running
 
 
 @shared_task(name="metrics.pvs_metrics")
@@ -10,5 +11,6 @@ def pvs_metrics_task(pvs_id: int, metric_names: list[str] | None = None, stage: 
     """PVS job stage: compute and store the PVS's metrics (all registered ones
     by default; with ``stage`` ``cpu`` or ``gpu``, those of that device)."""
     pvs = Pvs.objects.select_related("source").get(pk=pvs_id)
+    pvs_mark_running(pvs=pvs, stage=f"computing {stage or 'all'} metrics")
     services.pvs_compute_metrics(pvs=pvs, metric_names=metric_names, stage=stage)
     return pvs_id
