@@ -18,7 +18,7 @@ _AKD = ("mean distance between the distorted and reference dlib 68-point (iBUG 3
         "{which}, divided by the reference's inter-ocular distance (eye centres, 300-W "
         "normalisation); AKD as in Siarohin et al., NeurIPS 2019, sec. 4; " + _IN_BOX)
 _POSE = ("|{axis}(distorted) - {axis}(reference)| per frame, degrees: head rotation from six "
-         "dlib landmarks by OpenCV solvePnP on a generic 3-D face (Mallick, LearnOpenCV 2016), "
+         "dlib landmarks by OpenCV solvePnP (SQPnP) on a generic 3-D face (Mallick, LearnOpenCV 2016), "
          "focal length = frame width, Euler angles by RQ decomposition. Practical range [0, 30]")
 _AGREEMENT = ("Pearson r over the frames between the {what} series of the distorted and the "
               "reference face (dlib landmarks; " + _IN_BOX + "); 1 when the PVS {does} exactly "
@@ -83,17 +83,17 @@ SPECS = (
     ),
     MetricSpec(
         name="pose_yaw", label="Head yaw error", unit="°", value_range=(0.0, 30.0),
-        higher_is_better=False, kind=FACE, device="cpu", version=f"1/{_DLIB}",
+        higher_is_better=False, kind=FACE, device="cpu", version=f"2/{_DLIB}",
         source=_POSE.format(axis="yaw"), kernel_path=f"{_FACE}:pose_yaw_error",
     ),
     MetricSpec(
         name="pose_pitch", label="Head pitch error", unit="°", value_range=(0.0, 30.0),
-        higher_is_better=False, kind=FACE, device="cpu", version=f"1/{_DLIB}",
+        higher_is_better=False, kind=FACE, device="cpu", version=f"2/{_DLIB}",
         source=_POSE.format(axis="pitch"), kernel_path=f"{_FACE}:pose_pitch_error",
     ),
     MetricSpec(
         name="pose_roll", label="Head roll error", unit="°", value_range=(0.0, 30.0),
-        higher_is_better=False, kind=FACE, device="cpu", version=f"1/{_DLIB}",
+        higher_is_better=False, kind=FACE, device="cpu", version=f"2/{_DLIB}",
         source=_POSE.format(axis="roll"), kernel_path=f"{_FACE}:pose_roll_error",
     ),
     MetricSpec(

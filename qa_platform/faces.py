@@ -124,21 +124,25 @@ POSE_MODEL = np.array([
 def head_pose(points: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
     """Head rotation (pitch, yaw, roll) in degrees from one (68, 2) landmark set.
 
-    OpenCV's solvePnP (iterative) fits ``POSE_MODEL`` to the six
-    ``POSE_LANDMARKS`` with a pinhole camera of focal length = frame width and
-    the principal point at the centre of ``frame_size`` (height, width), no
-    lens distortion; the rotation is split into Euler angles about x (pitch),
-    y (yaw) and z (roll) by ``cv2.RQDecomp3x3``. Returns float64 (3,), NaN
-    when the fit fails.
+    OpenCV's solvePnP fits ``POSE_MODEL`` to the six ``POSE_LANDMARKS`` with
+    a pinhole camera of focal length = frame width and the principal point at
+    the centre of ``frame_size`` (height, width), no lens distortion, by SQPnP
+    (Terzakis & Lourakis, ECCV 2020: the global minimum of the reprojection
+    error in object space; the iterative solver alone falls into mirrored
+    poses behind the camera, 180 degrees off, on turned heads), refined by
+    Levenberg-Marquardt on the image reprojection error. The rotation is split into Euler angles
+    about x (pitch), y (yaw) and z (roll) by ``cv2.RQDecomp3x3``. Returns
+    float64 (3,), NaN when the fit fails or puts the head behind the camera.
     """
     import cv2
 
     height, width = frame_size
     camera = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float64)
     image_points = np.ascontiguousarray(points[list(POSE_LANDMARKS)], dtype=np.float64)
-    found, rotation, _ = cv2.solvePnP(POSE_MODEL, image_points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
-    if not found:
+    found, rotation, translation = cv2.solvePnP(POSE_MODEL, image_points, camera, None, flags=cv2.SOLVEPNP_SQPNP)
+    if not found or translation[2, 0] <= 0:
         return np.full(3, np.nan)
+    rotation, translation = cv2.solvePnPRefineLM(POSE_MODEL, image_points, camera, None, rotation, translation)
     matrix, _ = cv2.Rodrigues(rotation)
     return np.array(cv2.RQDecomp3x3(matrix)[0], dtype=np.float64)
 

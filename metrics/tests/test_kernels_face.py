@@ -137,6 +137,18 @@ class TestHeadPose:
         assert np.median(face.pose_yaw_error(distorted)) < roll / 2
 
 
+def test_poses_of_a_turning_head_stay_in_front_of_the_camera_and_agree_under_mild_blur(faces_dir):
+    from metrics.benchmark import load_clip
+
+    frames = load_clip(faces_dir / "lp_d0.mp4", 78, 256)  # the head turns and nods
+    faces = face.reference_faces(frames, STEP, embeddings=False)
+    poses = face._poses(faces.landmarks, frames.shape[1:3])
+    assert np.isfinite(poses).all() and np.abs(poses[:, 2]).max() < 45  # no mirrored, upside-down fit
+    distorted = measured(blurred(frames, sigma=0.7), faces)
+    for kernel in (face.pose_yaw_error, face.pose_pitch_error, face.pose_roll_error):
+        assert np.nanmax(kernel(distorted)) < 15
+
+
 class TestExpressionAgreement:
     def test_itself_agrees_perfectly_and_the_differences_are_zero(self, clip_and_faces):
         frames, faces = clip_and_faces
