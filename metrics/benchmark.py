@@ -10,8 +10,9 @@ Three measurements (``benchmark_metrics``):
   distorted faces measured once for all face metrics, the YUV planes converted
   once for the clip metrics;
 - the straightforward way: one metric at a time, one frame at a time, every
-  frame converted again for every metric, and the face work (detection,
-  landmarks, embedding of both frames) redone for every face metric and frame;
+  frame converted again for every metric, and the face work (detection and
+  landmarks of the reference frame, landmarks of the distorted one, and both
+  embeddings for the identity metrics) redone for every face metric and frame;
   metrics that look across frames (VMAF, the temporal ones, the expression
   correlations) run once each on the whole clip with their own reference work.
   The library calls are the same (piq, lpips, vmaf-torch, OpenCV, dlib through
@@ -111,6 +112,10 @@ def run_one_pass(specs: list[MetricSpec], distorted: np.ndarray, reference: np.n
                                reference_faces=reference_faces)
 
 
+# The metrics that read identity embeddings (the others need landmarks only).
+IDENTITY_METRICS = ("aed", "id_sim")
+
+
 def _per_frame(spec: MetricSpec) -> bool:
     """Whether a metric's values are frame by frame, so that the naive way can run it one frame at a time."""
     return spec.kind in (FULL_REFERENCE, FACE_REGION, FACE) and not spec.fixed_pooling
@@ -129,10 +134,6 @@ def run_naive(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndar
             pair = distorted[index:index + 1], reference[index:index + 1]
             faces = _reference_faces(pair[1], embedding_step=1, embeddings=spec.name in IDENTITY_METRICS)
             compute.run_metrics([spec], *pair, device=device, batch_size=1, reference_faces=faces)
-
-
-# The metrics that read identity embeddings (the others need landmarks only).
-IDENTITY_METRICS = ("aed", "id_sim")
 
 ONE_PASS_FIRST = "one pass, first PVS of a SRC"
 ONE_PASS_NEXT = "one pass, next PVS (SRC faces cached)"
