@@ -32,7 +32,8 @@ class ClipPair:
     device: torch.device
 
     def __post_init__(self):
-        check_frames(self.distorted), check_frames(self.reference)
+        check_frames(self.distorted)
+        check_frames(self.reference)
         if self.distorted.shape != self.reference.shape:
             raise ValueError(f"distorted {self.distorted.shape} and reference {self.reference.shape} differ")
 

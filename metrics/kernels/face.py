@@ -30,6 +30,7 @@ from metrics.pooling import PoolingError, SequenceValue
 
 from qa_platform import faces as dlib_faces
 from qa_platform.storage import atomic_path
+from qa_platform.video import check_frames
 
 # Bump when what ``reference_faces`` stores changes: older caches are recomputed.
 CACHE_FORMAT = 1
@@ -104,6 +105,10 @@ def load_reference_faces(path: Path, frame_count: int, embedding_step: int) -> R
     return faces if faces.frame_count == frame_count else None
 
 
+def _poses(landmarks: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    return np.stack([dlib_faces.head_pose(points, frame_size) for points in landmarks])
+
+
 class DistortedFaces:
     """The faces of a PVS, measured in the SRC's face boxes, once for all face metrics.
 
@@ -113,8 +118,7 @@ class DistortedFaces:
     """
 
     def __init__(self, frames: np.ndarray, reference: ReferenceFaces):
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(f"distorted must be uint8 (T, H, W, 3); got {frames.dtype} {frames.shape}")
+        check_frames(frames)
         if len(frames) != reference.frame_count:
             raise ValueError(f"distorted has {len(frames)} frames, the reference faces {reference.frame_count}")
         self.frames = frames
@@ -124,6 +128,16 @@ class DistortedFaces:
     def landmarks(self) -> np.ndarray:
         """float64 (T, 68, 2) pixels, found in the reference's box of each frame."""
         return np.stack([dlib_faces.landmarks(frame, box) for frame, box in zip(self.frames, self.reference.boxes)])
+
+    @cached_property
+    def poses(self) -> np.ndarray:
+        """Head pose (pitch, yaw, roll) per frame, float64 (T, 3) degrees (``qa_platform.faces.head_pose``)."""
+        return _poses(self.landmarks, self.frames.shape[1:3])
+
+    @cached_property
+    def reference_poses(self) -> np.ndarray:
+        """The SRC's head pose per frame, as ``poses``."""
+        return _poses(self.reference.landmarks, self.frames.shape[1:3])
 
     @cached_property
     def embeddings(self) -> np.ndarray:
@@ -175,13 +189,8 @@ def akd_eyes(faces: DistortedFaces) -> np.ndarray:
     return _keypoint_distance(faces, slice(dlib_faces.RIGHT_EYE.start, dlib_faces.LEFT_EYE.stop))
 
 
-def _poses(landmarks: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
-    return np.stack([dlib_faces.head_pose(points, frame_size) for points in landmarks])
-
-
 def _pose_error(faces: DistortedFaces, axis: int) -> np.ndarray:
-    frame_size = faces.frames.shape[1:3]
-    difference = _poses(faces.landmarks, frame_size)[:, axis] - _poses(faces.reference.landmarks, frame_size)[:, axis]
+    difference = faces.poses[:, axis] - faces.reference_poses[:, axis]
     return np.abs((difference + 180.0) % 360.0 - 180.0)
 
 

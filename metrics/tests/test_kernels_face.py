@@ -72,6 +72,13 @@ class TestDistortedFaces:
         monkeypatch.setattr(face.dlib_faces, "landmarks", lambda *args: pytest.fail("landmarks measured again"))
         face.akd_mouth(distorted), face.pose_yaw_error(distorted), face.eye_agreement(distorted)
 
+    def test_poses_are_fitted_once_for_the_three_angles(self, clip_and_faces, monkeypatch):
+        frames, faces = clip_and_faces
+        distorted = measured(blurred(frames, sigma=2), faces)
+        face.pose_yaw_error(distorted)
+        monkeypatch.setattr(face.dlib_faces, "head_pose", lambda *args: pytest.fail("pose fitted again"))
+        face.pose_pitch_error(distorted), face.pose_roll_error(distorted)
+
 
 class TestIdentity:
     def test_a_clip_against_itself_is_zero_on_sampled_frames_only(self, clip_and_faces):
@@ -142,9 +149,9 @@ def test_poses_of_a_turning_head_stay_in_front_of_the_camera_and_agree_under_mil
 
     frames = load_clip(faces_dir / "lp_d0.mp4", 78, 256)  # the head turns and nods
     faces = face.reference_faces(frames, STEP, embeddings=False)
-    poses = face._poses(faces.landmarks, frames.shape[1:3])
-    assert np.isfinite(poses).all() and np.abs(poses[:, 2]).max() < 45  # no mirrored, upside-down fit
     distorted = measured(blurred(frames, sigma=0.7), faces)
+    poses = distorted.reference_poses
+    assert np.isfinite(poses).all() and np.abs(poses[:, 2]).max() < 45  # no mirrored, upside-down fit
     for kernel in (face.pose_yaw_error, face.pose_pitch_error, face.pose_roll_error):
         assert np.nanmax(kernel(distorted)) < 15
 
