@@ -81,6 +81,13 @@ class Codec(ABC):
     def decode(self, bitstream: list[Path]) -> np.ndarray:
         """Decode from the bitstream files alone: uint8 (T, H, W, 3), RGB."""
 
+    def execution_device(self) -> str:
+        """Where this process runs the codec: "cpu" or "cuda" (recorded with every PVS).
+
+        Codecs on the ``gpu`` queue override it; the default is the CPU.
+        """
+        return "cpu"
+
     def check_params(self, params: dict) -> dict:
         """Return ``params`` if every key is one this codec understands, else raise ``CodecError``."""
         unknown = sorted(set(params) - set(self.param_names))

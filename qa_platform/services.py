@@ -229,7 +229,7 @@ def pvs_code(*, pvs: Pvs) -> Pvs:
     video.write_lossless(folder / "decoded.mkv", decoded, fps)
     video.write_browser_copy(folder / "browser.mp4", decoded, fps)
     Pvs.objects.filter(pk=pvs.pk).update(
-        codec_version=codec.version, device=str(codec.device),
+        codec_version=codec.version, device=codec.execution_device(),
         bitstream_path=str(relative / "bitstream"), bitstream_bytes=n_bytes,
         kbps=bitrate_kbps(n_bytes, len(src_frames), fps),
         decoded_path=str(relative / "decoded.mkv"), browser_path=str(relative / "browser.mp4"),
