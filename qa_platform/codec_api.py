@@ -81,6 +81,14 @@ class Codec(ABC):
     def decode(self, bitstream: list[Path]) -> np.ndarray:
         """Decode from the bitstream files alone: uint8 (T, H, W, 3), RGB."""
 
+    def unavailable_reason(self) -> str:
+        """Why this codec cannot run in this process ("" when it can).
+
+        E.g. an external program missing from PATH, or a learned codec without
+        a trained checkpoint. Listings show the reason; jobs refuse to start.
+        """
+        return ""
+
     def execution_device(self) -> str:
         """Where this process runs the codec: "cpu" or "cuda" (recorded with every PVS).
 
