@@ -111,7 +111,8 @@ def _encoder_context(fmt: StreamFormat, width: int, height: int, fps: Fraction, 
     return context
 
 
-def _to_yuv(image: np.ndarray, index: int) -> av.VideoFrame:
+def to_yuv(image: np.ndarray, index: int) -> av.VideoFrame:
+    """RGB uint8 (H, W, 3), full range -> yuv420p frame (BT.601, limited range) with pts ``index``."""
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24").reformat(
         format=PIX_FMT, src_colorspace=Colorspace.ITU601, dst_colorspace=Colorspace.ITU601,
         src_color_range=ColorRange.JPEG, dst_color_range=ColorRange.MPEG, interpolation=_TO_YUV,
@@ -120,7 +121,8 @@ def _to_yuv(image: np.ndarray, index: int) -> av.VideoFrame:
     return frame
 
 
-def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
+def to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """yuv420p frame (BT.601, limited range) -> RGB uint8 (H, W, 3), full range."""
     return frame.reformat(
         format="rgb24", src_colorspace=Colorspace.ITU601, dst_colorspace=Colorspace.ITU601,
         src_color_range=ColorRange.MPEG, dst_color_range=ColorRange.JPEG, interpolation=_TO_RGB,
@@ -138,7 +140,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction, encoder: str, qp: int) -> b
     context = _encoder_context(fmt, frames.shape[2], frames.shape[1], fps, check_qp(qp))
     packets = []
     for index, image in enumerate(frames):
-        packets += context.encode(_to_yuv(image, index))
+        packets += context.encode(to_yuv(image, index))
     packets += context.encode(None)
     sei_filter = av.bitstream.BitStreamFilterContext(f"filter_units=remove_types={fmt.sei_types}", fmt.decoder)
     filtered = [out for packet in packets for out in sei_filter.filter(packet)]
@@ -161,7 +163,7 @@ def decode_frames(data: bytes, encoder: str) -> np.ndarray:
         raise BitstreamError(f"the {encoder} elementary stream is damaged: {exc}") from exc
     if not frames:
         raise BitstreamError(f"the {encoder} elementary stream holds no decodable frame")
-    return np.stack([_to_rgb(frame) for frame in frames])
+    return np.stack([to_rgb(frame) for frame in frames])
 
 
 def check_decoded(frames: np.ndarray, header: BitstreamHeader, path: Path) -> np.ndarray:
