@@ -180,3 +180,32 @@ def only_file(paths: list[Path]) -> Path:
     if len(paths) != 1:
         raise BitstreamError(f"expected exactly one bitstream file, got {len(paths)}: {[str(p) for p in paths]}")
     return Path(paths[0])
+
+
+def pack_uleb128(value: int) -> bytes:
+    """An unsigned integer as ULEB128 (AV1 spec 4.10.5 ``leb128()``): 7 bits per byte, low first."""
+    if value < 0:
+        raise BitstreamError(f"ULEB128 codes unsigned integers, got {value}")
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def read_uleb128(data: bytes, offset: int, what: str) -> tuple[int, int]:
+    """Read a ULEB128 integer at ``offset``: (value, offset after it).
+
+    ``what`` names the field in the ``BitstreamError`` raised when the data
+    ends inside it or it runs past 8 bytes (AV1's limit).
+    """
+    value = 0
+    for position in range(8):
+        if offset + position >= len(data):
+            raise BitstreamError(f"truncated in the {what}")
+        byte = data[offset + position]
+        value |= (byte & 0x7F) << (7 * position)
+        if not byte & 0x80:
+            return value, offset + position + 1
+    raise BitstreamError(f"the {what} is longer than 8 bytes: the stream is damaged")
