@@ -1,4 +1,4 @@
-"""Raw H.264/H.265 elementary streams through PyAV's CodecContext (no container). Django-free.
+"""Raw H.264/H.265/AV1/VP9 elementary streams through PyAV's CodecContext (no container). Django-free.
 
 The anchors run low delay, as the VTM anchors of the GFVC literature do
 (VTM's ``encoder_lowdelay_P`` configuration: one intra frame, then P frames
@@ -10,11 +10,24 @@ messages removed: they carry the encoder's name and option string (measured:
 about 570 bytes from x264, 2.3 kB from x265), which no decoder needs and which
 would be charged to the anchors' bitrate.
 
+Framing (:class:`Framing`). H.264/H.265 Annex B streams delimit themselves
+with start codes, and FFmpeg's parser splits them back into access units. AV1
+and VP9 frames carry no start code, so each packet (an AV1 temporal unit, a
+VP9 frame) is prefixed by its size in bytes as a ULEB128 integer (AV1 spec
+Section 4.10.5): 1 byte for packets under 128 bytes, 2 bytes under 16 kB,
+that is 0.2 to 0.4 kbit/s at 25 fps. IVF would spend 12 bytes a frame plus a
+32-byte file header (2.4 kbit/s at 25 fps). AV1 temporal delimiter OBUs
+(2 bytes a frame) are removed, as the AV1 ISOBMFF binding (Section 2.4) and
+Matroska do, since the length prefix already marks where a temporal unit
+ends; libdav1d decodes the OBUs without them. Each AV1 temporal unit is
+otherwise the encoder's low-overhead bitstream format (AV1 spec Section 5).
+
 Colour: RGB is converted to Y'CbCr 4:2:0 with the BT.601 matrix, limited
 ("MPEG") range, chroma downsampled by area averaging; the decoder converts back
 with the same matrix and range and bilinear chroma upsampling. Both directions
 use libswscale through PyAV with ``BITEXACT``, so a decode repeats byte for byte.
 """
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,12 +44,20 @@ from qa_platform.bitstream import (
     BitstreamError,
     BitstreamHeader,
     only_file,
+    pack_uleb128,
     read_bitstream,
+    read_uleb128,
     write_bitstream,
 )
 from qa_platform.codec_api import Codec, CodecError, Family, SourceClip
 
-QP_RANGE = range(0, 52)
+QP_RANGE = range(52)
+# The quantiser scale of the SVT-AV1 and libvpx interfaces (AV1 and VP9 map it
+# to a 0..255 quantiser index); SVT-AV1 refuses 0.
+AV1_QP_RANGE = range(1, 64)
+VP9_QP_RANGE = range(64)
+# VP9 key frame interval: as good as infinite (libvpx takes an unsigned int).
+_VP9_GOP = 2**31 - 1
 PIX_FMT = "yuv420p"
 _TO_YUV = Interpolation.AREA | Interpolation.ACCURATE_RND | Interpolation.BITEXACT
 _TO_RGB = (Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
@@ -53,40 +74,102 @@ def _x265_options(qp: int) -> dict[str, str]:
             "x265-params": f"qp={qp}:bframes=0:rc-lookahead=0:keyint=-1:scenecut=0:frame-threads=1:log-level=error"}
 
 
+def _svtav1_options(qp: int) -> dict[str, str]:
+    # SVT-AV1 Docs/Parameters.md: pred-struct 1 is low delay, rc 0 with aq-mode 0
+    # is constant QP, keyint -1 one key frame, scd 0 no scene-change key frames,
+    # lookahead 0 none; rtc 1 its real-time mode; lp 1 one level of parallelism.
+    return {"preset": "8", "svtav1-params": (f"rtc=1:pred-struct=1:rc=0:aq-mode=0:qp={qp}:keyint=-1:scd=0"
+                                             ":lookahead=0:lp=1")}
+
+
+def _vp9_options(qp: int) -> dict[str, str]:
+    # libvpx real-time mode without look-ahead or hidden alternate reference
+    # frames; qmin = qmax (with crf, the constant-quality mode) fixes the
+    # quantiser; key frames only every _VP9_GOP frames (min = max: no scene cuts).
+    return {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "auto-alt-ref": "0",
+            "crf": str(qp), "qmin": str(qp), "qmax": str(qp), "aq-mode": "0", "g": str(_VP9_GOP),
+            "keyint_min": str(_VP9_GOP), "threads": "1", "row-mt": "0", "tile-columns": "0"}
+
+
+class Framing(enum.StrEnum):
+    """How a stream marks where one packet ends and the next begins (see the module docstring)."""
+
+    ANNEX_B = "annex-b"  # start codes (ITU-T H.264/H.265 Annex B), split by FFmpeg's parser
+    LEB128 = "leb128"  # each packet prefixed by its size in bytes, ULEB128 (AV1 spec 4.10.5)
+
+
 @dataclass(frozen=True)
 class StreamFormat:
-    """One encoder: its FFmpeg decoder, the SEI NAL unit types to drop and its
-    low-delay options at a QP (``options(qp) -> dict``)."""
+    """One encoder: its FFmpeg decoder, the unit types to drop (``filter_units``
+    ``remove_types``, "" for none), its low-delay options at a QP
+    (``options(qp) -> dict``), its QP range and its packet framing."""
 
     encoder: str
     decoder: str
-    sei_types: str
+    drop_units: str
     options: Callable[[int], dict[str, str]]
+    qp_range: range = QP_RANGE
+    framing: Framing = Framing.ANNEX_B
 
 
-# NAL unit types: H.264 SEI is 6 (ITU-T H.264 Table 7-1); H.265 prefix and
-# suffix SEI are 39 and 40 (ITU-T H.265 Table 7-1).
+# Dropped units. NAL unit types: H.264 SEI is 6 (ITU-T H.264 Table 7-1); H.265
+# prefix and suffix SEI are 39 and 40 (ITU-T H.265 Table 7-1). OBU type 2 is
+# the AV1 temporal delimiter (AV1 spec Section 6.2.2). libvpx writes no metadata.
 FORMATS = {
-    "libx264": StreamFormat(encoder="libx264", decoder="h264", sei_types="6", options=_x264_options),
-    "libx265": StreamFormat(encoder="libx265", decoder="hevc", sei_types="39|40", options=_x265_options),
+    "libx264": StreamFormat(encoder="libx264", decoder="h264", drop_units="6", options=_x264_options),
+    "libx265": StreamFormat(encoder="libx265", decoder="hevc", drop_units="39|40", options=_x265_options),
+    "libsvtav1": StreamFormat(encoder="libsvtav1", decoder="libdav1d", drop_units="2", options=_svtav1_options,
+                              qp_range=AV1_QP_RANGE, framing=Framing.LEB128),
+    "libvpx-vp9": StreamFormat(encoder="libvpx-vp9", decoder="vp9", drop_units="", options=_vp9_options,
+                               qp_range=VP9_QP_RANGE, framing=Framing.LEB128),
 }
 
 LIBRARY_VERSION = f"PyAV {av.__version__}, libavcodec " + ".".join(map(str, av.library_versions["libavcodec"]))
 
 
 def stream_format(encoder: str) -> StreamFormat:
-    """The :class:`StreamFormat` of ``encoder`` ("libx264" or "libx265")."""
+    """The :class:`StreamFormat` of ``encoder`` (a key of :data:`FORMATS`); ``CodecError`` otherwise."""
     try:
         return FORMATS[encoder]
     except KeyError:
         raise CodecError(f"no elementary-stream format for encoder {encoder!r}; known: {', '.join(FORMATS)}") from None
 
 
-def check_qp(qp) -> int:
-    """Return ``qp`` as an int when it is an integer in 0..51, else raise ``CodecError``."""
-    if isinstance(qp, bool) or not isinstance(qp, (int, np.integer)) or int(qp) not in QP_RANGE:
-        raise CodecError(f"QP must be an integer from 0 to 51, got {qp!r}")
+def check_qp(qp, qp_range: range = QP_RANGE) -> int:
+    """Return ``qp`` as an int when it is an integer in ``qp_range`` (default 0..51), else raise ``CodecError``."""
+    if isinstance(qp, bool) or not isinstance(qp, (int, np.integer)) or int(qp) not in qp_range:
+        raise CodecError(f"QP must be an integer from {qp_range.start} to {qp_range.stop - 1}, got {qp!r}")
     return int(qp)
+
+
+def join_packets(packets: list[bytes], framing: Framing) -> bytes:
+    """One stream from its packets: concatenated (Annex B) or each after its ULEB128 size."""
+    if framing is Framing.ANNEX_B:
+        return b"".join(packets)
+    return b"".join(pack_uleb128(len(packet)) + packet for packet in packets)
+
+
+def split_packets(data: bytes, framing: Framing, context: av.CodecContext) -> list[av.Packet]:
+    """The packets of a stream made by :func:`join_packets`, for decoder ``context``.
+
+    Annex B streams go through the decoder's parser. ULEB128-framed streams
+    are cut at the sizes; an empty packet or one that runs past the end
+    raises ``BitstreamError``. Each packet's pts is its decoding order, so a
+    decoded frame's pts says where it was in the stream.
+    """
+    if framing is Framing.ANNEX_B:
+        packets = context.parse(data) + context.parse(None)
+    else:
+        packets, offset = [], 0
+        while offset < len(data):
+            size, offset = read_uleb128(data, offset, f"size of packet {len(packets)}")
+            if not size or offset + size > len(data):
+                raise BitstreamError(f"packet {len(packets)} announces {size} bytes, {len(data) - offset} remain")
+            packets.append(av.Packet(data[offset:offset + size]))
+            offset += size
+    for index, packet in enumerate(packets):
+        packet.pts = index
+    return packets
 
 
 def check_frames(frames: np.ndarray) -> np.ndarray:
@@ -107,7 +190,7 @@ def _encoder_context(fmt: StreamFormat, width: int, height: int, fps: Fraction, 
     context.time_base = 1 / Fraction(fps)
     context.colorspace = Colorspace.ITU601
     context.color_range = ColorRange.MPEG
-    context.options = fmt.options(qp)
+    context.options = fmt.options(check_qp(qp, fmt.qp_range))
     return context
 
 
@@ -130,40 +213,48 @@ def to_rgb(frame: av.VideoFrame) -> np.ndarray:
 
 
 def encode_frames(frames: np.ndarray, fps: Fraction, encoder: str, qp: int) -> bytes:
-    """Encode frames to an Annex B elementary stream, low delay at constant QP.
+    """Encode frames to an elementary stream, low delay at constant QP.
 
     frames: uint8 (T, H, W, 3) RGB, H and W even. fps: frames per second.
-    encoder: "libx264" or "libx265". qp: 0..51. Returns the stream without SEI.
+    encoder: a key of :data:`FORMATS`. qp: an integer in the format's
+    ``qp_range``. Returns the stream in the format's framing, without the
+    units it drops. Raises ``CodecError`` for a bad QP, frame array or size.
     """
     fmt = stream_format(encoder)
     frames = check_frames(frames)
-    context = _encoder_context(fmt, frames.shape[2], frames.shape[1], fps, check_qp(qp))
+    context = _encoder_context(fmt, frames.shape[2], frames.shape[1], fps, qp)
     packets = []
     for index, image in enumerate(frames):
         packets += context.encode(to_yuv(image, index))
     packets += context.encode(None)
-    sei_filter = av.bitstream.BitStreamFilterContext(f"filter_units=remove_types={fmt.sei_types}", fmt.decoder)
-    filtered = [out for packet in packets for out in sei_filter.filter(packet)]
-    filtered += sei_filter.filter(None)
-    return b"".join(bytes(packet) for packet in filtered)
+    if fmt.drop_units:
+        unit_filter = av.bitstream.BitStreamFilterContext(f"filter_units=remove_types={fmt.drop_units}", fmt.decoder)
+        packets = [out for packet in packets for out in unit_filter.filter(packet)] + unit_filter.filter(None)
+    return join_packets([bytes(packet) for packet in packets], fmt.framing)
 
 
-def decode_frames(data: bytes, encoder: str) -> np.ndarray:
-    """Decode an Annex B stream made by ``encoder``: uint8 (T, H, W, 3) RGB.
+def decode_pictures(data: bytes, encoder: str) -> list[av.VideoFrame]:
+    """Decode a stream made by ``encoder`` with FFmpeg: its pictures in output order.
 
     The parser and then the decoder are flushed, so every coded frame comes
-    back. Raises ``BitstreamError`` when FFmpeg rejects the stream.
+    back. Raises ``BitstreamError`` when the framing or FFmpeg rejects the stream.
     """
-    context = av.CodecContext.create(stream_format(encoder).decoder, "r")
+    fmt = stream_format(encoder)
+    context = av.CodecContext.create(fmt.decoder, "r")
     try:
-        packets = context.parse(bytes(data)) + context.parse(None)
+        packets = split_packets(bytes(data), fmt.framing, context)
         frames = [frame for packet in packets for frame in context.decode(packet)]
         frames += context.decode(None)
-    except av.FFmpegError as exc:
+    except (av.FFmpegError, BitstreamError) as exc:
         raise BitstreamError(f"the {encoder} elementary stream is damaged: {exc}") from exc
     if not frames:
         raise BitstreamError(f"the {encoder} elementary stream holds no decodable frame")
-    return np.stack([to_rgb(frame) for frame in frames])
+    return frames
+
+
+def decode_frames(data: bytes, encoder: str) -> np.ndarray:
+    """Decode a stream made by ``encoder``: uint8 (T, H, W, 3) RGB; errors as :func:`decode_pictures`."""
+    return np.stack([to_rgb(frame) for frame in decode_pictures(data, encoder)])
 
 
 def check_decoded(frames: np.ndarray, header: BitstreamHeader, path: Path) -> np.ndarray:
@@ -177,11 +268,11 @@ def check_decoded(frames: np.ndarray, header: BitstreamHeader, path: Path) -> np
 
 
 class AnchorCodec(Codec):
-    """A conventional anchor: one PyAV encoder, low delay, parameter ``qp`` (0..51).
+    """A conventional anchor: one PyAV encoder, low delay, parameter ``qp`` (the format's ``qp_range``).
 
     Subclasses set ``name``, ``encoder`` (a key of :data:`FORMATS`) and
     ``default_rate_points``. The bitstream is one file holding one section,
-    the Annex B elementary stream.
+    the elementary stream in its format's framing.
     """
 
     family = Family.CONVENTIONAL
@@ -191,9 +282,11 @@ class AnchorCodec(Codec):
     def encode(self, clip: SourceClip, params: dict, workdir: Path) -> list[Path]:
         """Encode ``clip`` at ``params["qp"]`` into ``workdir/<name>.fqbs``."""
         params = self.check_params(params)
+        qp_range = stream_format(self.encoder).qp_range
         if "qp" not in params:
-            raise CodecError(f"{self.name} needs parameter qp (0..51), e.g. {{'qp': 37}}")
-        qp = check_qp(params["qp"])
+            raise CodecError(f"{self.name} needs parameter qp ({qp_range.start}..{qp_range.stop - 1}), "
+                             f"e.g. {self.default_rate_points[0]}")
+        qp = check_qp(params["qp"], qp_range)
         frames = check_frames(clip.frames)
         stream = encode_frames(frames, clip.fps, self.encoder, qp)
         header = BitstreamHeader(codec=self.name, params={"qp": qp}, width=frames.shape[2],
