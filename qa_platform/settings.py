@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "qa_platform",
     "metrics",
     "studies",
+    "training",
 ]
 
 MIDDLEWARE = [

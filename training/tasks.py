@@ -1,0 +1,12 @@
+"""Celery task of the training app: a thin shell that loads the row and calls one service."""
+from celery import shared_task
+
+from training import services
+from training.models import TrainingRun
+
+
+@shared_task(name="training.train_codec")
+def train_codec_task(run_id: int) -> int:
+    """Train a learned codec (one ``TrainingRun``), continuing from its last checkpoint if it has one."""
+    services.training_run_execute(run=TrainingRun.objects.get(pk=run_id))
+    return run_id
