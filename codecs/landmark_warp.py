@@ -2,57 +2,64 @@
 
 Bitstream (one FaceQA bitstream file, two sections):
 
-1. key frame: frame 0 intra-coded by x265 at ``key_qp`` (Annex B, low delay).
-2. feature stream: the 68 dlib landmarks of every frame (iBUG 300-W markup),
-   quantised with step ``q`` pixels by closed-loop DPCM: each frame is
-   predicted from the previous frame's reconstructed landmarks and the integer
-   residual is sent, so the reconstruction error stays within q/2 and never
-   drifts. Entropy coding is range coding with ``constriction``
-   (``stream.queue.RangeEncoder``): frame 0's quantisation indices with a
-   uniform model over the frame; for later frames the residuals are differenced
-   once more along the markup order (adjacent points move together with the
-   head) and coded with one zero-mean ``QuantizedLaplace`` whose scale, the
-   clip's maximum-likelihood estimate under that quantised model, is sent as
-   a float16 before the range-coder words.
+1. key frames (``qa_platform.key_frames``): frame 0, and more when
+   ``key_period`` or the adaptive ``key_threshold_db`` asks for a refresh,
+   intra-coded by x265 (or an external encoder, ``key_codec``) at ``key_qp``.
+2. feature stream (``qa_platform.feature_coding``): the 68 dlib landmarks of
+   every frame (iBUG 300-W markup), clipped to the frame, quantised with step
+   ``q`` pixels by closed-loop DPCM (each frame predicted from the previous
+   reconstruction, so the error stays within q/2 and never drifts). The integer
+   residuals are differenced once more along the markup order (adjacent points
+   move together with the head; a lossless transform), then range-coded with
+   the adaptive models of ``feature_coding``, one context for x and one for y.
 
-The decoder decodes the key frame, rebuilds the landmarks and warps the key
-frame piecewise-affinely to each frame's landmarks over one Delaunay
-triangulation of the key frame's landmarks plus eight fixed border points
-(corners and edge midpoints), so the triangles never change topology and the
-background stays still.
+The decoder decodes the key frames, rebuilds the landmarks and warps the key
+frame in force piecewise-affinely from its own (reconstructed) landmarks to
+each frame's, over one Delaunay triangulation of the key frame's landmarks
+plus eight fixed border points (corners and edge midpoints), so the triangles
+never change topology and the background stays still.
+
+Decode-time controls (``control_names``; interactive and controllable face
+video coding, e.g. IFVC and CoFaCo) edit the decoded landmarks before the
+warp and change no bit of the bitstream: ``mouth`` opens (negative: closes,
+never past closed) the mouth by that fraction of the inter-ocular distance;
+``blink`` closes the eyes by that fraction (0..1) in a blink of 0.3 s every
+3 s; ``shift_x``/``shift_y`` move the head by pixels; ``rotate`` turns it
+in-plane by degrees, counter-clockwise on screen, about the landmarks' centre.
 
 The encoder tracks faces with dlib's frontal detector; a frame where it finds
 none keeps the previous frame's landmarks (residual 0), frames before the
 first detection take the first detection's. A clip without any face is refused.
 
-Measured at 256x256, 25 fps, 125 frames on five face clips of ../shared/faces:
-the default rate points give 2.3 to 9 kbit/s (feature stream 1.6 to 6 kbit/s).
+Measured at 256x256, 25 fps, 125 frames on five face clips of ../shared/faces
+(version 1 of the feature coder): the default rate points give 2.3 to 9 kbit/s
+(feature stream 1.6 to 6 kbit/s).
 """
-import struct
+from fractions import Fraction
 from pathlib import Path
 
-import constriction
 import cv2
 import dlib
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.spatial import Delaunay
-from scipy.stats import laplace
 
-from qa_platform import faces
-from qa_platform.bitstream import SUFFIX, BitstreamError, BitstreamHeader, only_file, read_bitstream, write_bitstream
+from qa_platform import faces, feature_coding
+from qa_platform.bitstream import SUFFIX, BitstreamHeader, only_file, read_bitstream, write_bitstream
 from qa_platform.codec_api import Codec, CodecError, Device, Family, SourceClip, register_codec
-from qa_platform.pyav_codec import (
-    LIBRARY_VERSION, check_decoded, check_frames, check_qp, decode_frames, encode_frames,
-)
+from qa_platform.key_frames import KEY_FRAME_PARAMS, KeyFramePolicy, code_key_frames, decode_key_frames, key_for_frame
+from qa_platform.pyav_codec import LIBRARY_VERSION, check_decoded, check_frames
 
-KEY_ENCODER = "libx265"
 N_LANDMARKS = 68
 Q_RANGE = (0.25, 32.0)
-_SCALE = struct.Struct("<e")
-# Search range of the Laplace scale, in quantisation steps.
-_MIN_SCALE = 0.05
-_MAX_SCALE = 1000.0
+# Context groups of the feature stream: x coordinates, then y, point after point.
+GROUPS = np.tile([0, 1], N_LANDMARKS)
+# iBUG 300-W indices.
+RIGHT_EYE, LEFT_EYE = slice(36, 42), slice(42, 48)
+UPPER_LIDS, LOWER_LIDS = [37, 38, 43, 44], [41, 40, 47, 46]
+LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
+CHIN = [6, 7, 8, 9, 10]
+INNER_LIPS = (62, 66)
+BLINK_PERIOD_S, BLINK_LENGTH_S = 3.0, 0.3
 
 
 def track_landmarks(frames: np.ndarray) -> np.ndarray:
@@ -74,99 +81,79 @@ def track_landmarks(frames: np.ndarray) -> np.ndarray:
     return points
 
 
-def index_limits(width: int, height: int, q: float) -> np.ndarray:
-    """Largest quantisation index per axis for points inside a width x height frame: int (2,)."""
-    return np.round(np.array([width - 1, height - 1]) / q).astype(np.int64)
+def fill_missed(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Landmark tracks ready to code: float64 (T, 68, 2) clipped to the frame.
 
-
-def dpcm_quantise(points: np.ndarray, q: float, width: int, height: int) -> np.ndarray:
-    """Closed-loop DPCM quantisation of landmark tracks.
-
-    points: float (T, 68, 2) pixels, NaN rows where the detector missed (at
-    least one row detected). Each frame is predicted from the previous
-    reconstruction ``q x index``; the residual is rounded to whole steps, ties
-    to even (numpy), so a residual of exactly half a step is not sent: with
-    dlib's whole-pixel landmarks an even ``q`` drops 1-pixel jitter, which is
-    why the default rate points use even steps. Points are first clipped to
-    the frame. Returns int64 (T, 68, 2) indices;
-    their reconstruction ``q x index`` lies within q/2 of every clipped
-    detected point. A missed frame repeats the previous indices (residual 0).
+    points: float (T, 68, 2) with NaN rows where the detector missed (at least
+    one detected). A missed frame repeats the previous frame's points; frames
+    before the first detection take the first detection's.
     """
-    clipped = np.clip(points, 0, [width - 1, height - 1])
     detected = np.flatnonzero(~np.isnan(points[:, 0, 0]))
-    indices = np.empty(points.shape, dtype=np.int64)
-    index = np.round(clipped[detected[0]] / q)
-    for t, target in enumerate(clipped):
-        if not np.isnan(target[0, 0]):
-            index = index + np.round((target - q * index) / q)
-        indices[t] = index
-    return indices
+    filled = np.empty_like(points, dtype=np.float64)
+    last = points[detected[0]]
+    for t, frame_points in enumerate(points):
+        last = last if np.isnan(frame_points[0, 0]) else frame_points
+        filled[t] = last
+    return np.clip(filled, 0, [width - 1, height - 1])
 
 
-def encode_feature_stream(indices: np.ndarray, width: int, height: int, q: float) -> bytes:
-    """Entropy-code landmark indices (int (T, 68, 2) from :func:`dpcm_quantise`) to bytes."""
-    limits = index_limits(width, height, q)
-    encoder = constriction.stream.queue.RangeEncoder()
-    encoder.encode(_flat(indices[0]), constriction.stream.model.Uniform(), _uniform_sizes(limits))
-    residuals = _chain_residuals(indices)
-    scale = laplace_scale(residuals)
-    encoder.encode(residuals, _laplace(limits, scale))
-    return _SCALE.pack(scale) + encoder.get_compressed().astype("<u4").tobytes()
+def encode_landmarks(points: np.ndarray, q: float) -> tuple[feature_coding.FeatureStream, np.ndarray]:
+    """Code landmark tracks float (T, 68, 2) with step ``q`` pixels.
 
-
-def decode_feature_stream(data: bytes, frame_count: int, width: int, height: int, q: float) -> np.ndarray:
-    """Invert :func:`encode_feature_stream`: int64 (frame_count, 68, 2) landmark indices."""
-    if len(data) < _SCALE.size or (len(data) - _SCALE.size) % 4:
-        raise BitstreamError(f"the landmark-warp feature stream has an impossible length ({len(data)} bytes)")
-    (scale,) = _SCALE.unpack_from(data)
-    if not _MIN_SCALE / 2 < scale < 2 * _MAX_SCALE:
-        raise BitstreamError(f"the landmark-warp feature stream is damaged (Laplace scale {scale})")
-    limits = index_limits(width, height, q)
-    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4", offset=_SCALE.size).copy())
-    first = decoder.decode(constriction.stream.model.Uniform(), _uniform_sizes(limits))
-    residuals = decoder.decode(_laplace(limits, scale), (frame_count - 1) * N_LANDMARKS * 2)
-    chained = residuals.reshape(frame_count - 1, N_LANDMARKS, 2).astype(np.int64)
-    steps = np.cumsum(chained, axis=1)
-    start = first.reshape(1, N_LANDMARKS, 2).astype(np.int64)
-    return np.concatenate([start, start + np.cumsum(steps, axis=0)])
-
-
-def laplace_scale(symbols: np.ndarray) -> float:
-    """Maximum-likelihood scale of a zero-mean Laplace quantised to unit bins, for integer ``symbols``.
-
-    The bin probability is F(k + 1/2) - F(k - 1/2) with F the Laplace CDF
-    (scipy.stats.laplace), maximised over log-scale in [_MIN_SCALE, _MAX_SCALE]
-    (scipy.optimize.minimize_scalar). Rounded to float16, the value sent.
+    Returns the feature stream and the decoder's landmarks float64 (T, 68, 2),
+    within q/2 of ``points``.
     """
-    if symbols.size == 0:
-        return float(np.float16(_MIN_SCALE))
-    values, counts = np.unique(symbols, return_counts=True)
-
-    def negative_log_likelihood(log_scale: float) -> float:
-        scale = np.exp(log_scale)
-        mass = laplace.cdf(values + 0.5, scale=scale) - laplace.cdf(values - 0.5, scale=scale)
-        return -float(counts @ np.log(np.maximum(mass, 1e-300)))
-
-    best = minimize_scalar(negative_log_likelihood, bounds=np.log([_MIN_SCALE, _MAX_SCALE]), method="bounded")
-    return float(np.float16(np.exp(best.x)))
+    residuals = feature_coding.quantise_closed_loop(points.reshape(len(points), -1), q)
+    chained = np.diff(residuals.reshape(points.shape), axis=1, prepend=0)
+    stream = feature_coding.encode_residuals(chained.reshape(len(points), -1), GROUPS)
+    return stream, feature_coding.reconstruct(residuals, q).reshape(points.shape)
 
 
-def _flat(indices: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(indices, dtype=np.int32).reshape(-1)
+def decode_landmarks(data: bytes, frame_count: int, q: float) -> np.ndarray:
+    """Invert :func:`encode_landmarks`: float64 (frame_count, 68, 2) pixels."""
+    chained = feature_coding.decode_residuals(data, frame_count, 2 * N_LANDMARKS, GROUPS)
+    residuals = np.cumsum(chained.reshape(frame_count, N_LANDMARKS, 2), axis=1)
+    return feature_coding.reconstruct(residuals.reshape(frame_count, -1), q).reshape(frame_count, N_LANDMARKS, 2)
 
 
-def _uniform_sizes(limits: np.ndarray) -> np.ndarray:
-    return np.tile(np.maximum(limits + 1, 2).astype(np.int32), N_LANDMARKS)
+def apply_controls(landmarks: np.ndarray, controls: dict, fps: Fraction) -> np.ndarray:
+    """Edit decoded landmarks float (T, 68, 2) by the decode-time controls; a new array.
+
+    See the module docstring for what each control does and its unit.
+    """
+    edited = np.array(landmarks, dtype=np.float64)
+    eyes = edited[:, RIGHT_EYE].mean(axis=1), edited[:, LEFT_EYE].mean(axis=1)
+    across = eyes[1] - eyes[0]
+    interocular = np.linalg.norm(across, axis=1, keepdims=True)
+    down = np.stack([-across[:, 1], across[:, 0]], axis=1) / interocular
+    if controls.get("mouth"):
+        gap = np.einsum("ij,ij->i", edited[:, INNER_LIPS[1]] - edited[:, INNER_LIPS[0]], down)[:, None]
+        opening = np.maximum(controls["mouth"] * interocular, -np.maximum(gap, 0))
+        edited[:, LOWER_LIP] += (opening * down)[:, None]
+        edited[:, CHIN] += (opening * down / 2)[:, None]
+    if controls.get("blink"):
+        closure = controls["blink"] * blink_profile(len(edited), fps)[:, None, None]
+        edited[:, UPPER_LIDS] += closure * (edited[:, LOWER_LIDS] - edited[:, UPPER_LIDS])
+    if controls.get("rotate"):
+        edited = _rotate(edited, np.deg2rad(controls["rotate"]))
+    edited += [controls.get("shift_x", 0.0), controls.get("shift_y", 0.0)]
+    return edited
 
 
-def _chain_residuals(indices: np.ndarray) -> np.ndarray:
-    temporal = np.diff(indices, axis=0)
-    return _flat(np.diff(temporal, axis=1, prepend=0))
+def blink_profile(frame_count: int, fps: Fraction) -> np.ndarray:
+    """Eye closure per frame for the ``blink`` control, float (T,) in [0, 1]: a triangle of
+    BLINK_LENGTH_S seconds starting every BLINK_PERIOD_S seconds, the first 1 s in."""
+    seconds = np.arange(frame_count) / float(fps)
+    phase = np.mod(seconds - 1.0, BLINK_PERIOD_S)
+    half = BLINK_LENGTH_S / 2
+    return np.where(seconds >= 1.0, np.clip(1 - np.abs(phase - half) / half, 0, 1), 0.0)
 
 
-def _laplace(limits: np.ndarray, scale: float):
-    bound = int(max(2 * limits.max(), 1))
-    return constriction.stream.model.QuantizedLaplace(-bound, bound, 0.0, scale)
+def _rotate(landmarks: np.ndarray, angle: float) -> np.ndarray:
+    # Counter-clockwise on screen, where y points down: x' = x cos + y sin, y' = -x sin + y cos.
+    centre = landmarks.mean(axis=1, keepdims=True)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return centre + (landmarks - centre) @ rotation
 
 
 def border_points(width: int, height: int) -> np.ndarray:
@@ -231,14 +218,15 @@ class PiecewiseAffineWarp:
 
 @register_codec
 class LandmarkWarp(Codec):
-    """Key frame by x265 plus a landmark feature stream; the decoder warps the key frame."""
+    """Key frames by x265 plus a landmark feature stream; the decoder warps the key frame in force."""
 
     name = "landmark-warp"
-    version = f"1 ({LIBRARY_VERSION}, dlib {dlib.__version__})"
+    version = f"2 ({LIBRARY_VERSION}, dlib {dlib.__version__})"
     family = Family.GENERATIVE
     device = Device.CPU
-    description = "x265 key frame + DPCM/range-coded 68 landmarks, piecewise-affine warp"
-    param_names = ("q", "key_qp")
+    description = "x265 key frames + DPCM/range-coded 68 landmarks, piecewise-affine warp, decode-time controls"
+    param_names = ("q", *KEY_FRAME_PARAMS)
+    control_names = ("mouth", "blink", "shift_x", "shift_y", "rotate")
     default_rate_points = (
         {"q": 6.0, "key_qp": 47},
         {"q": 4.0, "key_qp": 42},
@@ -247,35 +235,49 @@ class LandmarkWarp(Codec):
     )
 
     def encode(self, clip: SourceClip, params: dict, workdir: Path) -> list[Path]:
-        """Code frame 0 as the key frame and the landmarks of all frames as the feature stream."""
-        q, key_qp = self._check(params)
+        """Code the key frames and the landmarks of all frames."""
+        q, policy = self._check(params)
         frames = check_frames(clip.frames)
         height, width = frames.shape[1:3]
-        indices = dpcm_quantise(track_landmarks(frames), q, width, height)
-        key_frame = encode_frames(frames[:1], clip.fps, KEY_ENCODER, key_qp)
-        header = BitstreamHeader(codec=self.name, params={"q": q, "key_qp": key_qp}, width=width,
+        stream, landmarks = encode_landmarks(fill_missed(track_landmarks(frames), width, height), q)
+        anchors = [warp_anchors(points, width, height) for points in landmarks]
+        warps = {}
+
+        def reconstruct(decoded_key: np.ndarray, key_index: int, t: int) -> np.ndarray:
+            if key_index not in warps:
+                warps[key_index] = PiecewiseAffineWarp(decoded_key, anchors[key_index])
+            return warps[key_index](anchors[t])
+
+        keys = code_key_frames(frames, clip.fps, policy, reconstruct)
+        header = BitstreamHeader(codec=self.name, params={"q": q, **policy.as_params()}, width=width,
                                  height=height, fps=clip.fps, frame_count=len(frames))
-        sections = [key_frame, encode_feature_stream(indices, width, height, q)]
-        return [write_bitstream(Path(workdir) / f"{self.name}{SUFFIX}", header, sections)]
+        return [write_bitstream(Path(workdir) / f"{self.name}{SUFFIX}", header, [keys.payload, stream.data])]
 
     def decode(self, bitstream: list[Path]) -> np.ndarray:
-        """Warp the decoded key frame to every frame's landmarks: uint8 (T, H, W, 3) RGB."""
+        """Warp the decoded key frames to every frame's landmarks: uint8 (T, H, W, 3) RGB."""
+        return self.decode_controlled(bitstream, {})
+
+    def decode_controlled(self, bitstream: list[Path], controls: dict) -> np.ndarray:
+        """Decode with the landmarks edited by ``controls`` (see the module docstring)."""
+        controls = self.check_controls(controls)
         path = only_file(bitstream)
         header, (key_section, feature_stream) = read_bitstream(path, codec=self.name, sections=2)
-        q, _ = self._check(header.params)
+        q, policy = self._check(header.params)
         width, height = header.width, header.height
-        key_frame = decode_frames(key_section, KEY_ENCODER)[0]
-        indices = decode_feature_stream(feature_stream, header.frame_count, width, height, q)
-        anchors = [warp_anchors(q * frame_indices, width, height) for frame_indices in indices]
-        warp = PiecewiseAffineWarp(key_frame, anchors[0])
-        return check_decoded(np.stack([warp(points) for points in anchors]), header, path)
+        keys = decode_key_frames(key_section, policy.codec, width, height)
+        landmarks = decode_landmarks(feature_stream, header.frame_count, q)
+        shown = apply_controls(landmarks, controls, header.fps) if controls else landmarks
+        warps = [PiecewiseAffineWarp(key, warp_anchors(landmarks[index], width, height))
+                 for key, index in zip(keys.decoded, keys.indices)]
+        frames = [warps[key_for_frame(keys.indices, t)](warp_anchors(points, width, height))
+                  for t, points in enumerate(shown)]
+        return check_decoded(np.stack(frames), header, path)
 
-    def _check(self, params: dict) -> tuple[float, int]:
+    def _check(self, params: dict) -> tuple[float, KeyFramePolicy]:
         params = self.check_params(params)
-        missing = [name for name in self.param_names if name not in params]
-        if missing:
-            raise CodecError(f"landmark-warp needs parameter(s) {', '.join(missing)}, e.g. {{'q': 2.0, 'key_qp': 37}}")
+        if "q" not in params or "key_qp" not in params:
+            raise CodecError("landmark-warp needs parameters q and key_qp, e.g. {'q': 2.0, 'key_qp': 37}")
         q = params["q"]
         if isinstance(q, bool) or not isinstance(q, (int, float)) or not Q_RANGE[0] <= q <= Q_RANGE[1]:
             raise CodecError(f"q is the landmark quantisation step in pixels, {Q_RANGE[0]} to {Q_RANGE[1]}; got {q!r}")
-        return float(q), check_qp(params["key_qp"])
+        return float(q), KeyFramePolicy.from_params(params)

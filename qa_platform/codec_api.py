@@ -68,6 +68,7 @@ class Codec(ABC):
     description: ClassVar[str] = ""
     param_names: ClassVar[tuple[str, ...]] = ()
     default_rate_points: ClassVar[tuple[dict, ...]] = ()
+    control_names: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def encode(self, clip: SourceClip, params: dict, workdir: Path) -> list[Path]:
@@ -80,6 +81,30 @@ class Codec(ABC):
     @abstractmethod
     def decode(self, bitstream: list[Path]) -> np.ndarray:
         """Decode from the bitstream files alone: uint8 (T, H, W, 3), RGB."""
+
+    def decode_controlled(self, bitstream: list[Path], controls: dict) -> np.ndarray:
+        """Decode with decode-time edits of a semantic feature stream: uint8 (T, H, W, 3), RGB.
+
+        controls: {name: strength} over ``control_names`` (interactive and
+        controllable face video coding, e.g. IFVC, CoFaCo). The bitstream is
+        the one ``encode`` wrote without them. Codecs with controls override
+        this; without controls it is ``decode``.
+        """
+        controls = self.check_controls(controls)
+        if controls:
+            raise CodecError(f"{self.name} has no decode-time controls")
+        return self.decode(bitstream)
+
+    def check_controls(self, controls: dict) -> dict:
+        """Return ``controls`` when every name is one of ``control_names`` with a number, else ``CodecError``."""
+        unknown = sorted(set(controls) - set(self.control_names))
+        if unknown:
+            known = ", ".join(self.control_names) or "none"
+            raise CodecError(f"{self.name}: unknown control(s) {', '.join(unknown)}; its controls: {known}")
+        for name, strength in controls.items():
+            if isinstance(strength, bool) or not isinstance(strength, (int, float)):
+                raise CodecError(f"{self.name}: control {name} takes a number, got {strength!r}")
+        return dict(controls)
 
     def unavailable_reason(self) -> str:
         """Why this codec cannot run in this process ("" when it can).
@@ -98,17 +123,31 @@ class Codec(ABC):
 
     def check_params(self, params: dict) -> dict:
         """Return ``params`` if every key is one this codec understands, else raise ``CodecError``."""
-        unknown = sorted(set(params) - set(self.param_names))
+        unknown = sorted(set(params) - set(self.param_names) - {CONTROLS})
         if unknown:
             raise CodecError(
                 f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
                 f"expected {', '.join(self.param_names)}"
             )
+        if CONTROLS in params:
+            self.check_controls(params[CONTROLS])
         return dict(params)
 
     def label(self, params: dict) -> str:
         """A short human name for one rate point, e.g. ``x265 qp=37``."""
-        return " ".join([self.name] + [f"{k}={params[k]}" for k in self.param_names if k in params])
+        controls = params.get(CONTROLS, {})
+        return " ".join([self.name] + [f"{k}={params[k]}" for k in self.param_names if k in params]
+                        + [f"{k}={controls[k]}" for k in sorted(controls)])
+
+
+# The HRC parameter that holds decode-time controls ({name: strength}); never given to the encoder.
+CONTROLS = "controls"
+
+
+def split_controls(params: dict) -> tuple[dict, dict]:
+    """An HRC's parameters as (what the encoder gets, the decode-time controls)."""
+    coding = {key: value for key, value in params.items() if key != CONTROLS}
+    return coding, dict(params.get(CONTROLS, {}))
 
 
 def params_key(params: dict) -> str:

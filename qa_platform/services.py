@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from qa_platform import codec_registry, video
-from qa_platform.codec_api import SourceClip, bitrate_kbps, bitstream_bytes, params_key
+from qa_platform.codec_api import SourceClip, bitrate_kbps, bitstream_bytes, params_key, split_controls
 from qa_platform.ingest import IngestError, prepare_clip
 from qa_platform.models import Hrc, JobStatus, Pvs, Source
 from qa_platform.storage import sha256_file
@@ -195,6 +195,9 @@ def _is_coded(pvs: Pvs) -> bool:
 def pvs_code(*, pvs: Pvs) -> Pvs:
     """Encode the SRC with the HRC, decode from the stored bitstream alone, store the PVS.
 
+    An HRC's decode-time ``controls`` go to the decoder only: the encoder
+    never sees them, so the bitstream is bit for bit the uncontrolled one.
+
     Files: ``pvs/<id>/bitstream/`` (every file the decoder reads; their total
     size gives the bitrate), ``decoded.mkv`` (lossless) and ``browser.mp4``.
     Idempotent: a PVS already coded (its files present) is returned as it is.
@@ -204,6 +207,7 @@ def pvs_code(*, pvs: Pvs) -> Pvs:
     if _is_coded(pvs):
         return pvs
     codec = codec_registry.get_codec(pvs.hrc.codec)
+    coding_params, controls = split_controls(pvs.hrc.params)
     folder = _data_path(str(_pvs_folder(pvs)))
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -212,14 +216,14 @@ def pvs_code(*, pvs: Pvs) -> Pvs:
     bitstream_dir.mkdir()
     with tempfile.TemporaryDirectory(dir=folder, prefix=".encode-") as workdir:
         started = time.perf_counter()
-        written = codec.encode(SourceClip(frames=src_frames, fps=fps), pvs.hrc.params, Path(workdir))
+        written = codec.encode(SourceClip(frames=src_frames, fps=fps), coding_params, Path(workdir))
         encode_seconds = time.perf_counter() - started
         for path in written:
             shutil.move(path, bitstream_dir / Path(path).name)
     stored = bitstream_files(bitstream_dir)
     n_bytes = bitstream_bytes(stored)
     started = time.perf_counter()
-    decoded = codec_registry.get_codec(pvs.hrc.codec).decode(stored)
+    decoded = codec_registry.get_codec(pvs.hrc.codec).decode_controlled(stored, controls)
     decode_seconds = time.perf_counter() - started
     if decoded.shape != src_frames.shape:
         raise ValueError(

@@ -35,64 +35,113 @@ def random_walk(t: int, seed: int = 0) -> np.ndarray:
 
 
 def feature_round_trip(plugin, points: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
-    indices = plugin.dpcm_quantise(points, q, SIZE, SIZE)
-    data = plugin.encode_feature_stream(indices, SIZE, SIZE, q)
-    return indices, plugin.decode_feature_stream(data, len(points), SIZE, SIZE, q)
+    """(encoder's reconstruction, decoder's landmarks) of landmark tracks (T, 68, 2)."""
+    stream, reconstructed = plugin.encode_landmarks(plugin.fill_missed(points, SIZE, SIZE), q)
+    return reconstructed, plugin.decode_landmarks(stream.data, len(points), q)
 
 
-class TestLandmarkDpcm:
+class TestLandmarkStream:
     @pytest.mark.parametrize("q", [0.5, 1.0, 3.0])
     def test_decoder_rebuilds_what_the_encoder_reconstructed(self, plugin, q):
-        indices, decoded = feature_round_trip(plugin, random_walk(50), q)
-        np.testing.assert_array_equal(decoded, indices)
+        reconstructed, decoded = feature_round_trip(plugin, random_walk(50), q)
+        np.testing.assert_array_equal(decoded, reconstructed)
 
     @pytest.mark.parametrize("q", [0.5, 1.0, 3.0])
     def test_error_stays_within_half_a_step_without_drift(self, plugin, q):
         points = random_walk(400, seed=1)
-        indices = plugin.dpcm_quantise(points, q, SIZE, SIZE)
-        error = np.abs(q * indices - np.clip(points, 0, SIZE - 1))
-        assert error.max() <= q / 2 + 1e-9
+        reconstructed, _ = feature_round_trip(plugin, points, q)
+        assert np.abs(reconstructed - np.clip(points, 0, SIZE - 1)).max() <= q / 2 + 1e-9
 
     def test_real_landmarks_round_trip(self, plugin, faces_dir):
         frames = prepare_clip(faces_dir / "lp_d18.mp4", max_frames=25).frames
         points = plugin.track_landmarks(frames)
         assert not np.isnan(points).any()
-        indices, decoded = feature_round_trip(plugin, points, 2.0)
-        np.testing.assert_array_equal(decoded, indices)
-        assert np.abs(2.0 * decoded - np.clip(points, 0, SIZE - 1)).max() <= 1.0
+        reconstructed, decoded = feature_round_trip(plugin, points, 2.0)
+        np.testing.assert_array_equal(decoded, reconstructed)
+        assert np.abs(decoded - np.clip(points, 0, SIZE - 1)).max() <= 1.0
 
     def test_missed_frames_repeat_the_previous_landmarks(self, plugin):
         points = random_walk(10)
         points[[0, 1, 5]] = np.nan
-        indices, decoded = feature_round_trip(plugin, points, 1.0)
-        np.testing.assert_array_equal(decoded, indices)
-        np.testing.assert_array_equal(indices[0], indices[2])
-        np.testing.assert_array_equal(indices[1], indices[2])
-        np.testing.assert_array_equal(indices[5], indices[4])
-        assert np.abs(indices[2] - np.clip(points[2], 0, SIZE - 1)).max() <= 0.5
+        filled = plugin.fill_missed(points, SIZE, SIZE)
+        np.testing.assert_array_equal(filled[0], filled[2])
+        np.testing.assert_array_equal(filled[1], filled[2])
+        np.testing.assert_array_equal(filled[5], filled[4])
+        np.testing.assert_array_equal(filled[2], np.clip(points[2], 0, SIZE - 1))
 
     def test_points_outside_the_frame_are_clipped_into_it(self, plugin):
         points = random_walk(5)
         points[:, 0] = [-20.0, 300.0]
-        indices, decoded = feature_round_trip(plugin, points, 1.0)
+        _, decoded = feature_round_trip(plugin, points, 1.0)
         np.testing.assert_array_equal(decoded[:, 0], [[0, SIZE - 1]] * 5)
 
     def test_a_still_face_costs_little_beyond_frame_0(self, plugin):
         still = np.repeat(random_walk(1), 125, axis=0)
-        moving = random_walk(125)
-        indices = plugin.dpcm_quantise(still, 1.0, SIZE, SIZE)
-        still_bytes = len(plugin.encode_feature_stream(indices, SIZE, SIZE, 1.0))
-        moving_bytes = len(plugin.encode_feature_stream(plugin.dpcm_quantise(moving, 1.0, SIZE, SIZE),
-                                                        SIZE, SIZE, 1.0))
-        # Frame 0: 136 uniform indices over 256 values, 136 bytes; the 124 still frames add a few.
-        assert still_bytes < 136 + 40 < moving_bytes
+        still_stream, _ = plugin.encode_landmarks(still, 1.0)
+        moving_stream, _ = plugin.encode_landmarks(random_walk(125), 1.0)
+        # The 124 still frames cost a fraction of a bit per landmark each; a moving face several bits.
+        assert still_stream.bits_per_frame[1:].mean() < 30 < moving_stream.bits_per_frame[1:].mean()
 
-    def test_laplace_scale_fits_the_spread(self, plugin):
-        rng = np.random.default_rng(0)
-        narrow = np.round(rng.laplace(0, 0.5, 20000)).astype(np.int32)
-        wide = np.round(rng.laplace(0, 4.0, 20000)).astype(np.int32)
-        assert plugin.laplace_scale(narrow) == pytest.approx(0.5, rel=0.1)
-        assert plugin.laplace_scale(wide) == pytest.approx(4.0, rel=0.1)
+
+class TestControls:
+    """Decode-time edits of the landmarks (IFVC / CoFaCo-style controls)."""
+
+    FPS = Fraction(25)
+
+    def face(self, plugin, faces_dir):
+        frames = prepare_clip(faces_dir / "lp_d18.mp4", max_frames=100).frames
+        return plugin.fill_missed(plugin.track_landmarks(frames), SIZE, SIZE)
+
+    @staticmethod
+    def mouth_gap(points: np.ndarray) -> np.ndarray:
+        """Inner-lip gap per frame along the face's downward axis (perpendicular to the eye line), pixels."""
+        across = points[:, 42:48].mean(1) - points[:, 36:42].mean(1)
+        down = np.stack([-across[:, 1], across[:, 0]], axis=1) / np.linalg.norm(across, axis=1, keepdims=True)
+        return np.einsum("ij,ij->i", points[:, 66] - points[:, 62], down)
+
+    def test_mouth_opens_by_a_fraction_of_the_eye_distance(self, plugin, faces_dir):
+        points = self.face(plugin, faces_dir)
+        opened = plugin.apply_controls(points, {"mouth": 0.2}, self.FPS)
+        interocular = np.linalg.norm(points[:, 42:48].mean(1) - points[:, 36:42].mean(1), axis=1)
+        np.testing.assert_allclose(self.mouth_gap(opened) - self.mouth_gap(points), 0.2 * interocular)
+        np.testing.assert_array_equal(opened[:, 17:48], points[:, 17:48])  # brows, nose and eyes stay
+
+    def test_closing_the_mouth_stops_at_closed(self, plugin, faces_dir):
+        points = self.face(plugin, faces_dir)
+        closed = plugin.apply_controls(points, {"mouth": -5.0}, self.FPS)
+        np.testing.assert_allclose(self.mouth_gap(closed), np.minimum(self.mouth_gap(points), 0), atol=1e-9)
+
+    def test_blink_closes_the_upper_lids_during_blinks_only(self, plugin, faces_dir):
+        points = self.face(plugin, faces_dir)
+        blinked = plugin.apply_controls(points, {"blink": 1.0}, self.FPS)
+        profile = plugin.blink_profile(len(points), self.FPS)
+        assert profile[:25].max() == 0 and profile.max() > 0.9
+        peak = int(np.argmax(profile))
+        expected = points[peak, [37, 38]] + profile[peak] * (points[peak, [41, 40]] - points[peak, [37, 38]])
+        np.testing.assert_allclose(blinked[peak, [37, 38]], expected)
+        np.testing.assert_array_equal(blinked[:25], points[:25])
+
+    def test_rotation_and_shift_move_the_head_rigidly(self, plugin, faces_dir):
+        points = self.face(plugin, faces_dir)
+        moved = plugin.apply_controls(points, {"rotate": 10.0, "shift_x": 5.0}, self.FPS)
+        eyes = moved[:, 45] - moved[:, 36]
+        original = points[:, 45] - points[:, 36]
+        turned = np.degrees(np.arctan2(-eyes[:, 1], eyes[:, 0]) - np.arctan2(-original[:, 1], original[:, 0]))
+        np.testing.assert_allclose(turned, 10.0, atol=1e-6)  # counter-clockwise on screen
+        np.testing.assert_allclose(moved.mean(1) - points.mean(1), [[5.0, 0.0]] * len(points), atol=1e-9)
+
+    def test_controls_change_the_picture_not_the_bitstream(self, codec, faces_dir, tmp_path):
+        clip = prepare_clip(faces_dir / "lp_d18.mp4", max_frames=20)
+        paths = codec.encode(SourceClip(clip.frames, clip.fps), {"q": 2.0, "key_qp": 37}, tmp_path)
+        data = paths[0].read_bytes()
+        plain = codec.decode(paths)
+        edited = codec.decode_controlled(paths, {"mouth": 0.3})
+        assert paths[0].read_bytes() == data and not np.array_equal(plain, edited)
+        np.testing.assert_array_equal(codec.decode_controlled(paths, {}), plain)
+
+    def test_unknown_controls_are_refused_with_the_known_ones(self, codec, tmp_path):
+        with pytest.raises(CodecError, match="mouth, blink"):
+            codec.check_params({"q": 2.0, "key_qp": 37, "controls": {"smile": 1.0}})
 
 
 class TestPiecewiseAffineWarp:
@@ -130,7 +179,7 @@ class TestRefusals:
         assert list(tmp_path.iterdir()) == []
 
     @pytest.mark.parametrize("params, message", [
-        ({"q": 1.0}, "needs parameter"),
+        ({"q": 1.0}, "needs parameters"),
         ({"q": 0.0, "key_qp": 37}, "quantisation step"),
         ({"q": "1", "key_qp": 37}, "quantisation step"),
         ({"q": 1.0, "key_qp": 60}, "QP must be"),

@@ -90,3 +90,28 @@ class TestPvsCode:
         leftover.write_bytes(b"half")
         pvs_code(pvs=pvs)
         assert not leftover.exists()
+
+
+class TestDecodeTimeControls:
+    def test_a_controlled_hrc_has_the_bitstream_of_the_plain_one_and_other_pictures(
+        self, data_dir, faces_dir, django_capture_on_commit_callbacks
+    ):
+        from qa_platform.ingest import prepare_clip
+
+        clip = prepare_clip(faces_dir / "lp_d18.mp4", max_frames=15)
+        video.write_lossless(data_dir / "sources" / "face" / "src.mkv", clip.frames, clip.fps)
+        face = Source.objects.create(
+            name="face", origin_path="/dev/null", origin_sha256="1" * 64, size=256, fps_num=25,
+            max_frames=15, frame_count=15, crop_x=0, crop_y=0, crop_size=256,
+            lossless_path="sources/face/src.mkv", browser_path="sources/face/src.mp4",
+        )
+        plain = {"q": 2.0, "key_qp": 37}
+        with django_capture_on_commit_callbacks(execute=False):
+            built = database_build(codec_names=["landmark-warp"], sources=[face], rate_points={
+                "landmark-warp": [plain, {**plain, "controls": {"mouth": 0.3, "rotate": 5.0}}]})
+        coded = [pvs_code(pvs=pvs) for pvs in built]
+        assert coded[1].hrc.label == "landmark-warp q=2.0 key_qp=37 mouth=0.3 rotate=5.0"
+        bitstreams = [[p.read_bytes() for p in sorted((data_dir / pvs.bitstream_path).iterdir())] for pvs in coded]
+        assert bitstreams[0] == bitstreams[1] and coded[0].kbps == coded[1].kbps
+        pictures = [video.read_frames(data_dir / pvs.decoded_path)[0] for pvs in coded]
+        assert np.abs(pictures[0].astype(int) - pictures[1]).mean() > 1
