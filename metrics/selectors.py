@@ -1,4 +1,4 @@
-"""Reads of metric results: the per-PVS table, per-frame plots and rate–distortion curves.
+"""Reads of metric results: the per-PVS table, per-frame plots, rate–distortion curves and BD-rates.
 
 Figures are built here with plotly.graph_objects and returned as plain JSON
 dicts, which the pages hand to ``Plotly.newPlot``.
@@ -20,6 +20,7 @@ from django.urls import reverse
 from plotly.subplots import make_subplots
 
 from metrics import pictures
+from metrics.bd_rate import CodecBd, bd_over_sources, bd_text
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import MetricSpec, all_metrics
 from qa_platform.models import JobStatus, Pvs, Source
@@ -324,3 +325,81 @@ def pvs_picture(*, pvs: Pvs, index: int, kind: str) -> bytes:
             return pictures.png(pictures.face_region_overlay(distorted, face_masks(faces, distorted.shape[:2])[index]))
         return pictures.png(pictures.landmarks_overlay(distorted, faces.landmarks[index], faces.boxes[index]))
     return pictures.png(pictures.MAPS[kind](distorted, reference[index]))
+
+
+def source_rd_points(*, metric: str, sources: list[str] | None = None) -> dict[str, dict[str, tuple[list, list]]]:
+    """Per SRC, per codec, the (kbit/s, pooled ``metric`` value) of each done PVS with the metric ok.
+
+    ``sources``: SRC names to keep (all SRCs when ``None``). Built from
+    :func:`rd_curves` of each SRC, so BD numbers use exactly the plotted points.
+    Raises ``ValueError`` naming the SRCs that do not exist.
+    """
+    chosen = Source.objects.order_by("name")
+    if sources is not None:
+        unknown = sorted(set(sources) - set(chosen.filter(name__in=sources).values_list("name", flat=True)))
+        if unknown:
+            names = ", ".join(chosen.values_list("name", flat=True))
+            raise ValueError(f"no SRC named {', '.join(unknown)}; SRCs: {names}")
+        chosen = chosen.filter(name__in=sources)
+    return {
+        source.name: {curve.codec: ([p.kbps for p in curve.points], [p.value for p in curve.points])
+                      for curve in rd_curves(metric=metric, source=source)}
+        for source in chosen
+    }
+
+
+def _codecs_in(curves: dict[str, dict]) -> list[str]:
+    return sorted({codec for by_codec in curves.values() for codec in by_codec})
+
+
+def codec_bd(*, metric: str, anchor: str, codecs: list[str] | None = None,
+             sources: list[str] | None = None) -> list[CodecBd]:
+    """BD-rate and BD-quality on ``metric`` of each codec (default: every other codec with points)
+    against ``anchor``, per SRC and as the mean over SRCs (metrics.bd_rate.bd_over_sources).
+
+    Raises ``ValueError`` for an unknown metric, or an anchor, codec or SRC without points.
+    """
+    spec = all_metrics().get(metric)
+    if spec is None:
+        raise ValueError(f"no metric named {metric!r}; metrics: {', '.join(all_metrics())}")
+    curves = source_rd_points(metric=metric, sources=sources)
+    known = _codecs_in(curves)
+    absent = [name for name in [anchor, *(codecs or [])] if name not in known]
+    if absent:
+        raise ValueError(f"no done PVS of {', '.join(absent)} has {spec.label}; codecs with it: "
+                         f"{', '.join(known) or 'none'}")
+    tests = codecs if codecs is not None else [name for name in known if name != anchor]
+    return [bd_over_sources(curves, anchor=anchor, codec=name, higher_is_better=spec.higher_is_better)
+            for name in tests]
+
+
+@dataclass(frozen=True)
+class BdMatrix:
+    """Mean BD-rate of every codec (rows) against every codec as anchor (columns), on one metric."""
+
+    codecs: list[str]
+    cells: dict[tuple[str, str], CodecBd]
+
+    def rows(self) -> list[tuple[str, list[CodecBd | None]]]:
+        """(test codec, one cell per anchor, ``None`` on the diagonal)."""
+        return [(test, [self.cells.get((test, anchor)) for anchor in self.codecs]) for test in self.codecs]
+
+
+def bd_matrix(*, metric: str) -> BdMatrix:
+    """The codec-by-anchor BD-rate matrix of ``metric`` over every SRC with points."""
+    spec = all_metrics()[metric]
+    curves = source_rd_points(metric=metric)
+    codecs = _codecs_in(curves)
+    cells = {
+        (test, anchor): bd_over_sources(curves, anchor=anchor, codec=test, higher_is_better=spec.higher_is_better)
+        for test in codecs for anchor in codecs if test != anchor
+    }
+    return BdMatrix(codecs, cells)
+
+
+def bd_report(*, metric: str, anchor: str, codecs: list[str] | None = None, sources: list[str] | None = None) -> str:
+    """:func:`codec_bd` as the plain-text report of ``manage.py bd_rate``; ``ValueError`` as :func:`codec_bd`."""
+    results = codec_bd(metric=metric, anchor=anchor, codecs=codecs, sources=sources)
+    spec = all_metrics()[metric]
+    return bd_text(results, label=spec.label, unit=spec.unit, higher_is_better=spec.higher_is_better,
+                   decimals=value_decimals(spec))

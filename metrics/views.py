@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, render
 
 from metrics.registry import all_metrics
 from metrics.selectors import (
-    PICTURE_KINDS, agreement_figure, direction, get_metric_or_404, metric_agreement, per_frame_figure,
+    PICTURE_KINDS, agreement_figure, bd_matrix, direction, get_metric_or_404, metric_agreement, per_frame_figure,
     pvs_metric_rows, pvs_picture, rd_curves, rd_exclusions, rd_figure, value_decimals,
 )
 from metrics.weights import WeightsMissingError
@@ -14,7 +14,7 @@ from qa_platform.selectors import database_grid
 
 def rd_view(request):
     """Rate–distortion curves of the metric ``?metric=``, for the SRC ``?src=``
-    or, without one, averaged over SRCs."""
+    or, without one, averaged over SRCs; the codec-by-anchor BD-rate matrix of the metric."""
     spec = get_metric_or_404(request.GET.get("metric"))
     source_name = request.GET.get("src")
     source = get_object_or_404(Source, name=source_name) if source_name else None
@@ -30,6 +30,7 @@ def rd_view(request):
         "exclusions": rd_exclusions(metric=spec.name, source=source),
         "figure": rd_figure(spec=spec, curves=curves),
         "agreement_figure": agreement_figure(agreement) if len(agreement.names) > 1 else None,
+        "bd_matrix": bd_matrix(metric=spec.name),
     })
 
 
