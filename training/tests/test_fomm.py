@@ -8,11 +8,26 @@ import torch
 
 from qa_platform.checkpoints import CheckpointError, find_checkpoint, read_checkpoint
 from qa_platform.fomm import (
-    DenseMotionNetwork, Fomm, FommConfig, FommConfigError, FommLoss, Generator, KeypointDetector, Keypoints,
-    RandomTps, coordinate_grid, ms_ssim_levels, perceptual_backbone, sparse_motions,
+    DenseMotionNetwork,
+    Fomm,
+    FommConfig,
+    FommConfigError,
+    FommLoss,
+    Generator,
+    KeypointDetector,
+    Keypoints,
+    RandomTps,
+    coordinate_grid,
+    ms_ssim_levels,
+    perceptual_backbone,
+    sparse_motions,
 )
 from qa_platform.fomm_training import (
-    TrainingError, TrainingOptions, load_checkpoint, model_from_checkpoint, train_fomm,
+    TrainingError,
+    TrainingOptions,
+    load_checkpoint,
+    model_from_checkpoint,
+    train_fomm,
 )
 from training.tests.conftest import TINY
 

@@ -1,0 +1,134 @@
+"""The keypoint-anim codec (codecs/keypoint_anim.py) with a tiny checkpoint trained in the test, 64 px."""
+import hashlib
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from qa_platform import codec_registry
+from qa_platform.bitstream import read_bitstream
+from qa_platform.checkpoints import ENV_VAR
+from qa_platform.codec_api import CodecError, Device, Family, SourceClip, bitrate_kbps, bitstream_bytes
+from qa_platform.fomm import Keypoints
+from qa_platform.key_frames import decode_key_frames
+from training.tests.conftest import blob_clip
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+PLUGIN_DIRS = [BASE_DIR / "codecs"]
+FRESH_DECODE = """
+import hashlib, json, sys
+from pathlib import Path
+from qa_platform import codec_registry
+frames = codec_registry.get_codec("keypoint-anim", dirs=[Path(sys.argv[1])]).decode([Path(sys.argv[2])])
+print(json.dumps({"sha256": hashlib.sha256(frames.tobytes()).hexdigest(), "shape": list(frames.shape)}))
+"""
+
+
+@pytest.fixture
+def codec():
+    return codec_registry.get_codec("keypoint-anim", dirs=PLUGIN_DIRS)
+
+
+@pytest.fixture
+def trained(tiny_checkpoint, monkeypatch):
+    root, saved = tiny_checkpoint
+    monkeypatch.setenv(ENV_VAR, str(root))
+    return saved
+
+
+@pytest.fixture
+def source() -> SourceClip:
+    return SourceClip(frames=blob_clip(10, seed=1), fps=Fraction(25))
+
+
+def test_without_a_checkpoint_it_says_why_and_offers_no_rate_points(codec, tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    assert "train_codec keypoint-anim" in codec.unavailable_reason()
+    assert codec.default_rate_points == ()
+    assert type(codec).default_rate_points == ()
+
+
+def test_declares_a_generative_gpu_codec_whose_rate_points_name_the_latest_checkpoint(codec, trained):
+    assert codec.family == Family.GENERATIVE and codec.device == Device.GPU
+    assert codec.unavailable_reason() == "" and codec.execution_device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    points = codec.default_rate_points
+    assert 4 <= len(points) <= 5
+    assert {p["checkpoint"] for p in points} == {trained.sha256[:16]}
+    assert all(codec.check_params(p) == p for p in points)
+
+
+def test_features_are_pixels_and_invert_to_the_keypoints(codec):
+    plugin = sys.modules[type(codec).__module__]
+    keypoints_to_features, features_to_keypoints = plugin.keypoints_to_features, plugin.features_to_keypoints
+    kp = Keypoints(torch.tensor([[[-1.0, 1.0], [0.0, 0.5]]]), torch.eye(2).expand(1, 2, 2, 2).clone())
+    features = keypoints_to_features(kp, width=65)
+    np.testing.assert_allclose(features[0, :4], [0, 64, 32, 48])
+    np.testing.assert_allclose(features[0, 4:8], [65 / 4, 0, 0, 65 / 4])
+    back = features_to_keypoints(features, 2, True, 65)
+    torch.testing.assert_close(back.value, kp.value)
+    torch.testing.assert_close(back.jacobian, kp.jacobian)
+
+
+def test_round_trip_from_the_file_alone_counts_every_byte_and_records_the_checkpoint(codec, trained, source,
+                                                                                      tmp_path, monkeypatch):
+    params = codec.default_rate_points[2]
+    paths = codec.encode(source, params, tmp_path)
+    assert len(paths) == 1 and sorted(tmp_path.iterdir()) == paths
+    header, (keys, features) = read_bitstream(paths[0], codec="keypoint-anim", sections=2)
+    assert header.params["checkpoint"] == trained.sha256[:16] and header.params["q"] == params["q"]
+    assert decode_key_frames(keys).indices == (0,)
+    assert 0 < len(features) < 200
+    kbps = bitrate_kbps(bitstream_bytes(paths), 10, source.fps)
+    assert kbps == pytest.approx(8 * paths[0].stat().st_size / 0.4 / 1000)
+    decoded = codec.decode(paths)
+    assert decoded.shape == source.frames.shape and decoded.dtype == np.uint8
+    alone = tmp_path / "alone" / paths[0].name
+    alone.parent.mkdir()
+    alone.write_bytes(paths[0].read_bytes())
+    result = subprocess.run([sys.executable, "-c", FRESH_DECODE, str(PLUGIN_DIRS[0]), str(alone)], cwd=BASE_DIR,
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "sha256": hashlib.sha256(decoded.tobytes()).hexdigest(), "shape": list(decoded.shape)}
+
+
+def test_a_finer_step_costs_more_feature_bits(codec, trained, source, tmp_path):
+    sizes = []
+    for q in (4.0, 0.5):
+        paths = codec.encode(source, {"checkpoint": trained.sha256, "q": q, "key_qp": 37}, tmp_path / str(q))
+        sizes.append(len(read_bitstream(paths[0])[1][1]))
+    assert sizes[0] < sizes[1]
+
+
+def test_periodic_key_frames_are_sent_and_decoded(codec, trained, source, tmp_path):
+    paths = codec.encode(source, {"checkpoint": trained.sha256[:16], "q": 1.0, "key_qp": 37, "key_period": 4}, tmp_path)
+    assert decode_key_frames(read_bitstream(paths[0])[1][0]).indices == (0, 4, 8)
+    assert codec.decode(paths).shape == source.frames.shape
+
+
+def test_an_altered_checkpoint_is_refused_by_the_decoder(codec, trained, source, tmp_path, monkeypatch):
+    paths = codec.encode(source, codec.default_rate_points[0], tmp_path / "bitstream")
+    copy = tmp_path / "root" / "keypoint-anim" / trained.path.name
+    copy.parent.mkdir(parents=True)
+    data = bytearray(trained.path.read_bytes())
+    data[-100] ^= 0x01
+    copy.write_bytes(bytes(data))
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "root"))
+    with pytest.raises(CodecError, match="altered or damaged"):
+        codec.decode(paths)
+
+
+def test_bad_parameters_are_refused(codec, trained, source, tmp_path):
+    with pytest.raises(CodecError, match="needs parameter"):
+        codec.encode(source, {"q": 1.0, "key_qp": 37}, tmp_path)
+    with pytest.raises(CodecError, match="quantisation step in pixels"):
+        codec.encode(source, {"checkpoint": trained.sha256, "q": 0, "key_qp": 37}, tmp_path)
+    with pytest.raises(CodecError, match="no checkpoint"):
+        codec.encode(source, {"checkpoint": "0" * 16, "q": 1.0, "key_qp": 37}, tmp_path)
+    with pytest.raises(CodecError, match="square"):
+        codec.encode(SourceClip(source.frames[:, :48], source.fps), codec.default_rate_points[0], tmp_path)
+    assert list(tmp_path.iterdir()) == []
