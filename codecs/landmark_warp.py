@@ -234,6 +234,12 @@ class LandmarkWarp(Codec):
         {"q": 1.0, "key_qp": 32},
     )
 
+    def rate_ladder(self) -> list[dict]:
+        """key_qp 51 down to 22 with q halving every 5 QP (q = 2 at key_qp 37, as the default
+        rate points), rounded to quarter pixels and kept in Q_RANGE."""
+        return [{"q": float(np.clip(np.round(4 * 2 ** ((key_qp - 32) / 5)) / 4, *Q_RANGE)), "key_qp": key_qp}
+                for key_qp in range(51, 21, -1)]
+
     def encode(self, clip: SourceClip, params: dict, workdir: Path) -> list[Path]:
         """Code the key frames and the landmarks of all frames."""
         q, policy = self._check(params)

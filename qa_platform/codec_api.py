@@ -114,6 +114,14 @@ class Codec(ABC):
         """
         return ""
 
+    def rate_ladder(self) -> list[dict]:
+        """Parameter dicts whose bitrate rises from first to last, for matched-bitrate searches.
+
+        Empty (the default) when the codec has none; ``build_database
+        --target-kbps`` then refuses it.
+        """
+        return []
+
     def execution_device(self) -> str:
         """Where this process runs the codec: "cpu" or "cuda" (recorded with every PVS).
 
@@ -123,7 +131,7 @@ class Codec(ABC):
 
     def check_params(self, params: dict) -> dict:
         """Return ``params`` if every key is one this codec understands, else raise ``CodecError``."""
-        unknown = sorted(set(params) - set(self.param_names) - {CONTROLS})
+        unknown = sorted(set(params) - set(self.param_names) - {CONTROLS, TARGET_KBPS})
         if unknown:
             raise CodecError(
                 f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
@@ -131,17 +139,27 @@ class Codec(ABC):
             )
         if CONTROLS in params:
             self.check_controls(params[CONTROLS])
+        if TARGET_KBPS in params:
+            target = params[TARGET_KBPS]
+            if isinstance(target, bool) or not isinstance(target, (int, float)) or target <= 0:
+                raise CodecError(f"{self.name}: {TARGET_KBPS} is a bitrate in kbit/s, got {target!r}")
+            if not self.rate_ladder():
+                raise CodecError(f"{self.name} has no rate ladder, so it cannot be matched to a bitrate; "
+                                 "give its rate points instead")
         return dict(params)
 
     def label(self, params: dict) -> str:
         """A short human name for one rate point, e.g. ``x265 qp=37``."""
         controls = params.get(CONTROLS, {})
-        return " ".join([self.name] + [f"{k}={params[k]}" for k in self.param_names if k in params]
+        target = [f"@ {params[TARGET_KBPS]:g} kbit/s"] if TARGET_KBPS in params else []
+        return " ".join([self.name] + target + [f"{k}={params[k]}" for k in self.param_names if k in params]
                         + [f"{k}={controls[k]}" for k in sorted(controls)])
 
 
 # The HRC parameter that holds decode-time controls ({name: strength}); never given to the encoder.
 CONTROLS = "controls"
+# The HRC parameter of a matched-bitrate HRC: each PVS gets the rate point found for its SRC.
+TARGET_KBPS = "target_kbps"
 
 
 def split_controls(params: dict) -> tuple[dict, dict]:

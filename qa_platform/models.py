@@ -96,6 +96,10 @@ class Pvs(Job):
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="pvs_set")
     hrc = models.ForeignKey(Hrc, on_delete=models.CASCADE, related_name="pvs_set")
+    params = models.JSONField(
+        null=True, blank=True,
+        help_text="The rate point used, when the HRC is a matched-bitrate one (found per SRC).",
+    )
     codec_version = models.CharField(max_length=100, blank=True)
     device = models.CharField(max_length=32, blank=True, help_text="Where it was coded: cpu or cuda.")
     bitstream_path = models.CharField(max_length=500, blank=True)
@@ -119,3 +123,29 @@ class Pvs(Job):
 
     def __str__(self):
         return f"{self.source.name} / {self.hrc.label}"
+
+
+class RateProbe(models.Model):
+    """One encode of a matched-bitrate search: a SRC at one rate point and the bitrate it gave.
+
+    Searches read these first, so a rate point is encoded once per SRC and
+    codec version whatever the targets.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="rate_probes")
+    codec = models.CharField(max_length=100)
+    codec_version = models.CharField(max_length=100)
+    params_key = models.CharField(max_length=500, help_text="Canonical JSON of the rate point.")
+    params = models.JSONField()
+    bitstream_bytes = models.PositiveBigIntegerField()
+    kbps = models.FloatField(help_text="8 x bitstream bytes / duration / 1000, kbit/s at the SRC's fps.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "codec", "codec_version", "params_key"],
+                                    name="unique_rate_probe")
+        ]
+
+    def __str__(self):
+        return f"{self.source.name} / {self.codec} {self.params_key}: {self.kbps:.2f} kbit/s"

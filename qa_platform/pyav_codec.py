@@ -293,6 +293,10 @@ class AnchorCodec(Codec):
                                  height=frames.shape[1], fps=clip.fps, frame_count=len(frames))
         return [write_bitstream(Path(workdir) / f"{self.name}{SUFFIX}", header, [stream])]
 
+    def rate_ladder(self) -> list[dict]:
+        """Every QP of the format, highest (lowest rate) first."""
+        return [{"qp": qp} for qp in reversed(stream_format(self.encoder).qp_range)]
+
     def decode(self, bitstream: list[Path]) -> np.ndarray:
         """Decode the one bitstream file: uint8 (T, H, W, 3) RGB."""
         path = only_file(bitstream)

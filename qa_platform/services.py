@@ -18,9 +18,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from qa_platform import codec_registry, video
-from qa_platform.codec_api import SourceClip, bitrate_kbps, bitstream_bytes, params_key, split_controls
+from qa_platform.codec_api import (
+    TARGET_KBPS, Codec, CodecError, SourceClip, bitrate_kbps, bitstream_bytes, params_key, split_controls,
+)
 from qa_platform.ingest import IngestError, prepare_clip
-from qa_platform.models import Hrc, JobStatus, Pvs, Source
+from qa_platform.models import Hrc, JobStatus, Pvs, RateProbe, Source
+from qa_platform.rate_matching import match_rate
 from qa_platform.storage import sha256_file
 
 
@@ -90,8 +93,15 @@ def source_ingest(*, path: Path, size: int = 256, fps: Fraction = Fraction(25),
 
 
 def hrcs_for_codec(*, codec_name: str, rate_points: list[dict] | None = None) -> list[Hrc]:
-    """Get or create the HRCs of one codec: its default rate points unless given."""
+    """Get or create the HRCs of one codec: its default rate points unless given.
+
+    Raises ``CodecError`` for an unknown codec, one that cannot run here
+    (``unavailable_reason``) or a rate point it does not understand.
+    """
     codec = codec_registry.get_codec(codec_name)
+    unavailable = codec.unavailable_reason()
+    if unavailable:
+        raise CodecError(f"{codec.name} cannot run here: {unavailable}")
     points = rate_points if rate_points is not None else list(codec.default_rate_points)
     hrcs = []
     for params in points:
@@ -208,10 +218,12 @@ def pvs_code(*, pvs: Pvs) -> Pvs:
         return pvs
     codec = codec_registry.get_codec(pvs.hrc.codec)
     coding_params, controls = split_controls(pvs.hrc.params)
+    src_frames, fps = video.read_frames(_data_path(pvs.source.lossless_path))
+    if TARGET_KBPS in coding_params:
+        coding_params = pvs_rate_point(pvs=pvs, codec=codec, clip=SourceClip(frames=src_frames, fps=fps))
     folder = _data_path(str(_pvs_folder(pvs)))
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    src_frames, fps = video.read_frames(_data_path(pvs.source.lossless_path))
     bitstream_dir = folder / "bitstream"
     bitstream_dir.mkdir()
     with tempfile.TemporaryDirectory(dir=folder, prefix=".encode-") as workdir:
@@ -241,3 +253,44 @@ def pvs_code(*, pvs: Pvs) -> Pvs:
     )
     pvs.refresh_from_db()
     return pvs
+
+
+class RateNotReached(CodecError):
+    """A codec cannot code a SRC within the tolerance of a target bitrate; the message gives the nearest rates."""
+
+
+def pvs_rate_point(*, pvs: Pvs, codec: Codec, clip: SourceClip) -> dict:
+    """The rate point of a matched-bitrate PVS: the one found before, else a search now (stored on the PVS).
+
+    Searches bisect ``codec.rate_ladder()`` (``qa_platform.rate_matching``)
+    with encodes cached as ``RateProbe`` rows. Raises ``RateNotReached`` when
+    the target cannot be met within the tolerance.
+    """
+    if pvs.params is not None:
+        return pvs.params
+    target = pvs.hrc.params[TARGET_KBPS]
+    match = match_rate(codec.rate_ladder(), lambda params: rate_probe(source=pvs.source, codec=codec, clip=clip,
+                                                                      params=params).kbps,
+                       target, label=codec.label)
+    if not match.reached:
+        raise RateNotReached(f"{codec.name} cannot code {pvs.source.name} at {target:g} kbit/s: {match.reason}")
+    Pvs.objects.filter(pk=pvs.pk).update(params=match.params)
+    pvs.params = match.params
+    return match.params
+
+
+def rate_probe(*, source: Source, codec: Codec, clip: SourceClip, params: dict) -> RateProbe:
+    """The bitrate of ``source`` coded at ``params``: a cached probe, else an encode now (then cached)."""
+    key = params_key(params)
+    cached = RateProbe.objects.filter(source=source, codec=codec.name, codec_version=codec.version,
+                                      params_key=key).first()
+    if cached:
+        return cached
+    with tempfile.TemporaryDirectory(prefix="faceqa-rate-") as workdir:
+        n_bytes = bitstream_bytes(codec.encode(clip, params, Path(workdir)))
+    probe, _ = RateProbe.objects.get_or_create(
+        source=source, codec=codec.name, codec_version=codec.version, params_key=key,
+        defaults={"params": params, "bitstream_bytes": n_bytes,
+                  "kbps": bitrate_kbps(n_bytes, len(clip.frames), clip.fps)},
+    )
+    return probe

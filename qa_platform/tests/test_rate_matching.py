@@ -1,0 +1,86 @@
+"""Matched-bitrate searches: the bisection alone, then through a PVS job with cached probes."""
+import pytest
+
+from qa_platform.codec_api import TARGET_KBPS, CodecError
+from qa_platform.models import JobStatus, Pvs, RateProbe
+from qa_platform.rate_matching import match_rate, within
+from qa_platform.services import RateNotReached, database_build, pvs_code
+from qa_platform.tests.test_services import source  # noqa: F401 (fixture)
+
+LADDER = [{"rung": index} for index in range(40)]
+
+
+def geometric(params: dict) -> float:
+    """A codec whose rate grows 10 % per rung from 2 kbit/s (as a QP step does)."""
+    return 2.0 * 1.1 ** params["rung"]
+
+
+class TestMatchRate:
+    @pytest.mark.parametrize("target", [2.0, 5.0, 16.0, 60.0])
+    def test_lands_within_ten_percent_in_few_probes(self, target):
+        match = match_rate(LADDER, geometric, target)
+        assert match.reached and within(match.kbps, target) and match.kbps == geometric(match.params)
+        assert len(match.probes) <= 8
+
+    def test_each_rung_is_probed_once(self):
+        calls = []
+        match_rate(LADDER, lambda params: calls.append(params["rung"]) or geometric(params), 16.0)
+        assert len(calls) == len(set(calls))
+
+    def test_a_target_below_the_lowest_rate_is_reported_not_faked(self):
+        match = match_rate(LADDER, geometric, 1.0, label=lambda params: f"rung {params['rung']}")
+        assert not match.reached and match.params is None
+        assert "lowest rate is 2.00 kbit/s (rung 0)" in match.reason
+
+    def test_a_target_above_the_highest_rate_is_reported(self):
+        assert "highest rate" in match_rate(LADDER, geometric, 1e6).reason
+
+    def test_a_gap_between_rungs_is_reported_with_both_neighbours(self):
+        coarse = lambda params: 2.0 * 2.0 ** params["rung"]  # noqa: E731 (doubling per rung)
+        match = match_rate(LADDER[:8], coarse, 11.5)
+        assert not match.reached and "jumps from 8.00 kbit/s" in match.reason and "16.00" in match.reason
+
+    def test_refuses_an_empty_ladder_and_a_target_not_positive(self):
+        with pytest.raises(ValueError, match="ladder"):
+            match_rate([], geometric, 8.0)
+        with pytest.raises(ValueError, match="positive"):
+            match_rate(LADDER, geometric, 0.0)
+
+
+@pytest.mark.django_db
+class TestMatchedBitratePvs:
+    def build(self, source, targets, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=False):
+            return database_build(codec_names=["x265"], sources=[source],
+                                  rate_points={"x265": [{TARGET_KBPS: target} for target in targets]})
+
+    def test_each_pvs_lands_within_ten_percent_of_its_target(self, source, django_capture_on_commit_callbacks):
+        built = self.build(source, [40.0, 120.0], django_capture_on_commit_callbacks)
+        assert [pvs.hrc.label for pvs in built] == ["x265 @ 40 kbit/s", "x265 @ 120 kbit/s"]
+        for pvs, target in zip(built, [40.0, 120.0]):
+            coded = pvs_code(pvs=pvs)
+            assert within(coded.kbps, target) and "qp" in coded.params
+        assert built[0].params["qp"] > Pvs.objects.get(pk=built[1].pk).params["qp"]
+
+    def test_searches_are_cached_across_targets_and_runs(self, source, django_capture_on_commit_callbacks):
+        first = self.build(source, [40.0], django_capture_on_commit_callbacks)[0]
+        pvs_code(pvs=first)
+        probes = RateProbe.objects.count()
+        Pvs.objects.filter(pk=first.pk).update(params=None, kbps=None)
+        pvs_code(pvs=Pvs.objects.get(pk=first.pk))
+        assert RateProbe.objects.count() == probes
+
+    def test_an_unreachable_target_fails_with_the_nearest_rate(self, source, django_capture_on_commit_callbacks):
+        pvs = self.build(source, [0.01], django_capture_on_commit_callbacks)[0]
+        with pytest.raises(RateNotReached, match=r"cannot code synthetic at 0.01 kbit/s: its lowest rate is .* \(x265 qp=51\)"):
+            pvs_code(pvs=pvs)
+        assert Pvs.objects.get(pk=pvs.pk).status == JobStatus.QUEUED and not Pvs.objects.get(pk=pvs.pk).kbps
+
+    def test_a_codec_without_a_ladder_is_refused_before_any_job(self, source, django_capture_on_commit_callbacks,
+                                                               monkeypatch):
+        from qa_platform import pyav_codec
+
+        monkeypatch.setattr(pyav_codec.AnchorCodec, "rate_ladder", lambda self: [])
+        with pytest.raises(CodecError, match="no rate ladder"):
+            self.build(source, [8.0], django_capture_on_commit_callbacks)
+        assert not Pvs.objects.exists()
