@@ -122,7 +122,9 @@ def _bd(anchor_rates, anchor_quality, test_rates, test_quality, higher_is_better
                                         "log10 rate")
         value = delta
     if value is not None and overlap < LOW_OVERLAP:
-        warnings += (f"the curves overlap over {overlap:.0%} of their range; the number describes only that part",)
+        axis = "quality" if on_quality else "log10 rate"
+        warning = f"the curves overlap over {overlap:.0%} of their {axis} range; the number describes only that part"
+        warnings += (warning,)
     return BdResult(value, overlap, warnings, reason)
 
 

@@ -53,7 +53,8 @@ class TestIndependentTruths:
         assert rate.value == pytest.approx(-61.240018892377336, abs=1e-9)
         assert quality.value == pytest.approx(-0.08863548051915004, abs=1e-9)
         assert rate.overlap == pytest.approx(0.6) and rate.overlap < LOW_OVERLAP
-        assert rate.warnings == ("the curves overlap over 60% of their range; the number describes only that part",)
+        assert rate.warnings == (
+            "the curves overlap over 60% of their quality range; the number describes only that part",)
 
 
 class TestCurves:
@@ -112,7 +113,7 @@ class TestOverSources:
         assert result.mean_rate == pytest.approx(-30.0, abs=1e-9) and result.n_rate == 2
         assert result.mean_quality > 0 and result.n_quality == 2
         assert result.notes == [
-            "bob: the curves overlap over 61% of their range; the number describes only that part",
+            "bob: the curves overlap over 61% of their log10 rate range; the number describes only that part",
             "carol: the test curve has 3 points; BD needs at least 4 rate points per curve: encode more rate points",
             "dave: no svtav1 points",
         ]

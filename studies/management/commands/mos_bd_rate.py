@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from studies.analysis import MODELS
+from studies.models import Study
+from studies.mos_bd import mos_bd_report
+from studies.results import DEFAULT_MODEL
+
+
+class Command(BaseCommand):
+    help = ("Print the BD-rate and BD-MOS (Bjøntegaard, PCHIP as the JVET common test conditions) of codecs "
+            "against an anchor with a study's MOS as the quality axis: per SRC, the mean over SRCs, the warnings.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--study", required=True, help="the study's name")
+        parser.add_argument("--anchor", required=True, help="the anchor codec, e.g. x265")
+        parser.add_argument("--codecs", help="test codecs, comma-separated (default: every other rated codec)")
+        parser.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL, help="subject model for the MOS")
+
+    def handle(self, *args, **options):
+        study = Study.objects.filter(name=options["study"]).first()
+        if study is None:
+            raise CommandError(f"no study named {options['study']!r}")
+        codecs = [name.strip() for name in options["codecs"].split(",")] if options["codecs"] else None
+        try:
+            report = mos_bd_report(study=study, anchor=options["anchor"], codecs=codecs, model=options["model"])
+        except ValueError as exc:  # NoVotesError and VotesError are ValueErrors
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(report, ending="")
