@@ -4,8 +4,9 @@ The anchors run low delay, as the VTM anchors of the GFVC literature do
 (VTM's ``encoder_lowdelay_P`` configuration: one intra frame, then P frames
 only): no B frames, no look-ahead, no scene-cut intra, an infinite GOP and a
 constant QP. Frame-level threading is off (x264 one thread, x265 one frame
-thread, wavefronts kept), so a bitstream and its rate do not depend on the
-machine's core count. Streams are Annex B byte streams with the encoders' SEI
+thread, wavefronts kept, SVT-AV1 one level of parallelism, libvpx one thread),
+so a bitstream and its rate do not depend on the machine's core count.
+H.264/H.265 streams are Annex B byte streams with the encoders' SEI
 messages removed: they carry the encoder's name and option string (measured:
 about 570 bytes from x264, 2.3 kB from x265), which no decoder needs and which
 would be charged to the anchors' bitrate.
@@ -85,7 +86,8 @@ def _svtav1_options(qp: int) -> dict[str, str]:
 def _vp9_options(qp: int) -> dict[str, str]:
     # libvpx real-time mode without look-ahead or hidden alternate reference
     # frames; qmin = qmax (with crf, the constant-quality mode) fixes the
-    # quantiser; key frames only every _VP9_GOP frames (min = max: no scene cuts).
+    # quantiser; key frame distance at least and at most _VP9_GOP (libvpx
+    # kf_min_dist = kf_max_dist): one key frame.
     return {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "auto-alt-ref": "0",
             "crf": str(qp), "qmin": str(qp), "qmax": str(qp), "aq-mode": "0", "g": str(_VP9_GOP),
             "keyint_min": str(_VP9_GOP), "threads": "1", "row-mt": "0", "tile-columns": "0"}
