@@ -97,15 +97,25 @@ def fill_missed(points: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.clip(filled, 0, [width - 1, height - 1])
 
 
+def landmark_residuals(points: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """The DPCM residuals of landmark tracks float (T, 68, 2) at step ``q`` pixels.
+
+    Returns (temporal residuals int64 (T, 136), the same differenced along the
+    markup order: what the feature coder codes).
+    """
+    residuals = feature_coding.quantise_closed_loop(points.reshape(len(points), -1), q)
+    chained = np.diff(residuals.reshape(points.shape), axis=1, prepend=0)
+    return residuals, chained.reshape(len(points), -1)
+
+
 def encode_landmarks(points: np.ndarray, q: float) -> tuple[feature_coding.FeatureStream, np.ndarray]:
     """Code landmark tracks float (T, 68, 2) with step ``q`` pixels.
 
     Returns the feature stream and the decoder's landmarks float64 (T, 68, 2),
     within q/2 of ``points``.
     """
-    residuals = feature_coding.quantise_closed_loop(points.reshape(len(points), -1), q)
-    chained = np.diff(residuals.reshape(points.shape), axis=1, prepend=0)
-    stream = feature_coding.encode_residuals(chained.reshape(len(points), -1), GROUPS)
+    residuals, chained = landmark_residuals(points, q)
+    stream = feature_coding.encode_residuals(chained, GROUPS)
     return stream, feature_coding.reconstruct(residuals, q).reshape(points.shape)
 
 
@@ -239,6 +249,13 @@ class LandmarkWarp(Codec):
         rate points), rounded to quarter pixels and kept in Q_RANGE."""
         return [{"q": float(np.clip(np.round(4 * 2 ** ((key_qp - 32) / 5)) / 4, *Q_RANGE)), "key_qp": key_qp}
                 for key_qp in range(51, 21, -1)]
+
+    def feature_residuals(self, clip: SourceClip, params: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The chained landmark residuals int64 (T, 136) and their x/y context groups."""
+        q, _ = self._check(params)
+        frames = check_frames(clip.frames)
+        height, width = frames.shape[1:3]
+        return landmark_residuals(fill_missed(track_landmarks(frames), width, height), q)[1], GROUPS
 
     def encode(self, clip: SourceClip, params: dict, workdir: Path) -> list[Path]:
         """Code the key frames and the landmarks of all frames."""

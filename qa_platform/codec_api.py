@@ -114,6 +114,15 @@ class Codec(ABC):
         """
         return ""
 
+    def feature_residuals(self, clip: SourceClip, params: dict) -> tuple[np.ndarray, np.ndarray] | None:
+        """What a generative codec's feature stream codes, for ``benchmark_codecs``.
+
+        Returns the integer residuals int64 (T, D) the encoder gives the
+        feature coder (``qa_platform.feature_coding``) and their context groups
+        int (D,); None (the default) for codecs without a feature stream.
+        """
+        return None
+
     def rate_ladder(self) -> list[dict]:
         """Parameter dicts whose bitrate rises from first to last, for matched-bitrate searches.
 

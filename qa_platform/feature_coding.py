@@ -13,28 +13,28 @@ three steps, the same for every codec:
    of every value and never drifts. Frame 0 is predicted from zero.
 3. **Entropy coding** with constriction's range coder
    (``constriction.stream.queue.RangeEncoder``, Bamler 2022). Each residual is
-   zig-zag mapped (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...) and coded with an
-   *adaptive* categorical model over the alphabet 0 .. ``ESCAPE``: one
-   frequency table per context group (the caller groups dimensions that
-   behave alike, e.g. x and y of landmarks, or keypoints apart from
-   Jacobians), every count starting at 1, raised by ``INCREMENT`` for each
-   symbol of a frame after that frame is coded, and halved when a table's
-   total exceeds ``MAX_TOTAL`` (so
-   the model follows a changing clip). The model state carries across frames;
-   the decoder makes the same updates. A symbol >= ``ESCAPE`` is sent as
-   ``ESCAPE`` followed by its excess in Elias-gamma form (bit length by a
-   uniform model over 0..24, then the remaining bits uniform).
+   zig-zag mapped (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...) and binarised by
+   order-0 Exp-Golomb (ITU-T H.264 clause 9.1: a unary prefix of the length,
+   then the suffix bits); every bin is coded with an *adaptive* binary model,
+   one per (context group, prefix or suffix, bin position), as CABAC does
+   (Marpe, Schwarz and Wiegand, IEEE TCSVT 2003). A model is a pair of counts
+   starting at 1/1, raised after every bin and halved when their sum passes
+   ``MAX_COUNT`` (so it follows a changing clip). The caller groups dimensions
+   that behave alike (x and y of landmarks; keypoints apart from Jacobians).
+   The model state carries across frames, and the decoder makes the same
+   updates bin by bin.
 
 Rate accounting: ``FeatureStream.data`` is the range coder's words (little
 endian u32), every byte of which is counted by the caller's bitstream. Its
 per-frame split, ``bits_per_frame``, is each frame's information content under
-the adaptive model, -sum log2 p(symbol): the range coder attains their sum
+the adaptive model, -sum log2 p(bin): the range coder attains their sum
 within its termination (at most 64 bits per stream, plus the rounding of
 probabilities to 24 bits), which a test checks.
 
 For comparison, :func:`jvet_frame_bits` counts what the JVET GFVC reference
-software's feature coder spends on the same residuals (each frame its own
-file), used by ``manage.py benchmark_codecs``.
+software's feature coder spends on the same residuals: the same binarisation
+and models, but each frame a file of its own with its models started afresh,
+in whole bytes. ``manage.py benchmark_codecs`` prints both.
 """
 from dataclasses import dataclass
 
@@ -43,15 +43,13 @@ import numpy as np
 
 from qa_platform.bitstream import BitstreamError
 
-# Chosen on the landmark tracks of five ../shared/faces clips (bits per frame at q = 6, 2, 1 px):
-# alphabet 0..15 and +32 per occurrence gave 101 / 166 / 225; 0..63 and +1 gave 111 / 175 / 230.
-ESCAPE = 15
-INCREMENT = 32
-MAX_TOTAL = 1 << 16
-# The Elias-gamma excess: bit length 0..24, coded uniformly.
-_MAX_EXCESS_BITS = 24
-_CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
-_UNIFORM = constriction.stream.model.Uniform()
+# Halving the counts above this sum keeps about the last MAX_COUNT bins of a context in memory.
+# Chosen on the landmark tracks of five ../shared/faces clips (125 frames; bits per frame at
+# q = 6, 2, 1 px): 16 gave 92.5 / 153.1 / 218.7, 32 gave 90.5 / 153.5 / 216.1, 256 gave 95.0 / 161.8 / 219.6.
+MAX_COUNT = 32
+# Longest Exp-Golomb prefix accepted: zig-zag values below 2^31.
+MAX_PREFIX = 31
+_BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
 
 
 @dataclass(frozen=True)
@@ -110,18 +108,24 @@ def reconstruct(residuals: np.ndarray, step) -> np.ndarray:
 
 
 def encode_residuals(residuals: np.ndarray, groups: np.ndarray | None = None) -> FeatureStream:
-    """Range-code integer residuals int (T, D) with adaptive models per context group.
+    """Range-code integer residuals int (T, D) with adaptive binary models per context group.
 
     groups: int (D,), the context group of each dimension (default: one group).
     Returns the :class:`FeatureStream`. Raises ``ValueError`` for a residual
-    whose zig-zag value exceeds 2^24 + ESCAPE.
+    whose zig-zag value is 2^31 or more.
     """
     symbols = zigzag(residuals)
-    model = AdaptiveModel(_check_groups(groups, symbols.shape[1]))
+    if symbols.size and symbols.max() >= 1 << MAX_PREFIX:
+        raise ValueError(f"a feature residual is too large to code ({symbols.max()} after zig-zag); "
+                         "use a coarser quantisation step")
+    groups = _check_groups(groups, symbols.shape[1])
+    models = BinaryModels()
     encoder = constriction.stream.queue.RangeEncoder()
     bits = np.empty(len(symbols))
     for t, frame in enumerate(symbols):
-        bits[t] = model.encode(encoder, frame)
+        values, probabilities = models.bins(frame, groups)
+        encoder.encode(values, _BERNOULLI, probabilities)
+        bits[t] = information_content(values, probabilities)
     return FeatureStream(data=encoder.get_compressed().astype("<u4").tobytes(), bits_per_frame=bits)
 
 
@@ -133,10 +137,16 @@ def decode_residuals(data: bytes, frame_count: int, dims: int, groups: np.ndarra
     """
     if len(data) % 4:
         raise BitstreamError(f"a feature stream is whole 32-bit words; this one is {len(data)} bytes")
-    model = AdaptiveModel(_check_groups(groups, dims))
+    groups = _check_groups(groups, dims)
+    models = BinaryModels()
     decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
+
+    def read_bin(probability: float) -> int:
+        return int(decoder.decode(_BERNOULLI, np.array([probability]))[0])
+
     try:
-        symbols = np.stack([model.decode(decoder, dims) for _ in range(frame_count)])
+        symbols = np.array([[models.read_symbol(read_bin, group) for group in groups] for _ in range(frame_count)],
+                           dtype=np.int64).reshape(frame_count, dims)
     except (ValueError, RuntimeError) as exc:
         raise BitstreamError(f"the feature stream is damaged: {exc}") from exc
     return unzigzag(symbols)
@@ -158,65 +168,76 @@ def decode_features(data: bytes, frame_count: int, dims: int, step, groups: np.n
     return reconstruct(decode_residuals(data, frame_count, dims, groups), step)
 
 
-class AdaptiveModel:
-    """Adaptive frequency tables, one per context group, over the symbols 0..ESCAPE.
+def information_content(values: np.ndarray, probabilities: np.ndarray) -> float:
+    """-sum log2 p of binary ``values`` int (N,) under ``probabilities`` of a one, float (N,): bits."""
+    return float(-np.log2(np.where(values == 1, probabilities, 1 - probabilities)).sum())
 
-    groups: int (D,), the table each dimension uses. ``encode``/``decode`` code
-    one frame of D symbols and then add that frame's counts, so encoder and
-    decoder keep the same state frame after frame.
+
+def exp_golomb_bins(symbol: int) -> tuple[list[int], list[int]]:
+    """Order-0 Exp-Golomb bins of an unsigned integer (ITU-T H.264 clause 9.1): (prefix, suffix).
+
+    The prefix is the suffix length in unary (that many ones, then a zero);
+    the suffix is symbol + 1 without its leading one, most significant bit first.
+    """
+    value = int(symbol) + 1
+    length = value.bit_length() - 1
+    return [1] * length + [0], [(value >> shift) & 1 for shift in range(length - 1, -1, -1)]
+
+
+class BinaryModels:
+    """Adaptive binary models, keyed by (context group, "prefix" or "suffix", bin position).
+
+    Each holds counts [zeros, ones] from 1/1; :meth:`bins` and
+    :meth:`read_symbol` use a model and then update it, bin by bin, so an
+    encoder and a decoder that see the same bins keep the same state.
     """
 
-    def __init__(self, groups: np.ndarray):
-        self.groups = groups
-        self.counts = np.ones((groups.max() + 1, ESCAPE + 1), dtype=np.int64)
+    def __init__(self):
+        self.counts: dict[tuple, list[int]] = {}
 
-    def probabilities(self) -> np.ndarray:
-        """float64 (D, ESCAPE + 1): each dimension's model for the next frame."""
-        table = self.counts[self.groups].astype(np.float64)
-        return table / table.sum(axis=1, keepdims=True)
+    def probability(self, context: tuple) -> float:
+        """P(bin = 1) under the model of ``context``, in (0, 1)."""
+        zeros, ones = self.counts.setdefault(context, [1, 1])
+        return ones / (zeros + ones)
 
-    def encode(self, encoder, symbols: np.ndarray) -> float:
-        """Code one frame's zig-zag symbols int (D,); return its information content, bits."""
-        probabilities = self.probabilities()
-        clipped = np.minimum(symbols, ESCAPE)
-        encoder.encode(clipped.astype(np.int32), _CATEGORICAL, probabilities)
-        bits = -np.log2(probabilities[np.arange(len(symbols)), clipped]).sum()
-        bits += sum(_encode_excess(encoder, excess) for excess in symbols[symbols >= ESCAPE] - ESCAPE)
-        self._update(clipped)
-        return float(bits)
+    def update(self, context: tuple, value: int) -> None:
+        counts = self.counts[context]
+        counts[value] += 1
+        if counts[0] + counts[1] > MAX_COUNT:
+            counts[0], counts[1] = (counts[0] + 1) // 2, (counts[1] + 1) // 2
 
-    def decode(self, decoder, dims: int) -> np.ndarray:
-        """Decode one frame of ``dims`` zig-zag symbols: int64 (dims,)."""
-        clipped = decoder.decode(_CATEGORICAL, self.probabilities()).astype(np.int64)
-        symbols = clipped.copy()
-        for position in np.flatnonzero(clipped == ESCAPE):
-            symbols[position] += _decode_excess(decoder)
-        self._update(clipped)
-        return symbols
+    def bins(self, symbols: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One frame's bins and the probability each was coded with: int32 (N,), float64 (N,)."""
+        values, probabilities = [], []
+        for symbol, group in zip(symbols, groups):
+            prefix, suffix = exp_golomb_bins(symbol)
+            for kind, part in (("prefix", prefix), ("suffix", suffix)):
+                for position, value in enumerate(part):
+                    context = (int(group), kind, position)
+                    probabilities.append(self.probability(context))
+                    values.append(value)
+                    self.update(context, value)
+        return np.array(values, dtype=np.int32), np.array(probabilities)
 
-    def _update(self, clipped: np.ndarray) -> None:
-        np.add.at(self.counts, (self.groups, clipped), INCREMENT)
-        full = self.counts.sum(axis=1) > MAX_TOTAL
-        self.counts[full] = (self.counts[full] + 1) // 2
-
-
-def _encode_excess(encoder, excess: int) -> float:
-    length = int(excess).bit_length()
-    if length > _MAX_EXCESS_BITS:
-        raise ValueError(f"a feature residual is too large to code ({excess + ESCAPE} after zig-zag); "
-                         "use a coarser quantisation step")
-    encoder.encode(np.array([length], np.int32), _UNIFORM, np.array([_MAX_EXCESS_BITS + 1], np.int32))
-    if length > 1:
-        rest = int(excess) - (1 << (length - 1))
-        encoder.encode(np.array([rest], np.int32), _UNIFORM, np.array([1 << (length - 1)], np.int32))
-    return np.log2(_MAX_EXCESS_BITS + 1) + max(length - 1, 0)
-
-
-def _decode_excess(decoder) -> int:
-    length = int(decoder.decode(_UNIFORM, np.array([_MAX_EXCESS_BITS + 1], np.int32))[0])
-    if length <= 1:
-        return length
-    return (1 << (length - 1)) + int(decoder.decode(_UNIFORM, np.array([1 << (length - 1)], np.int32))[0])
+    def read_symbol(self, read_bin, group: int) -> int:
+        """Decode one zig-zag symbol with ``read_bin(probability) -> 0 or 1``."""
+        length = 0
+        while True:
+            context = (int(group), "prefix", length)
+            value = read_bin(self.probability(context))
+            self.update(context, value)
+            if not value:
+                break
+            length += 1
+            if length > MAX_PREFIX:
+                raise ValueError("an Exp-Golomb prefix runs past 31 bins")
+        symbol = 1
+        for position in range(length):
+            context = (int(group), "suffix", position)
+            value = read_bin(self.probability(context))
+            self.update(context, value)
+            symbol = 2 * symbol + value
+        return symbol - 1
 
 
 def _check_step(step, dims: int) -> np.ndarray:
@@ -241,31 +262,16 @@ def jvet_frame_bits(residuals: np.ndarray) -> np.ndarray:
     What that software does (JVET GFVC common software, feature coding of
     each inter frame): every frame's residuals go to a file of their own;
     each residual is zig-zag mapped, binarised by order-0 Exp-Golomb and the
-    bins coded by an adaptive binary arithmetic coder whose contexts start
+    bins coded by an adaptive binary arithmetic coder whose models start
     afresh in every file; the file is a whole number of bytes, at least one.
 
-    Modelled here without writing the files: each bin's cost is its
-    information content under a count-based adaptive binary model (counts
-    start at 1/1 per context), one context per prefix position (the unary
-    part) and one per suffix position; 2 bits of arithmetic-coder termination
-    are added and the frame rounded up to whole bytes, at least 8 bits. It is
-    an ideal coder's length, so it flatters that software slightly.
+    Modelled here without writing the files: the bins and models of
+    :class:`BinaryModels` (one context group), new for every frame; each
+    frame's information content plus 2 bits of arithmetic-coder termination,
+    rounded up to whole bytes, at least 8 bits. An ideal coder's length, so it
+    flatters that software slightly.
     """
     symbols = zigzag(residuals)
-    return np.array([_jvet_frame(frame) for frame in symbols], dtype=np.int64)
-
-
-def _jvet_frame(symbols: np.ndarray) -> int:
-    contexts: dict[tuple[str, int], list[int]] = {}
-    bits = 0.0
-    for symbol in symbols:
-        value = int(symbol) + 1
-        length = value.bit_length() - 1
-        prefix = [1] * length + [0]
-        suffix = [(value >> shift) & 1 for shift in range(length - 1, -1, -1)]
-        for kind, bins in (("prefix", prefix), ("suffix", suffix)):
-            for position, bin_value in enumerate(bins):
-                counts = contexts.setdefault((kind, position), [1, 1])
-                bits -= np.log2(counts[bin_value] / (counts[0] + counts[1]))
-                counts[bin_value] += 1
-    return max(8, 8 * int(np.ceil((bits + 2) / 8)))
+    groups = np.zeros(symbols.shape[1], dtype=np.int64)
+    costs = [information_content(*BinaryModels().bins(frame, groups)) for frame in symbols]
+    return np.array([max(8, 8 * int(np.ceil((bits + 2) / 8))) for bits in costs], dtype=np.int64)

@@ -59,12 +59,13 @@ class TestEntropyCoding:
     def test_the_model_adapts_across_frames(self):
         still = np.zeros((100, 10))  # every residual 0: a learning model spends less on each frame
         stream, _ = fc.encode_features(still, 1.0)
-        assert stream.bits_per_frame[-1] < stream.bits_per_frame[0] / 10
-        assert stream.total_bits < 100 * 10  # below one bit per symbol
+        assert stream.bits_per_frame[-1] < stream.bits_per_frame[0] / 4
+        # A model's counts are halved past 32, so a certain bin costs about log2(32/31) = 0.046 bits at best.
+        assert stream.total_bits < 0.15 * 100 * 10
 
     def test_a_residual_too_large_is_refused(self):
         with pytest.raises(ValueError, match="coarser"):
-            fc.encode_residuals(np.array([[1 << 26]]))
+            fc.encode_residuals(np.array([[1 << 31]]))
 
     def test_a_stream_not_in_words_is_damaged(self):
         stream, _ = fc.encode_features(random_walk(), 1.0)
