@@ -94,7 +94,7 @@ class TestErrors:
             codec_registry.get_codec("x256", dirs=[REPO_CODECS])
 
     def test_unknown_name_without_a_close_one_lists_the_known(self):
-        with pytest.raises(CodecError, match=r"unknown codec 'zzzz' \(known: landmark-warp, x264, x265"):
+        with pytest.raises(CodecError, match=r"unknown codec 'zzzz' \(known: .*landmark-warp, .*x264, x265"):
             codec_registry.get_codec("zzzz", dirs=[REPO_CODECS])
 
     def test_a_name_declared_in_two_files_names_both(self, tmp_path):
@@ -150,7 +150,7 @@ class TestListCodecsCommand:
         lines = out.getvalue().splitlines()
         assert lines[0].split()[:4] == ["name", "version", "family", "device"]
         rows = {line.split()[0]: line for line in lines[1:-1]}
-        assert set(rows) == {"landmark-warp", "x264", "x265"}
+        assert {"landmark-warp", "x264", "x265"} <= set(rows)
         assert '{"qp":51}' in rows["x265"] and "conventional" in rows["x265"]
         assert "generative" in rows["landmark-warp"] and "q, key_qp" in rows["landmark-warp"]
-        assert lines[-1] == "3 codecs."
+        assert lines[-1] == f"{len(codec_registry.load_codecs([REPO_CODECS]))} codecs."
