@@ -8,6 +8,7 @@ from metrics.selectors import (
     pvs_metric_rows, pvs_picture, rd_curves, rd_exclusions, rd_figure, value_decimals,
 )
 from metrics.weights import WeightsMissingError
+from qa_platform.codec_api import split_controls
 from qa_platform.models import Pvs, Source
 from qa_platform.selectors import database_grid
 
@@ -49,8 +50,11 @@ def pvs_view(request, pk):
     """One PVS: SRC and PVS played side by side, coding facts and metric results."""
     pvs = get_object_or_404(Pvs.objects.select_related("source", "hrc"), pk=pk)
     rows = pvs_metric_rows(pvs=pvs)
+    coding_params, controls = split_controls(pvs.hrc.params)
     return render(request, "metrics/pvs.html", {
         "pvs": pvs,
+        "coding_params": coding_params,
+        "controls": controls,
         "metric_rows": rows,
         "per_frame_figure": per_frame_figure(rows=rows),
         "picture_kinds": PICTURE_KINDS[2:],

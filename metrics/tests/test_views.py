@@ -176,6 +176,16 @@ class TestPvsPage:
         assert "x265 exited with status 1: out of memory" in html
         assert 'id="pvs-video"' not in html
 
+    def test_shows_the_rate_point_found_and_the_decode_time_controls(self, client, database):
+        hrc = Hrc.objects.create(codec="landmark-warp", params={"target_kbps": 8, "controls": {"mouth": 0.3}},
+                                 params_key='{"controls":{"mouth":0.3},"target_kbps":8}',
+                                 label="landmark-warp @ 8 kbit/s mouth=0.3")
+        pvs = make_pvs(database["a42"].source, hrc, kbps=8.2, params={"q": 2.0, "key_qp": 37})
+        html = client.get(reverse("metrics:pvs", args=[pvs.pk])).content.decode()
+        assert "<code>target_kbps=8</code>" in html and "controls=" not in html
+        assert "rate point found" in html and "<code>q=2.0</code> <code>key_qp=37</code>" in html
+        assert "decode-time controls" in html and "<code>mouth=0.3</code>" in html
+
     def test_missing_pvs_is_404(self, client, database):
         assert client.get(reverse("metrics:pvs", args=[999_999])).status_code == 404
 
