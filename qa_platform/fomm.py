@@ -12,18 +12,21 @@ Conventions, everywhere in this module:
   ``grid_sample`` convention with ``align_corners=True`` (-1 is the centre of
   the first pixel, +1 of the last); ``Keypoints.jacobian`` float32
   (B, K, 2, 2) or ``None``, the local affine map d(driving -> frame) at the
-  keypoint (FOMM section 3.1, eq. 4);
+  keypoint (FOMM section 3.1);
 * motion fields: float32 (B, H, W, 2), for each driving-frame pixel the
   source-frame position to sample, same coordinate convention.
 
-The networks are FOMM's: an hourglass (U-Net-like encoder-decoder, section 3
-and supplementary A) under the keypoint detector and the dense motion
-network; the keypoint detector takes a soft-argmax of K heatmaps (eq. 11 of
-the supplementary) and, optionally, the heatmap-weighted mean of four
-per-pixel Jacobian maps (section 3.2); the dense motion network builds one
-sparse motion per keypoint by the first-order Taylor expansion (eq. 4),
+Section numbers below are those of the NeurIPS paper: 3.1 local affine
+transformations (keypoints, Jacobians, combining local motions), 3.2
+occlusion-aware image generation, 3.3 training losses; the architecture
+details are in its supplementary material. The networks are FOMM's: an
+hourglass (U-Net-like encoder-decoder) under the keypoint detector and the
+dense motion network; the keypoint detector takes a soft-argmax of K heatmaps
+and, optionally, the heatmap-weighted mean of four per-pixel Jacobian maps
+(section 3.1); the dense motion network builds one sparse motion per
+keypoint by the first-order Taylor expansion (section 3.1),
 deforms the source by each, and predicts K + 1 softmax masks (the extra one
-for the still background) and an occlusion map (section 3.3, eq. 6-8); the
+for the still background) and an occlusion map (sections 3.1, 3.2); the
 generator encodes the source, warps its feature map by the dense motion,
 multiplies by the occlusion map, and decodes to RGB through a sigmoid.
 """
@@ -38,21 +41,22 @@ from torch import nn
 
 SIZES = (64, 128, 256)
 # FOMM trains the keypoint detector and the dense motion network on
-# quarter-size frames (supplementary A).
+# quarter-size frames (its supplementary material and config/vox-256.yaml).
 MOTION_SCALE = 0.25
-# Image pyramid of the reconstruction loss (FOMM section 3.4).
+# Image pyramid of the reconstruction loss (FOMM section 3.3).
 PYRAMID_SCALES = (1.0, 0.5, 0.25, 0.125)
 # Loss weights of FOMM's published VoxCeleb configuration (config/vox-256.yaml).
 PERCEPTUAL_WEIGHT = 10.0
 EQUIVARIANCE_WEIGHT = 10.0
-# Random transform of the equivariance loss (FOMM section 3.4, vox-256.yaml):
+# Random transform of the equivariance loss (FOMM section 3.3, vox-256.yaml):
 # affine noise and thin-plate-spline noise standard deviations, control points per side.
 SIGMA_AFFINE = 0.05
 SIGMA_TPS = 0.005
 TPS_POINTS = 5
-# L1 + MS-SSIM mixture of H. Zhao, O. Gallo, I. Frosio, J. Kautz, "Loss
-# Functions for Image Restoration with Neural Networks", IEEE TCI 2017, eq. 8:
-# alpha x (1 - MS-SSIM) + (1 - alpha) x L1 with alpha = 0.84.
+# After the L1 + MS-SSIM mixture of H. Zhao, O. Gallo, I. Frosio, J. Kautz, "Loss
+# Functions for Image Restoration with Neural Networks", IEEE TCI 2017 (section
+# 3.3): alpha x (1 - MS-SSIM) + (1 - alpha) x L1 with their alpha = 0.84; our L1
+# is the plain mean over the image pyramid (theirs is Gaussian-weighted).
 MIX_ALPHA = 0.84
 MS_SSIM_KERNEL = 11
 # piq's default MS-SSIM scale weights (Wang, Simoncelli, Bovik, Asilomar 2003, table).
@@ -203,7 +207,7 @@ def _width(expansion: int, cap: int, level: int) -> int:
 
 
 class Hourglass(nn.Module):
-    """Encoder-decoder with skip connections (FOMM supplementary A).
+    """Encoder-decoder with skip connections (FOMM supplementary material).
 
     Input (B, in_channels, H, W) with H and W divisible by 2**num_blocks;
     output (B, out_channels, H, W), ``out_channels = expansion + in_channels``
@@ -234,7 +238,7 @@ class Hourglass(nn.Module):
 
 
 class KeypointDetector(nn.Module):
-    """K keypoints (and Jacobians) of a frame (FOMM section 3.2).
+    """K keypoints (and Jacobians) of a frame (FOMM section 3.1).
 
     Input: images (B, 3, size, size). Output: ``Keypoints`` with value
     (B, K, 2) in [-1, 1], the soft-argmax (expected position under the
@@ -280,7 +284,7 @@ def sparse_motions(source: Keypoints, driving: Keypoints, height: int, width: in
     """Per-keypoint backward motions plus the identity: (B, K + 1, H, W, 2).
 
     Motion k maps a driving-frame point z to the source frame by the
-    first-order Taylor expansion around the keypoints (FOMM eq. 4):
+    first-order Taylor expansion around the keypoints (FOMM section 3.1):
     T(z) = kp_S + J_S J_D^-1 (z - kp_D), or kp_S + (z - kp_D) without
     Jacobians. Index 0 is the identity (the background does not move).
     """
@@ -295,13 +299,13 @@ def sparse_motions(source: Keypoints, driving: Keypoints, height: int, width: in
 
 
 class DenseMotionNetwork(nn.Module):
-    """Dense motion and occlusion from keypoints (FOMM section 3.3).
+    """Dense motion and occlusion from keypoints (FOMM sections 3.1 and 3.2).
 
     Input: source images (B, 3, size, size), source and driving
     ``Keypoints``. Works at ``MOTION_SCALE`` x size (s). Output dict:
     ``mask`` (B, K + 1, s, s), softmax over the K + 1 motions;
     ``deformation`` (B, s, s, 2), the mask-weighted sum of the sparse
-    motions (eq. 6); ``occlusion`` (B, 1, s, s) in (0, 1) (eq. 8).
+    motions; ``occlusion`` (B, 1, s, s) in (0, 1).
     """
 
     def __init__(self, config: FommConfig):
@@ -330,7 +334,7 @@ class DenseMotionNetwork(nn.Module):
 
 
 class Generator(nn.Module):
-    """Occlusion-aware generator (FOMM section 3.3).
+    """Occlusion-aware generator (FOMM section 3.2).
 
     Input: source images (B, 3, size, size), source and driving
     ``Keypoints``. Output dict: ``prediction`` (B, 3, size, size) in [0, 1];
@@ -378,7 +382,7 @@ class Fomm(nn.Module):
 
 
 class RandomTps:
-    """A random affine + thin-plate-spline warp per batch item (FOMM section 3.4).
+    """A random affine + thin-plate-spline warp per batch item (FOMM section 3.3).
 
     theta = I + N(0, sigma_affine^2) (2x3 affine) and a TPS over a
     ``TPS_POINTS`` x ``TPS_POINTS`` control grid with weights
@@ -459,7 +463,7 @@ def ms_ssim_levels(size: int) -> int:
 class FommLoss(nn.Module):
     """FOMM's training objective for a batch of (source, driving) pairs.
 
-    Reconstruction (FOMM section 3.4): over the image pyramid
+    Reconstruction (FOMM section 3.3): over the image pyramid
     ``PYRAMID_SCALES`` of prediction and driving frame, either the VGG-19
     perceptual loss (mean absolute feature difference at relu1_1 ... relu5_1,
     weight ``PERCEPTUAL_WEIGHT`` each, summed over layers and scales:
@@ -467,7 +471,7 @@ class FommLoss(nn.Module):
     mixture of Zhao et al. 2017 (``MIX_ALPHA`` x (1 - MS-SSIM) at full size,
     with ``ms_ssim_levels`` scales, plus (1 - MIX_ALPHA) x the mean over the
     pyramid of the L1 distance: ``type = "l1+ms-ssim"``). Equivariance
-    (section 3.4, eq. 9-10): keypoints of the driving frame warped by a
+    (section 3.3): keypoints of the driving frame warped by a
     ``RandomTps`` must be the warp of its keypoints, and the Jacobians must
     compose to the identity, each |.|_1 with weight ``EQUIVARIANCE_WEIGHT``.
 

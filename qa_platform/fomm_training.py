@@ -1,7 +1,7 @@
 """Training a FOMM model (``qa_platform.fomm``) on face clips, with checkpoints and resume. Django-free.
 
 Data: each training example is a (source, driving) pair of frames of the
-same clip (FOMM section 3.4: the model learns to reconstruct the driving
+same clip (FOMM section 3: the model learns to reconstruct the driving
 frame from the source). An epoch visits every frame of every clip once as
 the driving frame, in a random order; its source is a random frame of the
 same clip. Optimiser: Adam (lr 2e-4, betas (0.5, 0.999): FOMM's vox-256.yaml).
