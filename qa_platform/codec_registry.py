@@ -4,7 +4,10 @@
 DESIGN.md), so each ``*.py`` file of a plugin folder is loaded by path, as
 module ``faceqa_codecs.<file stem>``; files whose names start with ``_`` or
 ``test_`` are skipped. A plugin declares its codecs with
-``qa_platform.codec_api.register_codec``. The folders are
+``qa_platform.codec_api.register_codec``. Each ``*.toml`` file of a folder
+(same skipping rules) is a manifest of one external codec
+(``qa_platform.manifest_codec``), registered as a generated class; a broken
+manifest is a ``PluginError`` naming the file and the field. The folders are
 ``settings.CODEC_PLUGIN_DIRS``, read at call time, unless the caller names
 them: with explicit folders the registry works without Django.
 
@@ -17,7 +20,8 @@ import inspect
 import sys
 from pathlib import Path
 
-from qa_platform.codec_api import Codec, CodecError, registered_codecs
+from qa_platform import manifest_codec
+from qa_platform.codec_api import Codec, CodecError, register_codec, registered_codecs
 
 MODULE_PREFIX = "faceqa_codecs"
 
@@ -43,7 +47,7 @@ def plugin_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise PluginError(f"codec plugin folder {folder} does not exist; fix CODEC_PLUGIN_DIRS")
     return sorted(
-        path for path in folder.glob("*.py")
+        path for pattern in ("*.py", "*.toml") for path in folder.glob(pattern)
         if not path.name.startswith(("_", "test_"))
     )
 
@@ -80,19 +84,43 @@ def _execute(name: str, path: Path):
     return module
 
 
-def _load_file(path: Path) -> dict[str, type[Codec]]:
-    path = path.resolve()
-    if path in _LOADED:
-        return _LOADED[path]
-    name = _module_name(path)
-    declared = _declared_in(_execute(name, path))
+def _check_clash(path: Path, declared: dict[str, type[Codec]]) -> None:
     for other, codecs in _LOADED.items():
         clash = sorted(declared.keys() & codecs.keys())
         if clash:
-            del sys.modules[name]
             raise PluginError(f"codec name {clash[0]!r} is declared in both {other} and {path}; rename one")
-    _LOADED[path] = declared
+
+
+def _load_manifest(path: Path) -> dict[str, type[Codec]]:
+    try:
+        cls = manifest_codec.codec_class(manifest_codec.read_manifest(path))
+    except CodecError as exc:
+        raise PluginError(str(exc)) from exc
+    declared = {cls.name: cls}
+    _check_clash(path, declared)
+    try:
+        register_codec(cls)
+    except CodecError as exc:
+        raise PluginError(f"{path}: {exc}") from exc
     return declared
+
+
+def _load_module(path: Path) -> dict[str, type[Codec]]:
+    name = _module_name(path)
+    declared = _declared_in(_execute(name, path))
+    try:
+        _check_clash(path, declared)
+    except PluginError:
+        del sys.modules[name]
+        raise
+    return declared
+
+
+def _load_file(path: Path) -> dict[str, type[Codec]]:
+    path = path.resolve()
+    if path not in _LOADED:
+        _LOADED[path] = _load_manifest(path) if path.suffix == ".toml" else _load_module(path)
+    return _LOADED[path]
 
 
 def load_codecs(dirs: list[Path] | None = None) -> dict[str, type[Codec]]:
