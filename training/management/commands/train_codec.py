@@ -49,5 +49,5 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if run.status == JobStatus.FAILED:
             raise CommandError(f"training run {run.pk} failed: {run.message}")
-        self.stdout.write(f"training run {run.pk} done: {run.message}; loss {run.loss:.4f} ({run.loss_type}), "
-                          f"device {run.device}, checkpoint {run.checkpoint_sha256}")
+        self.stdout.write(f"training run {run.pk} done: {run.epochs_done} epochs, {run.step} steps on {run.device}; "
+                          f"last loss {run.loss:.4f} ({run.loss_type}); checkpoint {run.checkpoint_sha256}")
