@@ -18,7 +18,13 @@ from qa_platform.checkpoints import codec_folder
 from qa_platform.codec_api import CodecError
 from qa_platform.fomm import FommConfig
 from qa_platform.fomm_training import (
-    Progress, SavedCheckpoint, TrainingClip, TrainingError, TrainingOptions, default_device, resize_clip,
+    Progress,
+    SavedCheckpoint,
+    TrainingClip,
+    TrainingError,
+    TrainingOptions,
+    default_device,
+    resize_clip,
     train_fomm,
 )
 from qa_platform.models import JobStatus, Source
