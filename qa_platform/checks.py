@@ -16,3 +16,27 @@ def redis_server_check(app_configs, **kwargs):
             )
         ]
     return []
+
+
+def manifest_codec_warnings(dirs=None) -> list[checks.CheckMessage]:
+    """One qa_platform.W002 warning per manifest codec that cannot run here (its reason and install hint)."""
+    from qa_platform import codec_registry
+    from qa_platform.manifest_codec import ManifestCodec, missing_requirements
+
+    try:
+        codecs = codec_registry.all_codecs(dirs)
+    except codec_registry.CodecError as exc:
+        return [checks.Error(str(exc), hint="Fix or remove the plugin file named above.", id="qa_platform.E002")]
+    return [
+        checks.Warning(
+            f"codec {cls.name!r} is unavailable: {'; '.join(missing)}.",
+            hint=cls.manifest.install, obj=str(cls.manifest.path), id="qa_platform.W002",
+        )
+        for cls in codecs if issubclass(cls, ManifestCodec)
+        for missing in [missing_requirements(cls.manifest)] if missing
+    ]
+
+
+@checks.register()
+def manifest_codec_check(app_configs, **kwargs):
+    return manifest_codec_warnings()

@@ -59,6 +59,7 @@ duration. The decoder command runs in a fresh directory holding copies of the
 codec's bitstream files only, never the source or the header.
 """
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -516,6 +517,7 @@ class ManifestCodec(Codec):
         header = BitstreamHeader(codec=self.name, params=params, width=frames.shape[2], height=frames.shape[1],
                                  fps=Fraction(clip.fps), frame_count=len(frames))
         workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"faceqa-{self.name}-encode-") as run:
             run = Path(run)
             values = _placeholders(self.manifest, header, run)
@@ -576,12 +578,15 @@ def codec_class(manifest: Manifest) -> type[ManifestCodec]:
 
 
 # Key frames (qa_platform/key_frames.py): one frame coded alone. A codec whose
-# bitstream is one plainly named file (VTM, vvenc) returns that file's bare
+# bitstream is one plainly named file (VTM, vvenc) gives that file's bare
 # bytes. Otherwise the files are packed in name order as: count (1 byte), then
 # per file its name length (1 byte), the name (UTF-8) and its size (unsigned
 # LEB128), then the files' bytes in the same order: an overhead of
-# 1 + sum(1 + len(name) + len(LEB128(size))) bytes, 23 for the toy codec's
-# luma.bin and chroma.bin (sizes under 16 kB).
+# 1 + sum(1 + len(name) + len(LEB128(size))) bytes, 25 for the toy codec's
+# luma.bin and chroma.bin (sizes from 128 bytes to 16 kB). When the decoder command uses
+# rate parameters (the toy codec's {qp}; VTM's and vvdec's do not), their
+# values go first, as a JSON list after its length (1 byte): 5 bytes for
+# ``[28]``.
 
 def _leb128(value: int) -> bytes:
     out = bytearray()
@@ -640,6 +645,12 @@ def _single_name(codec: ManifestCodec) -> str | None:
     return patterns[0] if len(patterns) == 1 and not any(ch in patterns[0] for ch in "*?[") else None
 
 
+def _decoder_params(codec: ManifestCodec) -> list[str]:
+    """The rate parameters the decoder command uses, in declaration order."""
+    used = {found for argument in codec.manifest.decode_command for found in _PLACEHOLDER.findall(argument)}
+    return [name for name in codec.manifest.params if name in used]
+
+
 def _key_frame_params(codec: ManifestCodec, qp) -> dict:
     rate = next(iter(codec.manifest.params))
     return {**codec.default_rate_points[0], rate: qp}
@@ -649,37 +660,48 @@ def intra_encode(codec: ManifestCodec, frame: np.ndarray, qp: int, workdir: Path
     """Code ONE frame, uint8 (H, W, 3) RGB, with a manifest codec at rate parameter ``qp``.
 
     ``qp`` sets the manifest's first parameter (the others take the first
-    default rate point's values). Returns the codec's bitstream file(s),
-    packed as described above, without ``header.fqbs``. Files go through
+    default rate point's values). Returns the codec's bitstream file(s) and
+    the parameters its decoder needs, packed as described above, without
+    ``header.fqbs``. Files go through
     ``workdir``, which is left empty. Raises ``CodecError`` as ``encode`` does.
     """
     frame = np.asarray(frame)
     if frame.ndim != 3:
         raise CodecError(f"intra_encode takes one frame, uint8 (H, W, 3); got {frame.dtype} {frame.shape}")
-    paths = codec.encode(SourceClip(frames=frame[None], fps=KEY_FRAME_FPS), _key_frame_params(codec, qp),
-                         Path(workdir))
+    params = _key_frame_params(codec, qp)
+    paths = codec.encode(SourceClip(frames=frame[None], fps=KEY_FRAME_FPS), params, Path(workdir))
     files = {path.name: path.read_bytes() for path in paths if path.name != HEADER_NAME}
     for path in paths:
         path.unlink()
     single = _single_name(codec)
-    return files[single] if single else pack_files(files)
+    body = files[single] if single else pack_files(files)
+    if not _decoder_params(codec):
+        return body
+    values = json.dumps([params[name] for name in _decoder_params(codec)], separators=(",", ":")).encode()
+    return bytes([len(values)]) + values + body
 
 
 def intra_decode(codec: ManifestCodec, data: bytes, width: int, height: int, workdir: Path) -> np.ndarray:
     """Decode what :func:`intra_encode` returned: uint8 (height, width, 3) RGB.
 
-    The decoder command must not use rate parameters (the caller does not
-    keep them); ``CodecError`` if it does. Raises ``BitstreamError`` for a
-    damaged packing or a decode of the wrong size. ``workdir`` is left empty.
+    Raises ``BitstreamError`` for a damaged packing or a decode of the wrong
+    size. ``workdir`` is left empty.
     """
-    used = {found for argument in codec.manifest.decode_command for found in _PLACEHOLDER.findall(argument)}
-    if used & set(codec.manifest.params):
-        raise CodecError(f"{codec.name}: its decoder needs {sorted(used & set(codec.manifest.params))}, "
-                         "which a key frame does not carry; intra_decode cannot drive it")
+    data = bytes(data)
+    params = dict(codec.default_rate_points[0])
+    if _decoder_params(codec):
+        length = data[0] if data else 0
+        try:
+            values = json.loads(data[1:1 + length])
+        except ValueError as exc:
+            raise BitstreamError(f"packed key frame: damaged parameter values ({exc})") from exc
+        if not isinstance(values, list) or len(values) != len(_decoder_params(codec)):
+            raise BitstreamError(f"packed key frame: expected values of {_decoder_params(codec)}, got {values!r}")
+        params.update(zip(_decoder_params(codec), values))
+        data = data[1 + length:]
     workdir = Path(workdir)
     paths = [write_bitstream(workdir / HEADER_NAME, BitstreamHeader(
-        codec=codec.name, params=codec.default_rate_points[0], width=width, height=height,
-        fps=KEY_FRAME_FPS, frame_count=1), [])]
+        codec=codec.name, params=params, width=width, height=height, fps=KEY_FRAME_FPS, frame_count=1), [])]
     single = _single_name(codec)
     for name, content in ({single: bytes(data)} if single else unpack_files(data)).items():
         if Path(name).name != name or name == HEADER_NAME:

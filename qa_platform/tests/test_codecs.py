@@ -60,7 +60,10 @@ def face_src() -> SourceClip:
 
 @pytest.fixture(scope="module", params=CODEC_NAMES)
 def codec(request):
-    return codec_registry.get_codec(request.param, dirs=PLUGIN_DIRS)
+    codec = codec_registry.get_codec(request.param, dirs=PLUGIN_DIRS)
+    if codec.unavailable_reason():
+        pytest.skip(f"unavailable here: {codec.unavailable_reason()}")
+    return codec
 
 
 @pytest.fixture(scope="module")
