@@ -53,7 +53,7 @@ Bitstream (DESIGN.md, "bitstream"): the files the ``bitstream`` entries match,
 stored as the codec wrote them (a bare VVC ``.266`` stream, as the GFVC
 literature counts it), plus ``header.fqbs``: a ``qa_platform.bitstream``
 container with zero sections carrying the codec name, parameters, frame size,
-frame rate and frame count (about 30 to 40 bytes), which the decoder command's
+frame rate and frame count (39 bytes for vvenc at QP 37, 37 for vtm), which the decoder command's
 placeholders need. Every file counts in the bitrate, 8 x total bytes /
 duration. The decoder command runs in a fresh directory holding copies of the
 codec's bitstream files only, never the source or the header.
