@@ -45,7 +45,7 @@ import torch
 from qa_platform.bitstream import SUFFIX, BitstreamHeader, only_file, read_bitstream, write_bitstream
 from qa_platform.checkpoints import CheckpointError, codec_folder, find_checkpoint, latest_checkpoint, read_checkpoint
 from qa_platform.codec_api import Codec, CodecError, Device, Family, SourceClip, register_codec
-from qa_platform.feature_coding import decode_features, encode_features
+from qa_platform.feature_coding import decode_features, encode_features, quantise_closed_loop
 from qa_platform.fomm import Fomm, Keypoints
 from qa_platform.fomm_training import frames_to_tensor, load_checkpoint, model_from_checkpoint
 from qa_platform.key_frames import KEY_FRAME_PARAMS, KeyFramePolicy, code_key_frames, decode_key_frames
@@ -59,7 +59,7 @@ JACOBIAN_REACH = 0.25
 CPU_BATCH = 8
 CUDA_BATCH = 64
 # (q in pixels, key_qp), lowest rate first; the checkpoint is the latest one found.
-RATE_LADDER = ((4.0, 47), (2.0, 42), (1.0, 37), (0.5, 32))
+DEFAULT_POINTS = ((4.0, 47), (2.0, 42), (1.0, 37), (0.5, 32))
 
 logger = logging.getLogger(__name__)
 
@@ -161,14 +161,14 @@ def animate(model: Fomm, key_frame: np.ndarray, driving: Keypoints, width: int, 
 
 
 class _LatestCheckpointRatePoints:
-    """``default_rate_points``: the ``RATE_LADDER`` with the latest checkpoint found, read when asked;
+    """``default_rate_points``: the ``DEFAULT_POINTS`` with the latest checkpoint found, read when asked;
     empty when there is none (``unavailable_reason`` says so)."""
 
     def __get__(self, instance, owner) -> tuple[dict, ...]:
         latest = latest_checkpoint(codec_folder(NAME))
         if latest is None:
             return ()
-        return tuple({"checkpoint": latest.stem[:16], "q": q, "key_qp": key_qp} for q, key_qp in RATE_LADDER)
+        return tuple({"checkpoint": latest.stem[:16], "q": q, "key_qp": key_qp} for q, key_qp in DEFAULT_POINTS)
 
 
 @register_codec
@@ -194,6 +194,24 @@ class KeypointAnim(Codec):
 
     def execution_device(self) -> str:
         return device().type
+
+    def rate_ladder(self) -> list[dict]:
+        """The latest checkpoint at key_qp 51 down to 22, q halving every 5 QP (q = 1 px at key_qp 37,
+        as ``DEFAULT_POINTS``); empty without a checkpoint."""
+        latest = latest_checkpoint(codec_folder(NAME))
+        if latest is None:
+            return []
+        return [{"checkpoint": latest.stem[:16], "q": float(np.clip(2 ** ((key_qp - 37) / 5), *Q_RANGE)),
+                 "key_qp": key_qp} for key_qp in range(51, 21, -1)]
+
+    def feature_residuals(self, clip: SourceClip, params: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The DPCM residuals of the keypoint (and Jacobian) features and their context groups."""
+        reference, q, _ = self._check(params)
+        frames = check_frames(clip.frames)
+        on = device()
+        _, model = load_model(reference, on)
+        features = keypoints_to_features(detect_keypoints(model, frames, on), frames.shape[2])
+        return quantise_closed_loop(features, q), feature_groups(model.config.num_kp, model.config.jacobians)
 
     def encode(self, clip: SourceClip, params: dict, workdir: Path) -> list[Path]:
         """Code the key frames and every frame's keypoints; write one bitstream file into ``workdir``."""

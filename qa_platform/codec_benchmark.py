@@ -73,13 +73,14 @@ def time_codec(codec: Codec, params: dict, clips: list[SourceClip]) -> CodecTimi
 
 def timing_table(rows: list[CodecTiming]) -> str:
     """The benchmark as a plain-text table, one line per codec and rate point."""
-    lines = [f"{'HRC':<44} {'device':<6} {'enc fps':>8} {'dec fps':>8} {'bits/frame':>10} {'kbit/s':>8} "
+    width = max([len("HRC"), *(len(row.label) for row in rows)])
+    lines = [f"{'HRC':<{width}} {'device':<6} {'enc fps':>8} {'dec fps':>8} {'bits/frame':>10} {'kbit/s':>8} "
              f"{'feature bits/frame: ours':>24} {'JVET-style':>10} {'ratio':>6}"]
     for row in rows:
         feature = ("-", "-", "-") if row.feature_bits_per_frame is None else (
             f"{row.feature_bits_per_frame:.1f}", f"{row.jvet_bits_per_frame:.1f}",
             f"{row.feature_bits_per_frame / row.jvet_bits_per_frame:.2f}")
-        lines.append(f"{row.label:<44} {row.device:<6} {row.encode_fps:>8.1f} {row.decode_fps:>8.1f} "
+        lines.append(f"{row.label:<{width}} {row.device:<6} {row.encode_fps:>8.1f} {row.decode_fps:>8.1f} "
                      f"{row.bits_per_frame:>10.1f} {row.kbps:>8.2f} {feature[0]:>24} {feature[1]:>10} "
                      f"{feature[2]:>6}")
     return "\n".join(lines)
