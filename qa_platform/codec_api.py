@@ -3,9 +3,10 @@
 Django-free. A codec plugin (a ``*.py`` file in a codec plugin folder, see
 DESIGN.md) subclasses :class:`Codec` and registers itself with
 :func:`register_codec`; the registry in ``qa_platform.codec_registry`` loads
-the folders. Plugins import only this module, ``qa_platform.bitstream``,
-``qa_platform.pyav_codec``, ``qa_platform.video``, ``qa_platform.faces`` and
-libraries.
+the folders. Plugins import only this module and qa_platform's Django-free
+modules (``bitstream``, ``pyav_codec``, ``video``, ``faces``,
+``feature_coding``, ``key_frames``, ``checkpoints``, ``fomm``,
+``fomm_training``) and libraries.
 
 Rate accounting (issue 2, DESIGN.md "bitstream"): everything the decoder reads
 is in the files ``encode`` returns, and the PVS bitrate is
