@@ -75,7 +75,9 @@ from typing import ClassVar
 import av
 import numpy as np
 
-from qa_platform.bitstream import BitstreamError, BitstreamHeader, read_bitstream, write_bitstream
+from qa_platform.bitstream import (
+    BitstreamError, BitstreamHeader, pack_uleb128, read_bitstream, read_uleb128, write_bitstream,
+)
 from qa_platform.codec_api import Codec, CodecError, Device, Family, SourceClip
 from qa_platform.pyav_codec import check_frames, to_rgb, to_yuv
 
@@ -588,34 +590,13 @@ def codec_class(manifest: Manifest) -> type[ManifestCodec]:
 # values go first, as a JSON list after its length (1 byte): 5 bytes for
 # ``[28]``.
 
-def _leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _read_leb128(data: bytes, offset: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if offset >= len(data):
-            raise BitstreamError("packed key frame truncated in a file size")
-        byte = data[offset]
-        value |= (byte & 0x7F) << shift
-        offset, shift = offset + 1, shift + 7
-        if not byte & 0x80:
-            return value, offset
-
-
 def pack_files(files: dict[str, bytes]) -> bytes:
     """Pack bitstream files (name -> bytes) as described above."""
     names = sorted(files)
     head = [bytes([len(names)])]
     for name in names:
         encoded = name.encode()
-        head += [bytes([len(encoded)]), encoded, _leb128(len(files[name]))]
+        head += [bytes([len(encoded)]), encoded, pack_uleb128(len(files[name]))]
     return b"".join(head + [files[name] for name in names])
 
 
@@ -627,7 +608,7 @@ def unpack_files(data: bytes) -> dict[str, bytes]:
     for _ in range(count):
         length = data[offset] if offset < len(data) else 0
         name = data[offset + 1:offset + 1 + length].decode(errors="replace")
-        size, offset = _read_leb128(data, offset + 1 + length)
+        size, offset = read_uleb128(data, offset + 1 + length, "size of a packed key-frame file")
         sizes.append((name, size))
     files = {}
     for name, size in sizes:
