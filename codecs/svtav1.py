@@ -17,8 +17,14 @@ lp_d11, lp_d12, lp_d18, prepared by qa_platform.ingest.prepare_clip): QP 63 give
 39.8 dB). SVT-AV1 cannot go below QP 63's rate, above x265's QP 51 (5.7 to 9.9
 kbit/s); steps of 8 give a rate span like x265's, for BD-rates over a wide overlap.
 """
+import os
+
 from qa_platform.codec_api import register_codec
 from qa_platform.pyav_codec import LIBRARY_VERSION, AnchorCodec
+
+# SVT-AV1 prints its configuration banner at "info" level (3) on every encode; warnings (2) and
+# errors still show. An SVT_LOG already set wins.
+os.environ.setdefault("SVT_LOG", "2")
 
 
 @register_codec
