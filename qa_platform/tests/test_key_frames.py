@@ -99,3 +99,23 @@ class TestUleb128:
     def test_truncation_names_the_field(self):
         with pytest.raises(BitstreamError, match="frame length"):
             read_uleb128(b"\x80", 0, "frame length")
+
+
+class TestExternalIntra:
+    def test_key_frames_by_a_manifest_codec_are_counted_and_decoded(self, tmp_path, settings):
+        from qa_platform.tests.test_manifest_codec import write_manifest, yuv420p_round_trip
+
+        settings.CODEC_PLUGIN_DIRS = [tmp_path]
+        name = write_manifest(tmp_path)
+        frames = synthetic_frames(t=6, size=32)
+        policy = kf.KeyFramePolicy.from_params({"key_qp": 4, "key_period": 3, "key_codec": name})
+        coded = kf.code_key_frames(frames, FPS, policy)
+        decoded = kf.decode_key_frames(coded.payload, name, 32, 32)
+        assert coded.indices == decoded.indices == (0, 3)
+        assert np.array_equal(decoded.decoded, coded.decoded)
+        # QP 4 keeps every 4:2:0 sample of the toy codec: only the colour conversion is lost.
+        assert np.array_equal(coded.decoded, yuv420p_round_trip(frames[[0, 3]]))
+
+    def test_an_unavailable_key_codec_says_why(self, settings):
+        with pytest.raises(CodecError, match="key frames by vvenc"):
+            kf.code_key_frames(synthetic_frames(t=2, size=32), FPS, kf.KeyFramePolicy(qp=37, codec="vvenc"))
