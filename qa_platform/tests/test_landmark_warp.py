@@ -188,3 +188,20 @@ class TestRefusals:
         clip = SourceClip(frames=synthetic_frames(t=2, size=64), fps=Fraction(25))
         with pytest.raises(CodecError, match=message):
             codec.encode(clip, params, tmp_path)
+
+
+class TestKeyFrameRefresh:
+    def test_a_refresh_period_sends_more_key_frames_and_improves_the_picture(self, codec, faces_dir, tmp_path):
+        from qa_platform.bitstream import read_bitstream
+        from qa_platform.key_frames import decode_key_frames
+
+        clip = prepare_clip(faces_dir / "lp_d0.mp4", max_frames=30)
+        source = SourceClip(clip.frames, clip.fps)
+        results = {}
+        for period in (0, 10):
+            paths = codec.encode(source, {"q": 2.0, "key_qp": 37, "key_period": period}, tmp_path / str(period))
+            _, (keys, _) = read_bitstream(paths[0])
+            error = np.mean((codec.decode(paths).astype(float) - clip.frames) ** 2)
+            results[period] = (decode_key_frames(keys).indices, paths[0].stat().st_size, error)
+        assert results[0][0] == (0,) and results[10][0] == (0, 10, 20)
+        assert results[10][1] > results[0][1] and results[10][2] < results[0][2]
