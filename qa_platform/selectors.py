@@ -116,12 +116,13 @@ def build_summary_table(ids: list[int]) -> str:
             enc=Avg("encode_seconds", filter=Q(status=JobStatus.DONE)),
             dec=Avg("decode_seconds", filter=Q(status=JobStatus.DONE)),
         )
-        .order_by("hrc__codec", "kbps")
+        .order_by("hrc__codec", F("kbps").asc(nulls_last=True))
     )
-    lines = [f"{'HRC':<28} {'PVS':>4} {'done':>5} {'failed':>6} {'kbit/s':>8} {'enc s':>6} {'dec s':>6}"]
+    width = max([28, *(len(row["hrc__label"]) for row in rows)])
+    lines = [f"{'HRC':<{width}} {'PVS':>4} {'done':>5} {'failed':>6} {'kbit/s':>8} {'enc s':>6} {'dec s':>6}"]
     for row in rows:
         lines.append(
-            f"{row['hrc__label']:<28} {row['n']:>4} {row['done']:>5} {row['failed']:>6} "
+            f"{row['hrc__label']:<{width}} {row['n']:>4} {row['done']:>5} {row['failed']:>6} "
             f"{_fmt(row['kbps'], 1):>8} {_fmt(row['enc'], 2):>6} {_fmt(row['dec'], 2):>6}"
         )
     for pvs in Pvs.objects.filter(pk__in=ids, status=JobStatus.FAILED).select_related("source", "hrc"):
