@@ -122,3 +122,17 @@ def test_a_worker_killed_mid_job_leaves_no_half_pvs_and_the_job_runs_again(stack
     with stack.worker(concurrency=1):
         _wait_for_status(stack, "done", timeout=240)
     assert video.read_frames(folder / "decoded.mkv")[0].shape[0] == 125
+
+
+def test_matched_bitrates_through_a_worker_report_what_cannot_be_reached(stack, faces_dir):
+    stack.env["FACEQA_JOB_METRICS"] = "psnr_y"
+    stack.manage("ingest_sources", str(faces_dir / CLIPS[1]), "--frames", "25")
+    with stack.worker():
+        out = stack.manage("build_database", "--codecs", "x265", "--target-kbps", "20,1", "--timeout", "300").stdout
+    assert "x265 @ 20 kbit/s" in out and "x265 @ 1 kbit/s" in out
+    assert "RateNotReached: x265 cannot code lp_d18 at 1 kbit/s: its lowest rate is" in out
+    (kbps, params), = stack.rows("select p.kbps, p.params from qa_platform_pvs p join qa_platform_hrc h "
+                                 "on h.id = p.hrc_id where h.label = 'x265 @ 20 kbit/s' and p.status = 'done'")
+    assert abs(kbps - 20) <= 2 and "qp" in json.loads(params)
+    (probes,), = stack.rows("select count(*) from qa_platform_rateprobe")
+    assert 2 <= probes < 52  # a bisection, not a sweep of the 52 QPs
