@@ -22,6 +22,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from qa_platform.rate_matching import moving_params
+
 
 class Family(enum.StrEnum):
     CONVENTIONAL = "conventional"
@@ -140,7 +142,13 @@ class Codec(ABC):
         return "cpu"
 
     def check_params(self, params: dict) -> dict:
-        """Return ``params`` if every key is one this codec understands, else raise ``CodecError``."""
+        """Return ``params`` if every key is one this codec understands, else raise ``CodecError``.
+
+        Besides ``param_names`` an HRC may hold ``controls`` (checked by
+        :meth:`check_controls`) and ``target_kbps`` (a matched-bitrate HRC:
+        the codec needs a rate ladder, and the parameters the ladder moves
+        are left to the search).
+        """
         unknown = sorted(set(params) - set(self.param_names) - {CONTROLS, TARGET_KBPS})
         if unknown:
             raise CodecError(
@@ -153,9 +161,14 @@ class Codec(ABC):
             target = params[TARGET_KBPS]
             if isinstance(target, bool) or not isinstance(target, (int, float)) or target <= 0:
                 raise CodecError(f"{self.name}: {TARGET_KBPS} is a bitrate in kbit/s, got {target!r}")
-            if not self.rate_ladder():
+            ladder = self.rate_ladder()
+            if not ladder:
                 raise CodecError(f"{self.name} has no rate ladder, so it cannot be matched to a bitrate; "
                                  "give its rate points instead")
+            chosen = sorted(set(params) & moving_params(ladder))
+            if chosen:
+                raise CodecError(f"{self.name}: with {TARGET_KBPS} the search chooses {', '.join(chosen)}; "
+                                 "leave them out")
         return dict(params)
 
     def label(self, params: dict) -> str:

@@ -36,6 +36,17 @@ class RateMatch:
         return self.params is not None
 
 
+def moving_params(ladder: list[dict]) -> set[str]:
+    """The parameters whose value changes along ``ladder``: what a search chooses."""
+    return {key for rung in ladder for key in rung if any(other.get(key) != rung[key] for other in ladder)}
+
+
+def fixed_params(ladder: list[dict]) -> dict:
+    """The parameters every rung of ``ladder`` shares (e.g. a learned codec's checkpoint)."""
+    moving = moving_params(ladder)
+    return {key: value for key, value in (ladder[0].items() if ladder else ()) if key not in moving}
+
+
 def within(kbps: float, target_kbps: float, tolerance: float = TOLERANCE) -> bool:
     """Whether ``kbps`` lies within ±tolerance (a fraction) of ``target_kbps``."""
     return abs(kbps - target_kbps) <= tolerance * target_kbps

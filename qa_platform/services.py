@@ -23,7 +23,7 @@ from qa_platform.codec_api import (
 )
 from qa_platform.ingest import IngestError, prepare_clip
 from qa_platform.models import Hrc, JobStatus, Pvs, RateProbe, Source
-from qa_platform.rate_matching import match_rate
+from qa_platform.rate_matching import fixed_params, match_rate
 from qa_platform.storage import sha256_file
 
 
@@ -106,6 +106,8 @@ def hrcs_for_codec(*, codec_name: str, rate_points: list[dict] | None = None) ->
     hrcs = []
     for params in points:
         params = codec.check_params(params)
+        if TARGET_KBPS in params:  # what every rung shares (a checkpoint) is named in the HRC
+            params = {**fixed_params(codec.rate_ladder()), **params}
         hrc, _ = Hrc.objects.get_or_create(
             codec=codec.name, params_key=params_key(params),
             defaults={"params": params, "label": codec.label(params)},
@@ -262,15 +264,18 @@ class RateNotReached(CodecError):
 def pvs_rate_point(*, pvs: Pvs, codec: Codec, clip: SourceClip) -> dict:
     """The rate point of a matched-bitrate PVS: the one found before, else a search now (stored on the PVS).
 
-    Searches bisect ``codec.rate_ladder()`` (``qa_platform.rate_matching``)
-    with encodes cached as ``RateProbe`` rows. Raises ``RateNotReached`` when
+    Searches bisect ``codec.rate_ladder()`` (``qa_platform.rate_matching``),
+    each rung with the HRC's other parameters (a key-frame period, a
+    checkpoint), with encodes cached as ``RateProbe`` rows. Raises ``RateNotReached`` when
     the target cannot be met within the tolerance.
     """
     if pvs.params is not None:
         return pvs.params
-    target = pvs.hrc.params[TARGET_KBPS]
-    match = match_rate(codec.rate_ladder(), lambda params: rate_probe(source=pvs.source, codec=codec, clip=clip,
-                                                                      params=params).kbps,
+    coding, _ = split_controls(pvs.hrc.params)
+    target = coding.pop(TARGET_KBPS)
+    ladder = [{**rung, **coding} for rung in codec.rate_ladder()]
+    match = match_rate(ladder, lambda params: rate_probe(source=pvs.source, codec=codec, clip=clip,
+                                                         params=params).kbps,
                        target, label=codec.label)
     if not match.reached:
         raise RateNotReached(f"{codec.name} cannot code {pvs.source.name} at {target:g} kbit/s: {match.reason}")

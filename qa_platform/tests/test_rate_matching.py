@@ -84,3 +84,42 @@ class TestMatchedBitratePvs:
         with pytest.raises(CodecError, match="no rate ladder"):
             self.build(source, [8.0], django_capture_on_commit_callbacks)
         assert not Pvs.objects.exists()
+
+
+class TestLadderParams:
+    def test_moving_and_fixed_params(self):
+        from qa_platform.rate_matching import fixed_params, moving_params
+
+        ladder = [{"checkpoint": "ab", "q": 4.0, "key_qp": 47}, {"checkpoint": "ab", "q": 2.0, "key_qp": 42}]
+        assert moving_params(ladder) == {"q", "key_qp"} and fixed_params(ladder) == {"checkpoint": "ab"}
+
+    def test_a_matched_hrc_leaves_the_moving_params_to_the_search(self):
+        from qa_platform import codec_registry
+        from qa_platform.tests.test_codecs import PLUGIN_DIRS
+
+        codec = codec_registry.get_codec("landmark-warp", dirs=PLUGIN_DIRS)
+        with pytest.raises(CodecError, match="the search chooses key_qp, q"):
+            codec.check_params({TARGET_KBPS: 8, "q": 2.0, "key_qp": 37})
+        assert codec.check_params({TARGET_KBPS: 8, "key_period": 10})
+
+
+@pytest.mark.django_db
+def test_the_search_keeps_the_hrcs_other_params(data_dir, faces_dir, django_capture_on_commit_callbacks):
+    from qa_platform import video
+    from qa_platform.ingest import prepare_clip
+    from qa_platform.models import Source
+
+    clip = prepare_clip(faces_dir / "lp_d18.mp4", max_frames=20)
+    video.write_lossless(data_dir / "sources" / "face" / "src.mkv", clip.frames, clip.fps)
+    face = Source.objects.create(
+        name="face", origin_path="/dev/null", origin_sha256="2" * 64, size=256, fps_num=25, max_frames=20,
+        frame_count=20, crop_x=0, crop_y=0, crop_size=256, lossless_path="sources/face/src.mkv",
+        browser_path="sources/face/src.mp4",
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        pvs, = database_build(codec_names=["landmark-warp"], sources=[face],
+                              rate_points={"landmark-warp": [{TARGET_KBPS: 20.0, "key_period": 10}]})
+    coded = pvs_code(pvs=pvs)
+    assert coded.params["key_period"] == 10 and {"q", "key_qp"} <= set(coded.params)
+    assert within(coded.kbps, 20.0)
+    assert all(probe.params["key_period"] == 10 for probe in RateProbe.objects.all())
