@@ -23,6 +23,8 @@ from metrics import pictures
 from metrics.bd_rate import CodecBd, bd_over_sources, bd_text
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import MetricSpec, all_metrics
+from qa_platform import codec_registry
+from qa_platform.codec_api import CodecError
 from qa_platform.models import JobStatus, Pvs, Source
 from qa_platform.video import read_frames
 
@@ -158,21 +160,33 @@ def _ok_results(metric: str, source: Source | None) -> QuerySet[MetricResult]:
     return results if source is None else results.filter(pvs__source=source)
 
 
-def _pvs_point(result: MetricResult) -> RdPoint:
+def _pvs_point(result: MetricResult, curve: str) -> RdPoint:
     pvs = result.pvs
     return RdPoint(
-        codec=pvs.hrc.codec, hrc=pvs.hrc.label, kbps=pvs.kbps, value=result.value,
+        codec=curve, hrc=pvs.hrc.label, kbps=pvs.kbps, value=result.value,
         n_sources=1, source=pvs.source.name, pvs_id=pvs.pk,
     )
 
 
-def _mean_points(results: QuerySet[MetricResult]) -> list[RdPoint]:
+def _curve_names(hrcs) -> dict[int, str]:
+    """Curve name (``Codec.curve_name``) by HRC id; an HRC whose codec is gone keeps its codec name."""
+    names = {}
+    for hrc in hrcs:
+        if hrc.pk not in names:
+            try:
+                names[hrc.pk] = codec_registry.get_codec(hrc.codec).curve_name(hrc.params)
+            except CodecError:
+                names[hrc.pk] = hrc.codec
+    return names
+
+
+def _mean_points(results: list[MetricResult], curves: dict[int, str]) -> list[RdPoint]:
     by_hrc = defaultdict(list)
     for result in results:
         by_hrc[result.pvs.hrc].append(result)
     return [
         RdPoint(
-            codec=hrc.codec, hrc=hrc.label,
+            codec=curves[hrc.pk], hrc=hrc.label,
             kbps=mean(result.pvs.kbps for result in group),
             value=mean(result.value for result in group),
             n_sources=len(group),
@@ -182,14 +196,17 @@ def _mean_points(results: QuerySet[MetricResult]) -> list[RdPoint]:
 
 
 def rd_curves(*, metric: str, source: Source | None = None) -> list[RdCurve]:
-    """Rate–distortion curves of ``metric``, one per codec, sorted by codec name.
+    """Rate–distortion curves of ``metric``, one per codec variant (``Codec.curve_name``: a codec with
+    other non-rate parameters or decode-time controls is a curve of its own), sorted by name.
 
     With a ``source``, a point is one PVS of that SRC. Without, a point is one
     HRC: mean kbit/s and mean metric value over the SRCs where that HRC's PVS
     is done and the metric is ok.
     """
-    results = _ok_results(metric, source)
-    points = [_pvs_point(result) for result in results] if source else _mean_points(results)
+    results = list(_ok_results(metric, source))
+    curves = _curve_names(result.pvs.hrc for result in results)
+    points = ([_pvs_point(result, curves[result.pvs.hrc_id]) for result in results] if source
+              else _mean_points(results, curves))
     points.sort(key=attrgetter("codec", "kbps"))
     return [RdCurve(codec, list(group)) for codec, group in groupby(points, key=attrgetter("codec"))]
 

@@ -134,6 +134,19 @@ class Codec(ABC):
         """
         return []
 
+    def curve_name(self, params: dict) -> str:
+        """The rate–distortion curve an HRC of this codec is a point of.
+
+        The codec's name plus the parameters that do not move along its rate
+        ladder (or, without one, its default rate points) and the decode-time
+        controls: ``x265``, ``landmark-warp key_period=10``,
+        ``landmark-warp mouth=0.3``. HRCs on one curve differ in rate only.
+        """
+        coding, controls = split_controls(params)
+        moving = moving_params(self.rate_ladder() or list(self.default_rate_points)) | {TARGET_KBPS}
+        settings = [f"{key}={coding[key]}" for key in self.param_names if key in coding and key not in moving]
+        return " ".join([self.name, *settings, *(f"{key}={controls[key]}" for key in sorted(controls))])
+
     def execution_device(self) -> str:
         """Where this process runs the codec: "cpu" or "cuda" (recorded with every PVS).
 

@@ -103,6 +103,18 @@ class TestLadderParams:
         assert codec.check_params({TARGET_KBPS: 8, "key_period": 10})
 
 
+    def test_curve_names_group_hrcs_that_differ_in_rate_only(self):
+        from qa_platform import codec_registry
+        from qa_platform.tests.test_codecs import PLUGIN_DIRS
+
+        x265 = codec_registry.get_codec("x265", dirs=PLUGIN_DIRS)
+        warp = codec_registry.get_codec("landmark-warp", dirs=PLUGIN_DIRS)
+        assert x265.curve_name({"qp": 30}) == x265.curve_name({TARGET_KBPS: 8}) == "x265"
+        assert warp.curve_name({"q": 2.0, "key_qp": 37}) == "landmark-warp"
+        assert warp.curve_name({"q": 2.0, "key_qp": 37, "key_period": 10}) == "landmark-warp key_period=10"
+        assert warp.curve_name({"q": 1.0, "key_qp": 32, "controls": {"mouth": 0.3}}) == "landmark-warp mouth=0.3"
+
+
 @pytest.mark.django_db
 def test_the_search_keeps_the_hrcs_other_params(data_dir, faces_dir, django_capture_on_commit_callbacks):
     from qa_platform import video
