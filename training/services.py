@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from qa_platform import codec_registry, ingest, video
@@ -39,6 +40,8 @@ PROGRESS_SECONDS = 1.0
 # by a live worker: a second delivery of its job (Redis redelivers unacknowledged
 # jobs after the visibility timeout) leaves it alone.
 LIVE_WORKER_SECONDS = 300
+# --resume refuses a run that reported progress more recently than this: its worker may be alive.
+RESUME_GUARD_SECONDS = 30
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,10 @@ def training_run_resume(*, codec_name: str, epochs: int | None = None) -> Traini
         run = TrainingRun.objects.filter(codec=_check_codec(codec_name)).exclude(status=JobStatus.DONE).first()
         if run is None:
             raise TrainingError(f"no unfinished {codec_name} run to resume; start one with --epochs N")
+        if _progress_within(run, RESUME_GUARD_SECONDS):
+            seconds = (timezone.now() - run.progress_at).total_seconds()
+            raise TrainingError(f"run {run.pk} reported progress {seconds:.0f} s ago on {run.worker or 'a worker'}: "
+                                f"it is still training; if that worker died, resume after {RESUME_GUARD_SECONDS} s")
         if epochs is not None and epochs < run.epochs:
             raise TrainingError(f"run {run.pk} asks for {run.epochs} epochs; --epochs can only raise it")
         run.epochs = epochs or run.epochs
@@ -132,9 +139,19 @@ def _update(run: TrainingRun, **fields) -> None:
     TrainingRun.objects.filter(pk=run.pk).update(**fields)
 
 
-def _is_trained_elsewhere(run: TrainingRun) -> bool:
-    recent = timezone.now() - timedelta(seconds=LIVE_WORKER_SECONDS)
+def _progress_within(run: TrainingRun, seconds: float) -> bool:
+    recent = timezone.now() - timedelta(seconds=seconds)
     return run.status == JobStatus.RUNNING and run.progress_at is not None and run.progress_at > recent
+
+
+def _claim(run: TrainingRun, device: str) -> bool:
+    """Mark the run as trained by this worker, in one conditional UPDATE; False when it is done or a
+    live worker (progress in the last LIVE_WORKER_SECONDS) has it, so two deliveries never both train."""
+    now = timezone.now()
+    live = Q(status=JobStatus.RUNNING, progress_at__gt=now - timedelta(seconds=LIVE_WORKER_SECONDS))
+    return bool(TrainingRun.objects.filter(pk=run.pk).exclude(status=JobStatus.DONE).exclude(live).update(
+        status=JobStatus.RUNNING, worker=socket.gethostname(), started_at=now, attempts=F("attempts") + 1,
+        device=device, progress_at=now, message=f"preparing clips ({run.sources})"))
 
 
 def training_run_execute(*, run: TrainingRun) -> TrainingRun:
@@ -145,12 +162,10 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
     error marks the run failed (with the error) and is raised again.
     """
     run.refresh_from_db()
-    if run.status == JobStatus.DONE or _is_trained_elsewhere(run):
-        return run
     device = default_device()
-    _update(run, status=JobStatus.RUNNING, worker=socket.gethostname(), started_at=timezone.now(),
-            attempts=run.attempts + 1, device=device.type, progress_at=timezone.now(),
-            message=f"preparing clips ({run.sources})")
+    if not _claim(run, device.type):
+        run.refresh_from_db()
+        return run
     try:
         config = FommConfig.from_dict(run.config)
         clips = training_clips(sources=run.sources, size=config.size)

@@ -3,13 +3,16 @@ mid-training leaves a run that --resume finishes from its last checkpoint."""
 import os
 import shutil
 import signal
+import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
 
 from qa_platform import runtime
 from qa_platform.fomm_training import load_checkpoint
-from qa_platform.tests.test_integration import Stack
+from qa_platform.tests.test_integration import BASE_DIR, Stack
 
 pytestmark = pytest.mark.integration
 TRAIN = ["train_codec", "keypoint-anim", "--size", "64", "--keypoints", "4", "--batch-size", "16"]
@@ -45,6 +48,12 @@ def test_a_killed_training_worker_leaves_a_run_that_resume_finishes(stack, faces
     (status, step, total, sha, attempts), = stack.rows(
         "select status, step, total_steps, checkpoint_sha256, attempts from training_trainingrun")
     assert status == "running" and 3 <= step < total == 16 and attempts == 1
+    # The dead worker's last progress is recent, so --resume waits; a minute later it goes ahead.
+    refused = subprocess.run([sys.executable, "manage.py", "train_codec", "keypoint-anim", "--resume"],
+                             cwd=BASE_DIR, env=stack.env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "still training" in refused.stderr
+    with sqlite3.connect(stack.data_dir / "db.sqlite3") as db:
+        db.execute("update training_trainingrun set progress_at = datetime(progress_at, '-60 seconds')")
     with stack.worker(concurrency=1):
         out = stack.manage("train_codec", "keypoint-anim", "--resume", timeout=600).stdout
     (status, step, sha_done, attempts, device, loss_type, path), = stack.rows(

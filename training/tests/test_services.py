@@ -125,6 +125,14 @@ class TestTrainingRunResume:
         with pytest.raises(TrainingError, match="no unfinished keypoint-anim run"):
             services.training_run_resume(codec_name="keypoint-anim")
 
+    def test_a_run_with_fresh_progress_is_not_resumed_under_its_worker(self, blob_folder,
+                                                                      django_capture_on_commit_callbacks):
+        run, _ = _create(django_capture_on_commit_callbacks, epochs=2, sources=str(blob_folder))
+        TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, progress_at=timezone.now())
+        with pytest.raises(TrainingError, match="still training"):
+            services.training_run_resume(codec_name="keypoint-anim")
+        assert TrainingRun.objects.get(pk=run.pk).status == JobStatus.RUNNING
+
 
 class TestTrainCodecCommand:
     def test_it_needs_epochs_unless_resuming(self):
