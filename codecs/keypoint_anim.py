@@ -244,7 +244,7 @@ class KeypointAnim(Codec):
         _, model = load_model(reference, on)
         config = model.config
         width = header.width
-        keys = decode_key_frames(key_section, policy.codec, width, header.height)
+        keys = decode_key_frames(key_section, policy.codec, width, header.height, header.frame_count)
         groups = feature_groups(config.num_kp, config.jacobians)
         features = decode_features(feature_section, header.frame_count, len(groups), q, groups)
         driving = features_to_keypoints(features, config.num_kp, config.jacobians, width)

@@ -287,7 +287,7 @@ class LandmarkWarp(Codec):
         header, (key_section, feature_stream) = read_bitstream(path, codec=self.name, sections=2)
         q, policy = self._check(header.params)
         width, height = header.width, header.height
-        keys = decode_key_frames(key_section, policy.codec, width, height)
+        keys = decode_key_frames(key_section, policy.codec, width, height, header.frame_count)
         landmarks = decode_landmarks(feature_stream, header.frame_count, q)
         shown = apply_controls(landmarks, controls, header.fps) if controls else landmarks
         warps = [PiecewiseAffineWarp(key, warp_anchors(landmarks[index], width, height))

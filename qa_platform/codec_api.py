@@ -100,6 +100,8 @@ class Codec(ABC):
 
     def check_controls(self, controls: dict) -> dict:
         """Return ``controls`` when every name is one of ``control_names`` with a number, else ``CodecError``."""
+        if not isinstance(controls, dict):
+            raise CodecError(f"{self.name}: controls are a JSON object of name: strength, got {controls!r}")
         unknown = sorted(set(controls) - set(self.control_names))
         if unknown:
             known = ", ".join(self.control_names) or "none"

@@ -91,8 +91,8 @@ def quantise_closed_loop(features: np.ndarray, step) -> np.ndarray:
     """
     features = np.asarray(features, dtype=np.float64)
     step = _check_step(step, features.shape[1])
-    if np.isnan(features).any():
-        raise ValueError("features hold NaN; fill missed frames before coding (e.g. repeat the last value)")
+    if not np.isfinite(features).all():
+        raise ValueError("features hold NaN or infinity; fill missed frames before coding (e.g. repeat the last value)")
     residuals = np.empty(features.shape, dtype=np.int64)
     previous = np.zeros(features.shape[1], dtype=np.int64)
     for t, target in enumerate(features):

@@ -127,12 +127,16 @@ def code_key_frames(frames: np.ndarray, fps: Fraction, policy: KeyFramePolicy,
     return KeyFrames(indices=tuple(indices), decoded=np.stack(decoded), payload=_pack(indices, streams))
 
 
-def decode_key_frames(payload: bytes, codec: str = X265, width: int = 0, height: int = 0) -> KeyFrames:
+def decode_key_frames(payload: bytes, codec: str = X265, width: int = 0, height: int = 0,
+                      frame_count: int | None = None) -> KeyFrames:
     """Decode a key-frame section; ``BitstreamError`` when it is damaged.
 
     width, height: the frame size, needed by external intra decoders only.
+    frame_count: the clip's frames; a key frame at or past it is damage.
     """
     indices, streams = _unpack(payload)
+    if frame_count is not None and indices[-1] >= frame_count:
+        raise BitstreamError(f"the key-frame section names frame {indices[-1]} of a {frame_count}-frame clip")
     coder = _intra_coder(codec)
     decoded = np.stack([coder.decode(stream, width, height) for stream in streams])
     return KeyFrames(indices=tuple(indices), decoded=decoded, payload=bytes(payload))

@@ -685,7 +685,7 @@ def intra_decode(codec: ManifestCodec, data: bytes, width: int, height: int, wor
         codec=codec.name, params=params, width=width, height=height, fps=KEY_FRAME_FPS, frame_count=1), [])]
     single = _single_name(codec)
     for name, content in ({single: bytes(data)} if single else unpack_files(data)).items():
-        if Path(name).name != name or name == HEADER_NAME:
+        if not name or Path(name).name != name or name in (HEADER_NAME, ".", ".."):
             raise BitstreamError(f"packed key frame holds a bad file name {name!r}")
         paths.append(workdir / name)
         paths[-1].write_bytes(content)

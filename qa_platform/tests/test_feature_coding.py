@@ -37,7 +37,7 @@ class TestClosedLoop:
     def test_refuses_nan_features_with_a_hint(self):
         features = random_walk()
         features[3, 2] = np.nan
-        with pytest.raises(ValueError, match="NaN"):
+        with pytest.raises(ValueError, match="NaN or infinity"):
             fc.quantise_closed_loop(features, 1.0)
 
 

@@ -119,3 +119,9 @@ class TestExternalIntra:
     def test_an_unavailable_key_codec_says_why(self, settings):
         with pytest.raises(CodecError, match="key frames by vvenc"):
             kf.code_key_frames(synthetic_frames(t=2, size=32), FPS, kf.KeyFramePolicy(qp=37, codec="vvenc"))
+
+
+def test_a_key_frame_past_the_clip_is_damage(frames):
+    payload = kf.code_key_frames(frames, FPS, kf.KeyFramePolicy(qp=37, period=12)).payload
+    with pytest.raises(BitstreamError, match="frame 12 of a 10-frame clip"):
+        kf.decode_key_frames(payload, frame_count=10)

@@ -50,4 +50,8 @@ class Command(BaseCommand):
         if run.status == JobStatus.FAILED:
             raise CommandError(f"training run {run.pk} failed: {run.message}")
         self.stdout.write(f"training run {run.pk} done: {run.epochs_done} epochs, {run.step} steps on {run.device}; "
-                          f"last loss {run.loss:.4f} ({run.loss_type}); checkpoint {run.checkpoint_sha256}")
+                          f"last loss {_loss(run.loss)} ({run.loss_type}); checkpoint {run.checkpoint_sha256}")
+
+
+def _loss(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
