@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from qa_platform import feature_coding
-from qa_platform.codec_api import Codec, SourceClip, bitstream_bytes
+from qa_platform.bitstream import BitstreamError
+from qa_platform.codec_api import Codec, CodecError, SourceClip, bitstream_bytes
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,29 @@ def time_codec(codec: Codec, params: dict, clips: list[SourceClip]) -> CodecTimi
         feature_bits_per_frame=sum(feature_bits) / frames if feature_bits else None,
         jvet_bits_per_frame=sum(jvet_bits) / frames if jvet_bits else None,
     )
+
+
+def benchmark(codecs: list[Codec], clips: list[SourceClip], progress=iter) -> tuple[list[CodecTiming], list[str]]:
+    """Time every available codec at each of its default rate points on ``clips``.
+
+    Returns the timings and one note per codec that cannot run here or HRC
+    that failed (``CodecError``, ``BitstreamError``), with the reason.
+    ``progress`` wraps the list of HRCs (e.g. ``tqdm``).
+    """
+    notes, runnable = [], []
+    for codec in codecs:
+        reason = codec.unavailable_reason()
+        if reason:
+            notes.append(f"{codec.name}: unavailable here ({reason})")
+        else:
+            runnable += [(codec, params) for params in codec.default_rate_points]
+    rows = []
+    for codec, params in progress(runnable):
+        try:
+            rows.append(time_codec(codec, params, clips))
+        except (CodecError, BitstreamError) as exc:
+            notes.append(f"{codec.label(params)}: failed ({exc})")
+    return rows, notes
 
 
 def _warm_up(codec: Codec, params: dict, clip: SourceClip) -> None:

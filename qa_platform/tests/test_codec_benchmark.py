@@ -42,3 +42,12 @@ class TestCommand:
                      "--frames", "5", "--size", "64", stdout=out)
         lines = [line for line in out.getvalue().splitlines() if line.startswith("x264 qp=")]
         assert len(lines) == len(codec_registry.get_codec("x264", dirs=PLUGIN_DIRS).default_rate_points)
+
+
+class TestBenchmark:
+    def test_a_failing_hrc_is_a_note_not_a_traceback(self):
+        codec = codec_registry.get_codec("landmark-warp", dirs=PLUGIN_DIRS)
+        no_face = SourceClip(frames=synthetic_frames(t=4, size=64), fps=Fraction(25))
+        rows, notes = codec_benchmark.benchmark([codec], [no_face])
+        assert rows == [] and len(notes) == len(codec.default_rate_points)
+        assert "failed (landmark-warp found no face in any frame" in notes[0]

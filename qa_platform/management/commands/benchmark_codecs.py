@@ -6,9 +6,7 @@ from tqdm import tqdm
 
 from qa_platform import codec_benchmark, codec_registry
 from qa_platform.codec_api import CodecError, SourceClip
-from qa_platform.ingest import IngestError, prepare_clip
-
-VIDEO_SUFFIXES = {".mp4", ".mkv", ".y4m", ".avi", ".mov", ".webm"}
+from qa_platform.ingest import IngestError, expand_paths, prepare_clip
 
 
 class Command(BaseCommand):
@@ -16,7 +14,8 @@ class Command(BaseCommand):
         "Encode and decode frames per second and bits per frame of every codec at each of its default "
         "rate points, on face clips prepared as SRCs are; for generative codecs also the feature "
         "stream's bits per frame by this platform's coder and as the JVET GFVC reference software "
-        "codes it (each frame its own file, Exp-Golomb bins, adaptive binary arithmetic coding)."
+        "codes it (each frame its own file, Exp-Golomb bins, adaptive binary arithmetic coding; an "
+        "ideal coder's length)."
     )
 
     def add_arguments(self, parser):
@@ -29,7 +28,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, clips, max_clips, frames, size, codecs, **options):
         folder = clips or Path(settings.BASE_DIR).parent / "shared" / "faces"
-        paths = sorted(p for p in folder.glob("*") if p.suffix.lower() in VIDEO_SUFFIXES)[:max_clips]
+        paths = expand_paths([folder])[:max_clips] if folder.is_dir() else []
         if not paths:
             raise CommandError(f"no video in {folder}; give --clips DIR")
         try:
@@ -39,13 +38,10 @@ class Command(BaseCommand):
         except (IngestError, CodecError) as exc:
             raise CommandError(str(exc)) from exc
         clip_list = [SourceClip(frames=source.frames, fps=source.fps) for source in sources]
-        for codec in chosen:
-            if codec.unavailable_reason():
-                self.stdout.write(f"{codec.name}: unavailable here ({codec.unavailable_reason()})")
-        runnable = [(codec, params) for codec in chosen if not codec.unavailable_reason()
-                    for params in codec.default_rate_points]
-        rows = [codec_benchmark.time_codec(codec, params, clip_list)
-                for codec, params in tqdm(runnable, unit="HRC", desc="codecs")]
+        rows, notes = codec_benchmark.benchmark(chosen, clip_list,
+                                                progress=lambda items: tqdm(items, unit="HRC", desc="codecs"))
+        for note in notes:
+            self.stdout.write(note)
         self.stdout.write(f"{len(clip_list)} clips x {frames} frames at {size}x{size}, "
                           f"{float(clip_list[0].fps):g} fps; wall-clock times, this machine")
         self.stdout.write(codec_benchmark.timing_table(rows))
