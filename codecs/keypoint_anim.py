@@ -34,11 +34,9 @@ digits; the checkpoint file is found in ``qa_platform.checkpoints.codec_folder
 ``key_threshold_db``, ``key_codec``.
 """
 import functools
-import logging
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -47,7 +45,13 @@ from qa_platform.checkpoints import CheckpointError, codec_folder, find_checkpoi
 from qa_platform.codec_api import Codec, CodecError, Device, Family, SourceClip, register_codec
 from qa_platform.feature_coding import decode_features, encode_features, quantise_closed_loop
 from qa_platform.fomm import Fomm, Keypoints
-from qa_platform.fomm_training import frames_to_tensor, load_checkpoint, model_from_checkpoint
+from qa_platform.fomm_training import (
+    default_device,
+    frames_to_tensor,
+    load_checkpoint,
+    model_from_checkpoint,
+    resize_clip,
+)
 from qa_platform.key_frames import KEY_FRAME_PARAMS, KeyFramePolicy, code_key_frames, decode_key_frames
 from qa_platform.pyav_codec import LIBRARY_VERSION, check_decoded, check_frames
 
@@ -61,8 +65,6 @@ CUDA_BATCH = 64
 # (q in pixels, key_qp), lowest rate first; the checkpoint is the latest one found.
 DEFAULT_POINTS = ((4.0, 47), (2.0, 42), (1.0, 37), (0.5, 32))
 
-logger = logging.getLogger(__name__)
-
 # Models loaded in this process, by (checkpoint SHA-256, device).
 _MODELS: dict[tuple[str, str], Fomm] = {}
 
@@ -70,10 +72,7 @@ _MODELS: dict[tuple[str, str], Fomm] = {}
 @functools.cache
 def device() -> torch.device:
     """CUDA when present, else the CPU (with a logged warning, once per process)."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    logger.warning("no CUDA device: %s runs its networks on the CPU", NAME)
-    return torch.device("cpu")
+    return default_device(f"{NAME} runs its networks")
 
 
 def load_model(reference: str, on: torch.device) -> tuple[str, Fomm]:
@@ -95,13 +94,6 @@ def load_model(reference: str, on: torch.device) -> tuple[str, Fomm]:
     return digest, _MODELS[key]
 
 
-def _resize(frames: np.ndarray, size: int) -> np.ndarray:
-    if frames.shape[1:3] == (size, size):
-        return frames
-    interpolation = cv2.INTER_AREA if frames.shape[1] > size else cv2.INTER_CUBIC
-    return np.stack([cv2.resize(frame, (size, size), interpolation=interpolation) for frame in frames])
-
-
 def _batches(count: int, on: torch.device):
     size = CUDA_BATCH if on.type == "cuda" else CPU_BATCH
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]
@@ -110,7 +102,7 @@ def _batches(count: int, on: torch.device):
 @torch.inference_mode()
 def detect_keypoints(model: Fomm, frames: np.ndarray, on: torch.device) -> Keypoints:
     """Keypoints of uint8 (T, H, W, 3) frames (resized to the model size), on the CPU: value (T, K, 2)."""
-    small = _resize(frames, model.config.size)
+    small = resize_clip(frames, model.config.size)
     found = [model.kp_detector(frames_to_tensor(small[part], on)) for part in _batches(len(frames), on)]
     jacobian = None if found[0].jacobian is None else torch.cat([k.jacobian for k in found]).cpu()
     return Keypoints(torch.cat([k.value for k in found]).cpu(), jacobian)
@@ -149,7 +141,7 @@ def animate(model: Fomm, key_frame: np.ndarray, driving: Keypoints, width: int, 
     uint8 (T, H, W, 3), resized back from the model size when it differs.
     """
     size = model.config.size
-    source = frames_to_tensor(_resize(key_frame[None], size), on)
+    source = frames_to_tensor(resize_clip(key_frame[None], size), on)
     kp_source = model.kp_detector(source)
     out = []
     for part in _batches(len(driving.value), on):
@@ -157,7 +149,7 @@ def animate(model: Fomm, key_frame: np.ndarray, driving: Keypoints, width: int, 
         prediction = model.generator(source.expand(count, -1, -1, -1), kp_source.expand(count),
                                      driving[part].to(on))["prediction"]
         out.append((prediction.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
-    return _resize(np.concatenate(out), width)
+    return resize_clip(np.concatenate(out), width)
 
 
 class _LatestCheckpointRatePoints:

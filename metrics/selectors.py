@@ -4,20 +4,20 @@ Figures are built here with plotly.graph_objects and returned as plain JSON
 dicts, which the pages hand to ``Plotly.newPlot``.
 """
 import json
-from pathlib import Path
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
+from pathlib import Path
 from statistics import mean
 
 import plotly.graph_objects as go
 from django.conf import settings
-from scipy import stats
 from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from plotly.subplots import make_subplots
+from scipy import stats
 
 from metrics import pictures
 from metrics.bd_rate import CodecBd, bd_over_sources, bd_text

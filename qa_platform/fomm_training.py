@@ -117,11 +117,11 @@ def resize_clip(frames: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(frame, (size, size), interpolation=interpolation) for frame in frames])
 
 
-def default_device() -> torch.device:
-    """CUDA when present, else the CPU, with a logged warning."""
+def default_device(what: str = "FOMM training runs") -> torch.device:
+    """CUDA when present, else the CPU, with a logged warning naming ``what`` runs there."""
     if torch.cuda.is_available():
         return torch.device("cuda")
-    logger.warning("no CUDA device: FOMM training runs on the CPU (slow; fine for 64 px checks)")
+    logger.warning("no CUDA device: %s on the CPU (slow; fine for 64 px checks)", what)
     return torch.device("cpu")
 
 

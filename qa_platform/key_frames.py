@@ -21,11 +21,11 @@ Payload (one bitstream section, every byte counted): ULEB128 key-frame count,
 then per key frame the ULEB128 frame distance from the previous key frame
 (frame 0 has none), the ULEB128 length of its intra stream and the stream.
 """
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-import tempfile
 
 import numpy as np
 

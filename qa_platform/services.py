@@ -19,7 +19,14 @@ from django.utils.text import slugify
 
 from qa_platform import codec_registry, video
 from qa_platform.codec_api import (
-    TARGET_KBPS, Codec, CodecError, SourceClip, bitrate_kbps, bitstream_bytes, params_key, split_controls,
+    TARGET_KBPS,
+    Codec,
+    CodecError,
+    SourceClip,
+    bitrate_kbps,
+    bitstream_bytes,
+    params_key,
+    split_controls,
 )
 from qa_platform.ingest import IngestError, prepare_clip
 from qa_platform.models import Hrc, JobStatus, Pvs, RateProbe, Source
