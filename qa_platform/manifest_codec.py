@@ -527,6 +527,10 @@ class ManifestCodec(Codec):
                                                self.manifest.input_format))
             self._run(self.manifest.encode_command, values, run)
             matches = _matches(self.manifest, run)
+            source = [pattern for pattern, found in matches.items() if Path(values["input"]) in found]
+            if source:
+                raise CodecError(f"{self.name}: encode.bitstream {', '.join(source)} matches the encoder's input "
+                                 "(the source must never reach the decoder); name only the files the encoder writes")
             empty = [pattern for pattern, found in matches.items() if not found]
             if empty:
                 raise CodecError(f"{self.name}: the encoder wrote no file matching {', '.join(empty)} "

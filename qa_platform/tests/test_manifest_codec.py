@@ -171,6 +171,15 @@ class TestFailures:
         assert "exited with code 2" in message and "unrecognized arguments: --bogus" in message
         assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
+    def test_a_bitstream_pattern_that_catches_the_source_is_refused(self, tmp_path, clip):
+        folder = tmp_path / "plugins"
+        codec = codec_registry.get_codec(
+            write_manifest(folder, replace=('bitstream = ["luma.bin", "chroma.bin"]', 'bitstream = ["*"]')),
+            dirs=[folder])
+        with pytest.raises(CodecError, match="matches the encoder's input"):
+            codec.encode(clip, {"qp": 28}, tmp_path / "out")
+        assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
     def test_a_parameter_out_of_range_is_refused_before_running(self, toy, clip, tmp_path):
         with pytest.raises(CodecError, match=r"qp must be in 0..63, got 64"):
             toy.encode(clip, {"qp": 64}, tmp_path)
