@@ -32,8 +32,9 @@ none keeps the previous frame's landmarks (residual 0), frames before the
 first detection take the first detection's. A clip without any face is refused.
 
 Measured at 256x256, 25 fps, 125 frames on five face clips of ../shared/faces
-(version 1 of the feature coder): the default rate points give 2.3 to 9 kbit/s
-(feature stream 1.6 to 6 kbit/s).
+(fomm_demo_00, fomm_demo_04, lp_d0, lp_d12, lp_d18): the default rate points
+give 3.1, 4.0, 5.8 and 9.0 kbit/s on average; the feature stream alone 95 to
+226 bits per frame (2.4 to 5.6 kbit/s; ``manage.py benchmark_codecs``).
 """
 from fractions import Fraction
 from pathlib import Path

@@ -321,23 +321,19 @@ def substitute(argument: str, values: dict[str, str]) -> str:
 def missing_requirements(manifest: Manifest) -> list[str]:
     """What this machine lacks to run the manifest's programs: one phrase per problem ([] when none)."""
     base = {"manifest_dir": str(manifest.path.parent)}
+    checks = [(program, lambda path: shutil.which(path) is not None, "program {!r} not found on PATH")
+              for program in dict.fromkeys(command[0] for command in manifest.commands())]
+    checks += [(required, lambda path: Path(path).exists(), "required file {} does not exist")
+               for required in manifest.requires]
     problems = []
-    for program in dict.fromkeys(command[0] for command in manifest.commands()):
+    for template, present, missing in checks:
         try:
-            resolved = substitute(program, base)
+            resolved = substitute(template, base)
         except CodecError as exc:
             problems.append(str(exc))
             continue
-        if shutil.which(resolved) is None:
-            problems.append(f"program {resolved!r} not found on PATH")
-    for required in manifest.requires:
-        try:
-            resolved = substitute(required, base)
-        except CodecError as exc:
-            problems.append(str(exc))
-            continue
-        if not Path(resolved).exists():
-            problems.append(f"required file {resolved} does not exist")
+        if not present(resolved):
+            problems.append(missing.format(resolved))
     return list(dict.fromkeys(problems))
 
 
