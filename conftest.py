@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-FACES_DIR = Path(__file__).resolve().parent.parent / "shared" / "faces"
+REPO_DIR = Path(__file__).resolve().parent
+REPO_CODECS = REPO_DIR / "codecs"
+FACES_DIR = REPO_DIR.parent / "shared" / "faces"
 
 
 @pytest.fixture

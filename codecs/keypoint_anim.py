@@ -1,15 +1,15 @@
 """keypoint-anim: a first order motion model (FOMM) face video codec.
 
 The generative codec of Siarohin et al., "First Order Motion Model for Image
-Animation", NeurIPS 2019 (``qa_platform.fomm``), used as a codec the way the
+Animation", NeurIPS 2019 (``qa_platform.codec.fomm``), used as a codec the way the
 GFVC literature does (e.g. the JVET GFVC anchors): the decoder animates a
 conventionally coded key frame with the keypoints of every frame.
 
 Bitstream (one FaceQA bitstream file, two sections):
 
-1. key frames (``qa_platform.key_frames``): frame 0 and any refresh, intra
+1. key frames (``qa_platform.codec.key_frames``): frame 0 and any refresh, intra
    coded by x265 (or ``key_codec``) at ``key_qp``;
-2. feature stream (``qa_platform.feature_coding``): per frame the K driving
+2. feature stream (``qa_platform.codec.feature_coding``): per frame the K driving
    keypoints and, for models with Jacobians, their 2x2 local affine maps,
    quantised with one step ``q`` and coded by closed-loop DPCM and adaptive
    range coding, keypoints and Jacobians in separate context groups.
@@ -28,7 +28,7 @@ of another size are resized to it on the way in (area filter) and back out
 (bicubic). The encoder's keypoints come from the source frames.
 
 HRC parameters: ``checkpoint`` (the checkpoint's SHA-256, 16 to 64 hex
-digits; the checkpoint file is found in ``qa_platform.checkpoints.codec_folder
+digits; the checkpoint file is found in ``qa_platform.codec.checkpoints.codec_folder
 ("keypoint-anim")`` and its hash is verified on every use), ``q`` (pixels,
 ``Q_RANGE``) and the key-frame parameters ``key_qp``, ``key_period``,
 ``key_threshold_db``, ``key_codec``.
@@ -40,20 +40,41 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qa_platform.bitstream import SUFFIX, BitstreamHeader, only_file, read_bitstream, write_bitstream
-from qa_platform.checkpoints import CheckpointError, codec_folder, find_checkpoint, latest_checkpoint, read_checkpoint
-from qa_platform.codec_api import Codec, CodecError, Device, Family, SourceClip, register_codec
-from qa_platform.feature_coding import decode_features, encode_features, quantise_closed_loop
-from qa_platform.fomm import Fomm, Keypoints
-from qa_platform.fomm_training import (
+from qa_platform.codec import (
+    KEY_FRAME_PARAMS,
+    LIBRARY_VERSION,
+    SUFFIX,
+    BitstreamHeader,
+    CheckpointError,
+    Codec,
+    CodecError,
+    Device,
+    Family,
+    Fomm,
+    KeyFramePolicy,
+    Keypoints,
+    SourceClip,
+    check_decoded,
+    check_frames,
+    code_key_frames,
+    codec_folder,
+    decode_features,
+    decode_key_frames,
     default_device,
+    encode_features,
+    find_checkpoint,
     frames_to_tensor,
+    latest_checkpoint,
     load_checkpoint,
     model_from_checkpoint,
+    only_file,
+    quantise_closed_loop,
+    read_bitstream,
+    read_checkpoint,
+    register_codec,
     resize_clip,
+    write_bitstream,
 )
-from qa_platform.key_frames import KEY_FRAME_PARAMS, KeyFramePolicy, code_key_frames, decode_key_frames
-from qa_platform.pyav_codec import LIBRARY_VERSION, check_decoded, check_frames
 
 NAME = "keypoint-anim"
 Q_RANGE = (0.05, 16.0)
@@ -174,7 +195,7 @@ class KeypointAnim(Codec):
     description = "FOMM keypoint animation: x265 key frames + DPCM/range-coded keypoints and Jacobians"
     param_names = ("checkpoint", "q", *KEY_FRAME_PARAMS)
     default_rate_points = _LatestCheckpointRatePoints()
-    # training.services trains codecs that declare this recipe (qa_platform.fomm_training).
+    # training.services trains codecs that declare this recipe (training.fomm_training).
     training_recipe = "fomm"
 
     def unavailable_reason(self) -> str:

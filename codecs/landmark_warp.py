@@ -2,10 +2,10 @@
 
 Bitstream (one FaceQA bitstream file, two sections):
 
-1. key frames (``qa_platform.key_frames``): frame 0, and more when
+1. key frames (``qa_platform.codec.key_frames``): frame 0, and more when
    ``key_period`` or the adaptive ``key_threshold_db`` asks for a refresh,
    intra-coded by x265 (or an external encoder, ``key_codec``) at ``key_qp``.
-2. feature stream (``qa_platform.feature_coding``): the 68 dlib landmarks of
+2. feature stream (``qa_platform.codec.feature_coding``): the 68 dlib landmarks of
    every frame (iBUG 300-W markup), clipped to the frame, quantised with step
    ``q`` pixels by closed-loop DPCM (each frame predicted from the previous
    reconstruction, so the error stays within q/2 and never drifts). The integer
@@ -44,11 +44,29 @@ import dlib
 import numpy as np
 from scipy.spatial import Delaunay
 
-from qa_platform import faces, feature_coding
-from qa_platform.bitstream import SUFFIX, BitstreamHeader, only_file, read_bitstream, write_bitstream
-from qa_platform.codec_api import Codec, CodecError, Device, Family, SourceClip, register_codec
-from qa_platform.key_frames import KEY_FRAME_PARAMS, KeyFramePolicy, code_key_frames, decode_key_frames, key_for_frame
-from qa_platform.pyav_codec import LIBRARY_VERSION, check_decoded, check_frames
+from qa_platform.codec import (
+    KEY_FRAME_PARAMS,
+    LIBRARY_VERSION,
+    SUFFIX,
+    BitstreamHeader,
+    Codec,
+    CodecError,
+    Device,
+    Family,
+    KeyFramePolicy,
+    SourceClip,
+    check_decoded,
+    check_frames,
+    code_key_frames,
+    decode_key_frames,
+    faces,
+    feature_coding,
+    key_for_frame,
+    only_file,
+    read_bitstream,
+    register_codec,
+    write_bitstream,
+)
 
 N_LANDMARKS = 68
 Q_RANGE = (0.25, 32.0)

@@ -33,10 +33,17 @@ import torch
 
 from metrics import compute
 from metrics.kernels import face as face_kernels
-from metrics.registry import AED_FRAME_STEP, FACE, FACE_REGION, FULL_REFERENCE, MetricSpec
+from metrics.registry import (
+    AED_FRAME_STEP,
+    FACE,
+    FACE_REGION,
+    FULL_REFERENCE,
+    MetricSpec,
+)
 from metrics.spec import FACE_KINDS
 from metrics.weights import WeightsMissingError
-from qa_platform.video import read_frames
+from qa_platform.codec.video import read_frames
+
 
 @dataclass(frozen=True)
 class Timing:

@@ -22,6 +22,7 @@ from metrics.kernels.clip import ClipPair
 from metrics.kernels.face import DistortedFaces, ReferenceFaces, face_masks
 from metrics.pooling import SequenceValue
 from metrics.spec import CLIP, FACE, FACE_KINDS, FACE_REGION, FULL_REFERENCE, MetricSpec
+from qa_platform.codec.tensors import default_device, frames_to_tensor
 
 # Frames per batch: on a CPU, piq's FSIM, SSIM and MS-SSIM run fastest on 2-4
 # frames (larger batches leave the cache: FSIM 46 ms/frame at 4, 87 at 16 on
@@ -32,11 +33,6 @@ CUDA_BATCH_SIZE = 32
 Outcome = np.ndarray | SequenceValue | Exception
 
 logger = logging.getLogger(__name__)
-
-
-def default_device() -> torch.device:
-    """CUDA when available, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def stage_device(stage: str | None) -> torch.device:
@@ -54,12 +50,6 @@ def stage_device(stage: str | None) -> torch.device:
 def default_batch_size(device: torch.device) -> int:
     """Frames per batch on ``device``: ``CUDA_BATCH_SIZE`` on CUDA, else ``CPU_BATCH_SIZE``."""
     return CUDA_BATCH_SIZE if device.type == "cuda" else CPU_BATCH_SIZE
-
-
-def frames_to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 (T, H, W, 3) RGB → float32 (T, 3, H, W) in [0, 1] on ``device``."""
-    tensor = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
-    return tensor.permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def run_metrics(

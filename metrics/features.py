@@ -9,7 +9,7 @@ the distorted and the reference frames. Two kinds of sharing:
   names the SRC frames of a batch (``reference_key``), their features are kept
   in a process-wide LRU bounded in bytes (``FEATURE_CACHE``), so the next PVS
   of that SRC on this worker skips the reference forward pass. PVS jobs are
-  queued SRC by SRC for this (``qa_platform.services.pvs_create_and_enqueue``).
+  queued SRC by SRC for this (``qa_platform.core.services.pvs_create_and_enqueue``).
 
 The runner opens ``batch_features(reference_key, cache_bytes)`` around each
 batch; a kernel asks ``features(extractor, tensor, role)``. Outside such a

@@ -2,7 +2,7 @@
 import numpy as np
 from django.db import models
 
-from qa_platform.models import Pvs
+from qa_platform.core.models import Pvs
 
 
 class MetricStatus(models.TextChoices):

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from skimage.metrics import structural_similarity
 
 from metrics.weights import require_weights
-from qa_platform import faces as dlib_faces
+from qa_platform.codec import faces as dlib_faces
 
 MAP_KINDS = ("abs_error", "ssim", "lpips")
 

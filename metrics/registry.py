@@ -13,7 +13,14 @@ import difflib
 
 from metrics import specs_face, specs_full_reference
 from metrics.spec import (  # noqa: F401 (re-exported: callers import the kinds from here)
-    AED_FRAME_STEP, CLIP, DEVICES, FACE, FACE_REGION, FULL_REFERENCE, KINDS, MetricSpec,
+    AED_FRAME_STEP,
+    CLIP,
+    DEVICES,
+    FACE,
+    FACE_REGION,
+    FULL_REFERENCE,
+    KINDS,
+    MetricSpec,
 )
 
 

@@ -23,10 +23,10 @@ from metrics import pictures
 from metrics.bd_rate import CodecBd, bd_over_sources, bd_text
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import MetricSpec, all_metrics
-from qa_platform import codec_registry
-from qa_platform.codec_api import CodecError
-from qa_platform.models import JobStatus, Pvs, Source
-from qa_platform.video import read_frames
+from qa_platform.codec import registry as codec_registry
+from qa_platform.codec.base import CodecError
+from qa_platform.codec.video import read_frames
+from qa_platform.core.models import JobStatus, Pvs, Source
 
 
 def get_metric_or_404(name: str | None) -> MetricSpec:
@@ -335,7 +335,9 @@ def pvs_picture(*, pvs: Pvs, index: int, kind: str) -> bytes:
         return pictures.png(distorted)
     if kind in ("landmarks", "face_region"):
         from metrics.kernels.face import face_masks
-        from metrics.services import source_reference_faces  # reads (or fills) the SRC's face cache
+        from metrics.services import (
+            source_reference_faces,  # reads (or fills) the SRC's face cache
+        )
 
         faces = source_reference_faces(source=pvs.source, frames=reference)
         if kind == "face_region":

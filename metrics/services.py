@@ -8,11 +8,17 @@ from django.db import transaction
 from metrics import compute
 from metrics.kernels import face as face_kernels
 from metrics.models import MetricResult, MetricStatus
-from metrics.pooling import PoolingError, SequenceValue, check_method, pool, pooling_label
+from metrics.pooling import (
+    PoolingError,
+    SequenceValue,
+    check_method,
+    pool,
+    pooling_label,
+)
 from metrics.registry import DEVICES, FACE, MetricSpec, all_metrics, get_metric
 from metrics.weights import WeightsMissingError, missing_weights
-from qa_platform.models import Pvs, Source
-from qa_platform.video import read_frames
+from qa_platform.codec.video import read_frames
+from qa_platform.core.models import Pvs, Source
 
 
 def metric_specs(names: list[str] | None = None) -> list[MetricSpec]:
@@ -51,7 +57,7 @@ def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None,
     ``unavailable`` (weights missing; nothing computed) or ``failed`` (the
     error as reason); all are written in one transaction, replacing earlier
     results. Raises ``UnknownMetricError`` for an unknown name, ``ValueError``
-    for an unknown stage, ``qa_platform.video.VideoError`` for an unreadable
+    for an unknown stage, ``qa_platform.codec.video.VideoError`` for an unreadable
     clip and ``ValueError`` when the PVS has no decoded clip or its frames do
     not match the SRC's.
     """
@@ -99,7 +105,7 @@ def source_reference_faces(*, source: Source, frames: np.ndarray) -> face_kernel
 
     Read from ``source_cache_dir(source)/faces.npz``; computed and written
     there (atomically) when absent or stale. Raises
-    ``qa_platform.faces.NoFaceError`` when the SRC shows no face.
+    ``qa_platform.codec.faces.NoFaceError`` when the SRC shows no face.
     """
     path = source_cache_dir(source) / "faces.npz"
     step = get_metric("aed").frame_step

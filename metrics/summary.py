@@ -3,7 +3,7 @@ from collections import defaultdict
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
-from qa_platform.models import Hrc, JobStatus, Pvs
+from qa_platform.core.models import Hrc, JobStatus, Pvs
 
 
 def rd_summary_rows() -> list[dict]:

@@ -2,8 +2,8 @@
 from celery import shared_task
 
 from metrics import services
-from qa_platform.models import Pvs
-from qa_platform.services import pvs_mark_running
+from qa_platform.core.models import Pvs
+from qa_platform.core.services import pvs_mark_running
 
 
 @shared_task(name="metrics.pvs_metrics")

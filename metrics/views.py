@@ -2,15 +2,26 @@
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from metrics.grid import database_grid
 from metrics.registry import all_metrics
 from metrics.selectors import (
-    PICTURE_KINDS, agreement_figure, bd_matrix, direction, get_metric_or_404, metric_agreement, per_frame_figure,
-    pvs_metric_rows, pvs_picture, rd_curves, rd_exclusions, rd_figure, value_decimals,
+    PICTURE_KINDS,
+    agreement_figure,
+    bd_matrix,
+    direction,
+    get_metric_or_404,
+    metric_agreement,
+    per_frame_figure,
+    pvs_metric_rows,
+    pvs_picture,
+    rd_curves,
+    rd_exclusions,
+    rd_figure,
+    value_decimals,
 )
 from metrics.weights import WeightsMissingError
-from qa_platform.codec_api import split_controls
-from qa_platform.models import Pvs, Source
-from qa_platform.selectors import database_grid
+from qa_platform.codec.base import split_controls
+from qa_platform.core.models import Pvs, Source
 
 
 def rd_view(request):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from qa_platform.storage import atomic_path, sha256_file
+from qa_platform.codec.storage import atomic_path, sha256_file
 
 FETCH_COMMAND = "python manage.py fetch_weights"
 

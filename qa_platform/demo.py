@@ -4,9 +4,9 @@ Starts redis-server and one Celery worker on loopback, ingests the sample
 clips, builds the database with the three codecs at their default rate points
 (metrics run as the last stage of every PVS job), prints the summary per codec
 and rate point, creates an ACR-HR rating study over every PVS and lets
-SIMULATED observers rate it (the ``studies`` commands, called by name so that
-``qa_platform`` imports no ``studies`` code), then serves the web pages until
-interrupted. It stops what it started.
+SIMULATED observers rate it (the apps' own commands: the project shell may
+import every app), then serves the web pages until interrupted. It stops what
+it started.
 """
 import socket
 import time
@@ -16,11 +16,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from metrics.management.commands import rd_summary
 from qa_platform import runtime
 from qa_platform.celery import app as celery_app
-from qa_platform.jobs import pvs_wait
+from qa_platform.core.jobs import pvs_wait
+from qa_platform.core.services import database_build, source_ingest
 from qa_platform.samples import sample_clips
-from qa_platform.services import database_build, source_ingest
+from studies.management.commands import create_study, simulate_ratings
 
 DEMO_CODECS = ["x264", "x265", "landmark-warp"]
 DEMO_STUDY = "demo"
@@ -57,7 +59,7 @@ def run_demo(*, out, serve: bool, started_at: float, concurrency: int = 2, port:
             all_pvs = database_build(codec_names=DEMO_CODECS, sources=sources)
             out.write(f"{len(all_pvs)} PVSs: {len(sources)} SRCs x {len(all_pvs) // len(sources)} HRCs\n")
             pvs_wait([pvs.pk for pvs in all_pvs])
-            call_command("rd_summary", stdout=out)
+            call_command(rd_summary.Command(), stdout=out)
             _rating_study(out)
             out.write(f"\nDemo database built in {time.time() - started_at:.0f} s (install included).\n")
             if serve:
@@ -82,11 +84,11 @@ def _rating_study(out) -> None:
     """Create the demo study and let simulated observers rate it; a re-run keeps the study as it is."""
     out.write("\n")
     try:
-        call_command("create_study", DEMO_STUDY, *DEMO_STUDY_ARGS, stdout=out)
+        call_command(create_study.Command(), DEMO_STUDY, *DEMO_STUDY_ARGS, stdout=out)
     except CommandError as error:
         out.write(f"Rating study: {error}; kept with its votes.\n")
         return
-    call_command("simulate_ratings", DEMO_STUDY, *DEMO_RATERS_ARGS, stdout=out)
+    call_command(simulate_ratings.Command(), DEMO_STUDY, *DEMO_RATERS_ARGS, stdout=out)
 
 
 def _urls(base: str) -> str:

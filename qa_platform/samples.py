@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from qa_platform.storage import atomic_path, sha256_file
+from qa_platform.codec.storage import atomic_path, sha256_file
 
 SHARED_FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
 LIVEPORTRAIT_URL = (

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Created by the project app when Django starts (qa_platform.apps), not here: settings have no side effects.
 DATA_DIR = Path(os.environ.get("FACEQA_DATA_DIR", BASE_DIR / "data")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-not-secret")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "qa_platform",
+    "qa_platform.core",
     "metrics",
     "studies",
     "training",
@@ -109,9 +110,10 @@ CODEC_PLUGIN_DIRS = [BASE_DIR / "codecs"] + [
     Path(p) for p in os.environ.get("FACEQA_CODEC_DIRS", "").split(os.pathsep) if p
 ]
 
-# Where torchvision and piq look for backbone weights (DESIGN.md, "Model weights").
+# Where torchvision and piq look for backbone weights (DESIGN.md, "Model weights"). They read
+# the environment variable TORCH_HOME, which the project app sets to this when Django starts
+# (qa_platform.apps) unless it is set already.
 TORCH_HOME = Path(os.environ.get("TORCH_HOME", DATA_DIR / "torch")).resolve()
-os.environ.setdefault("TORCH_HOME", str(TORCH_HOME))
 
 # The stages of a PVS job, in order: Celery task names taking the PVS id (and
 # the stage's keyword arguments). A queue of "codec" means the codec's device

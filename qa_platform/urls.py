@@ -4,7 +4,6 @@ from django.http import Http404
 from django.urls import include, path, re_path
 from django.views.static import serve
 
-
 # Only the browser copies are served: never the database, bitstreams or exports
 # that share the data directory.
 MEDIA_FOLDERS = ("sources/", "pvs/")

@@ -21,8 +21,8 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from qa_platform.models import Hrc, Source
-from qa_platform.storage import atomic_path, sha256_file
+from qa_platform.codec.storage import atomic_path, sha256_file
+from qa_platform.core.models import Hrc, Source
 from studies.analysis import REGISTRY, to_sureal_dataset
 from studies.models import AcrScore, Stimulus, StimulusRole, Study
 from studies.results import DEFAULT_MODEL, StudyAnalysis, study_analysis

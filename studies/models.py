@@ -10,7 +10,7 @@ import uuid
 
 from django.db import models
 
-from qa_platform.models import Pvs, Source
+from qa_platform.core.models import Pvs, Source
 
 
 class Method(models.TextChoices):

@@ -11,9 +11,14 @@ import pandas as pd
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
-from qa_platform import codec_registry
+from qa_platform.codec import registry as codec_registry
 from studies.analysis import AnalysisResult, VotesError, analyse, dmos
-from studies.correlation import CorrelationError, compare_metrics, correlation_table, fit_logistic
+from studies.correlation import (
+    CorrelationError,
+    compare_metrics,
+    correlation_table,
+    fit_logistic,
+)
 from studies.models import Participant, Stimulus, StimulusRole, Study
 from studies.selectors import gold_failures, gold_rejections, votes_frame
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import pandas as pd
 from django.db.models import Count, Q
 
-from qa_platform.models import Pvs
+from qa_platform.core.models import Pvs
 from studies.models import Participant, Stimulus, StimulusRole, Study, Trial, Vote
 
 VOTE_COLUMNS = [

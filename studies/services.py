@@ -7,9 +7,9 @@ posted twice is stored once.
 """
 import secrets
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +22,32 @@ from django.utils import timezone
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import get_metric
-from qa_platform import video
-from qa_platform.models import JobStatus, Pvs, Source
-from studies.assignment import AssignmentError, draw_balanced, insert_at_random, order_without_repeats
-from studies.models import AcrScore, Method, Participant, Platform, Stimulus, StimulusRole, Study, Trial, Vote
+from qa_platform.codec import video
+from qa_platform.core.models import JobStatus, Pvs, Source
+from studies.assignment import (
+    AssignmentError,
+    draw_balanced,
+    insert_at_random,
+    order_without_repeats,
+)
+from studies.models import (
+    AcrScore,
+    Method,
+    Participant,
+    Platform,
+    Stimulus,
+    StimulusRole,
+    Study,
+    Trial,
+    Vote,
+)
 from studies.selectors import study_video_size
-from studies.simulation import ObserverModel, draw_observer, latent_quality, simulate_vote
+from studies.simulation import (
+    ObserverModel,
+    draw_observer,
+    latent_quality,
+    simulate_vote,
+)
 from studies.trap import TRAP_SCORE, render_instruction
 from studies.viewing import viewing_problems
 

@@ -4,7 +4,7 @@ import time
 from celery import signature
 from tqdm import tqdm
 
-from qa_platform.models import JobStatus
+from qa_platform.core.models import JobStatus
 from training.models import TrainingRun
 
 QUEUE = "gpu"

@@ -1,13 +1,13 @@
 """Training runs of learned codecs: one row per run, moved on by the ``training.train_codec`` job."""
 from django.db import models
 
-from qa_platform.models import Job
+from qa_platform.core.models import Job
 
 
 class TrainingRun(Job):
     """One training run of a learned codec, resumable from its last checkpoint.
 
-    ``config`` is the model configuration (``qa_platform.fomm.FommConfig``
+    ``config`` is the model configuration (``qa_platform.codec.fomm.FommConfig``
     as a dict); ``sources`` says what it trains on ("all" SRCs or a folder of
     video files). Progress fields are written by the worker while it trains;
     ``checkpoint_path`` and ``checkpoint_sha256`` name the last checkpoint,

@@ -1,8 +1,8 @@
 """Training runs of learned codecs: create, resume, execute (on a worker), record progress.
 
 A codec is trainable here when its class declares ``training_recipe = "fomm"``
-(the FOMM trainer of ``qa_platform.fomm_training``); its checkpoints go to
-``qa_platform.checkpoints.codec_folder(codec name)``, where the codec finds them.
+(the FOMM trainer of ``training.fomm_training``); its checkpoints go to
+``qa_platform.codec.checkpoints.codec_folder(codec name)``, where the codec finds them.
 """
 import logging
 import socket
@@ -14,22 +14,23 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from qa_platform import codec_registry, ingest, video
-from qa_platform.checkpoints import codec_folder
-from qa_platform.codec_api import CodecError
-from qa_platform.fomm import FommConfig
-from qa_platform.fomm_training import (
+from qa_platform.codec import registry as codec_registry
+from qa_platform.codec import video
+from qa_platform.codec.base import CodecError
+from qa_platform.codec.checkpoints import codec_folder
+from qa_platform.codec.fomm import FommConfig, resize_clip
+from qa_platform.codec.storage import sha256_file
+from qa_platform.codec.tensors import default_device
+from qa_platform.core import ingest
+from qa_platform.core.models import JobStatus, Source
+from training.fomm_training import (
     Progress,
     SavedCheckpoint,
     TrainingClip,
     TrainingError,
     TrainingOptions,
-    default_device,
-    resize_clip,
     train_fomm,
 )
-from qa_platform.models import JobStatus, Source
-from qa_platform.storage import sha256_file
 from training.models import TrainingRun
 
 RECIPE = "fomm"
@@ -80,7 +81,9 @@ def training_run_create(*, codec_name: str, config: FommConfig, epochs: int, sou
     Raises ``TrainingError`` for a codec without a trainer, no SRC, a folder
     without videos, or bad training options.
     """
-    from training.jobs import training_run_enqueue  # the Celery side, imported when used
+    from training.jobs import (
+        training_run_enqueue,  # the Celery side, imported when used
+    )
 
     TrainingOptions(epochs=epochs, batch_size=batch_size, checkpoint_every=checkpoint_every)
     with transaction.atomic():
@@ -162,7 +165,7 @@ def training_run_execute(*, run: TrainingRun) -> TrainingRun:
     error marks the run failed (with the error) and is raised again.
     """
     run.refresh_from_db()
-    device = default_device()
+    device = default_device("FOMM training runs")
     if not _claim(run, device.type):
         run.refresh_from_db()
         return run

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from qa_platform.video import check_frames, rgb_to_yuv420p
+from qa_platform.codec.video import check_frames, rgb_to_yuv420p
 
 # VMAF runs on chunks of this many frames (plus one neighbour on each side for
 # the motion feature), so that memory does not grow with the clip.
@@ -43,7 +43,7 @@ class ClipPair:
 
     @cached_property
     def distorted_yuv(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Y, U, V uint8 planes (``qa_platform.video.rgb_to_yuv420p``)."""
+        """Y, U, V uint8 planes (``qa_platform.codec.video.rgb_to_yuv420p``)."""
         return rgb_to_yuv420p(self.distorted)
 
     @cached_property

@@ -27,10 +27,9 @@ import numpy as np
 from scipy import stats
 
 from metrics.pooling import PoolingError, SequenceValue
-
-from qa_platform import faces as dlib_faces
-from qa_platform.storage import atomic_path
-from qa_platform.video import check_frames
+from qa_platform.codec import faces as dlib_faces
+from qa_platform.codec.storage import atomic_path
+from qa_platform.codec.video import check_frames
 
 # Bump when what ``reference_faces`` stores changes: older caches are recomputed.
 CACHE_FORMAT = 1
@@ -71,7 +70,7 @@ def reference_faces(frames: np.ndarray, embedding_step: int, embeddings: bool = 
 
     ``frames`` uint8 (T, H, W, 3) RGB. Embeddings are computed on every
     ``embedding_step``-th frame only, and not at all when ``embeddings`` is
-    false (they stay NaN). Raises ``qa_platform.faces.NoFaceError`` when no
+    false (they stay NaN). Raises ``qa_platform.codec.faces.NoFaceError`` when no
     frame has a detectable face.
     """
     boxes = dlib_faces.track_boxes(frames)
@@ -131,7 +130,7 @@ class DistortedFaces:
 
     @cached_property
     def poses(self) -> np.ndarray:
-        """Head pose (pitch, yaw, roll) per frame, float64 (T, 3) degrees (``qa_platform.faces.head_pose``)."""
+        """Head pose (pitch, yaw, roll) per frame, float64 (T, 3) degrees (``qa_platform.codec.faces.head_pose``)."""
         return _poses(self.landmarks, self.frames.shape[1:3])
 
     @cached_property
@@ -195,7 +194,7 @@ def _pose_error(faces: DistortedFaces, axis: int) -> np.ndarray:
 
 
 def pose_pitch_error(faces: DistortedFaces) -> np.ndarray:
-    """|pitch(distorted) - pitch(reference)| per frame, degrees (``qa_platform.faces.head_pose``)."""
+    """|pitch(distorted) - pitch(reference)| per frame, degrees (``qa_platform.codec.faces.head_pose``)."""
     return _pose_error(faces, 0)
 
 
@@ -219,7 +218,7 @@ def _series_agreement(faces: DistortedFaces, measure, what: str) -> SequenceValu
 
 def eye_agreement(faces: DistortedFaces) -> SequenceValue:
     """Blink agreement: Pearson r between the eye-aspect-ratio series of the
-    distorted and the reference face (``qa_platform.faces.eye_aspect_ratio``);
+    distorted and the reference face (``qa_platform.codec.faces.eye_aspect_ratio``);
     per frame, EAR(distorted) - EAR(reference). Raises ``PoolingError`` when
     a series is constant."""
     return _series_agreement(faces, dlib_faces.eye_aspect_ratio, "the eye aspect ratio")
@@ -227,7 +226,7 @@ def eye_agreement(faces: DistortedFaces) -> SequenceValue:
 
 def mouth_agreement(faces: DistortedFaces) -> SequenceValue:
     """Mouth agreement: Pearson r between the mouth-opening series of the
-    distorted and the reference face (``qa_platform.faces.mouth_opening``);
+    distorted and the reference face (``qa_platform.codec.faces.mouth_opening``);
     per frame, opening(distorted) - opening(reference). Raises ``PoolingError``
     when a series is constant."""
     return _series_agreement(faces, dlib_faces.mouth_opening, "the mouth opening")

@@ -10,7 +10,7 @@ import torchvision
 from conftest import FACES_DIR
 from metrics.kernels.face import ReferenceFaces, reference_faces
 from metrics.registry import get_metric
-from qa_platform.video import read_frames
+from qa_platform.codec.video import read_frames
 
 FACE_CLIP = "fomm_demo_00.mp4"  # 256x256, a frontal talking head
 FACE_CLIP_FRAMES = 20

@@ -1,6 +1,6 @@
 """Rows of the test database, backed by real lossless clips."""
-from qa_platform.models import Hrc, JobStatus, Pvs, Source
-from qa_platform.video import write_lossless
+from qa_platform.codec.video import write_lossless
+from qa_platform.core.models import Hrc, JobStatus, Pvs, Source
 
 
 def make_pvs(data_dir, reference, distorted, fps, name="talker") -> Pvs:

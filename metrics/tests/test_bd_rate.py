@@ -7,7 +7,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from metrics.bd_rate import LOW_OVERLAP, MIN_POINTS, bd_over_sources, bd_quality, bd_rate
+from metrics.bd_rate import (
+    LOW_OVERLAP,
+    MIN_POINTS,
+    bd_over_sources,
+    bd_quality,
+    bd_rate,
+)
 from metrics.selectors import bd_matrix, codec_bd
 from metrics.tests.test_views import add_result, make_hrc, make_pvs, make_source
 

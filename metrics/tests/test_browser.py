@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from conftest import synthetic_frames
 from metrics.models import MetricResult, MetricStatus
-from qa_platform import video
-from qa_platform.models import Hrc, JobStatus, Pvs, Source
+from qa_platform.codec import video
+from qa_platform.core.models import Hrc, JobStatus, Pvs, Source
 
 SIZE = 128
 FRAMES = 25

@@ -4,7 +4,7 @@ from django.core.management import CommandError, call_command
 from metrics.models import MetricResult
 from metrics.tests.clips import blurred
 from metrics.tests.factories import make_pvs
-from qa_platform.models import JobStatus
+from qa_platform.core.models import JobStatus
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 from metrics.kernels import face
 from metrics.pooling import PoolingError
 from metrics.tests.clips import blurred, shifted
-from qa_platform.faces import NoFaceError
+from qa_platform.codec.faces import NoFaceError
 
 STEP = 5
 

@@ -26,7 +26,7 @@ from conftest import FACES_DIR
 from metrics import benchmark, compute
 from metrics.kernels import clip, full_reference
 from metrics.tests.ffmpeg_filters import filter_metadata
-from qa_platform.video import rgb_to_yuv420p
+from qa_platform.codec.video import rgb_to_yuv420p
 
 CPU = torch.device("cpu")
 # Blur sigma (px) and noise (code values): mild to strong coding loss.

@@ -2,8 +2,16 @@ import pytest
 
 from metrics.pooling import POOLINGS, pooling_label
 from metrics.registry import (
-    CLIP, FACE, FACE_REGION, FULL_REFERENCE, DuplicateMetricError, MetricRegistry, MetricSpec, UnknownMetricError,
-    all_metrics, get_metric,
+    CLIP,
+    FACE,
+    FACE_REGION,
+    FULL_REFERENCE,
+    DuplicateMetricError,
+    MetricRegistry,
+    MetricSpec,
+    UnknownMetricError,
+    all_metrics,
+    get_metric,
 )
 from metrics.weights import WEIGHTS
 

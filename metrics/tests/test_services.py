@@ -7,7 +7,7 @@ from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
 from metrics.tests.clips import blurred
 from metrics.tests.factories import make_pvs
-from qa_platform.models import Pvs
+from qa_platform.core.models import Pvs
 
 pytestmark = pytest.mark.django_db
 

@@ -28,7 +28,7 @@ class TestPvsMetricsTask:
 
 
 def test_a_pvs_job_chains_coding_both_metrics_stages_on_their_queues_and_finish(data_dir, small_clip, monkeypatch):
-    from qa_platform import jobs
+    from qa_platform.core import jobs
 
     frames, fps = small_clip
     pvs = make_pvs(data_dir, frames, frames, fps, name="pattern")

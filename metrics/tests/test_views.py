@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
-from qa_platform.models import Hrc, JobStatus, Pvs, Source
+from qa_platform.core.models import Hrc, JobStatus, Pvs, Source
 
 pytestmark = pytest.mark.django_db
 

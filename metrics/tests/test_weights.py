@@ -2,12 +2,11 @@ import hashlib
 from dataclasses import replace
 
 import pytest
-
-from metrics.weights import BUNDLED
-from qa_platform.storage import sha256_file
 from django.core.management import CommandError, call_command
 
 from metrics import weights
+from metrics.weights import BUNDLED
+from qa_platform.codec.storage import sha256_file
 
 PAYLOAD = b"stand-in weight file\n" * 100
 

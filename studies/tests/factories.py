@@ -3,8 +3,8 @@ from fractions import Fraction
 
 from conftest import synthetic_frames
 from metrics.models import MetricResult, MetricStatus
-from qa_platform.models import Hrc, JobStatus, Pvs, Source
-from qa_platform.video import write_browser_copy, write_lossless
+from qa_platform.codec.video import write_browser_copy, write_lossless
+from qa_platform.core.models import Hrc, JobStatus, Pvs, Source
 
 FPS = Fraction(25)
 

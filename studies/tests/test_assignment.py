@@ -4,7 +4,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from studies.assignment import AssignmentError, draw_balanced, insert_at_random, order_without_repeats
+from studies.assignment import (
+    AssignmentError,
+    draw_balanced,
+    insert_at_random,
+    order_without_repeats,
+)
 
 
 class TestDrawBalanced:

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 
 from metrics.bd_rate import bd_over_sources
 from metrics.models import MetricResult, MetricStatus
-from qa_platform.models import Hrc, JobStatus, Pvs
+from qa_platform.core.models import Hrc, JobStatus, Pvs
 from studies import services
 from studies.mos_bd import mos_bd, mos_curves
 from studies.results import study_analysis

@@ -11,7 +11,13 @@ from django.urls import reverse
 
 from studies import services
 from studies.export import ExportError, dataset_export
-from studies.results import Filters, NoVotesError, correlation_breakdown, correlation_results, study_analysis
+from studies.results import (
+    Filters,
+    NoVotesError,
+    correlation_breakdown,
+    correlation_results,
+    study_analysis,
+)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from qa_platform.models import JobStatus
-from qa_platform.video import read_frames
+from qa_platform.codec.video import read_frames
+from qa_platform.core.models import JobStatus
 from studies import services
 from studies.models import Participant, Platform, StimulusRole, Vote
 from studies.selectors import gold_rejections, next_trial, study_counts, votes_frame

@@ -7,7 +7,12 @@ from django.core.management.base import CommandError
 from studies import services
 from studies.models import Participant, Platform
 from studies.selectors import gold_rejections, votes_frame
-from studies.simulation import ObserverModel, draw_observer, latent_quality, simulate_vote
+from studies.simulation import (
+    ObserverModel,
+    draw_observer,
+    latent_quality,
+    simulate_vote,
+)
 
 
 class TestObserverModel:

@@ -15,11 +15,17 @@ from studies.correlation import CorrelationError, fit_logistic
 from studies.export import dataset_zip
 from studies.models import Study
 from studies.results import (
-    DEFAULT_MODEL, RANKED_STATISTICS, TARGETS, Filters, NoVotesError, correlation_breakdown,
-    correlation_results, metric_comparisons, study_analysis,
+    DEFAULT_MODEL,
+    RANKED_STATISTICS,
+    TARGETS,
+    Filters,
+    NoVotesError,
+    correlation_breakdown,
+    correlation_results,
+    metric_comparisons,
+    study_analysis,
 )
 from studies.selectors import study_counts
-
 
 
 def researcher_only(view):

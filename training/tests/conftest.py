@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from qa_platform.fomm import FommConfig
-from qa_platform.fomm_training import TrainingClip, TrainingOptions, train_fomm
+from qa_platform.codec.fomm import FommConfig
+from training.fomm_training import TrainingClip, TrainingOptions, train_fomm
 
 TINY = FommConfig(size=64, num_kp=4)
 

@@ -1,4 +1,4 @@
-"""The FOMM networks, loss and training loop (qa_platform.fomm, qa_platform.fomm_training) on the CPU at 64 px."""
+"""The FOMM networks, loss and training loop (qa_platform.codec.fomm, training.fomm_training) on the CPU at 64 px."""
 import json
 import math
 
@@ -6,29 +6,31 @@ import numpy as np
 import pytest
 import torch
 
-from qa_platform.checkpoints import CheckpointError, find_checkpoint, read_checkpoint
-from qa_platform.fomm import (
+from qa_platform.codec.checkpoints import (
+    CheckpointError,
+    find_checkpoint,
+    read_checkpoint,
+)
+from qa_platform.codec.fomm import (
     DenseMotionNetwork,
     Fomm,
     FommConfig,
     FommConfigError,
-    FommLoss,
     Generator,
     KeypointDetector,
     Keypoints,
-    RandomTps,
     coordinate_grid,
-    ms_ssim_levels,
-    perceptual_backbone,
-    sparse_motions,
-)
-from qa_platform.fomm_training import (
-    TrainingError,
-    TrainingOptions,
     load_checkpoint,
     model_from_checkpoint,
-    train_fomm,
+    sparse_motions,
 )
+from training.fomm_losses import (
+    FommLoss,
+    RandomTps,
+    ms_ssim_levels,
+    perceptual_backbone,
+)
+from training.fomm_training import TrainingError, TrainingOptions, train_fomm
 from training.tests.conftest import TINY
 
 

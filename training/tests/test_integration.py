@@ -11,8 +11,8 @@ import time
 import pytest
 
 from qa_platform import runtime
-from qa_platform.fomm_training import load_checkpoint
-from qa_platform.tests.test_integration import BASE_DIR, Stack
+from qa_platform.codec.fomm import load_checkpoint
+from qa_platform.core.tests.test_integration import BASE_DIR, Stack
 
 pytestmark = pytest.mark.integration
 TRAIN = ["train_codec", "keypoint-anim", "--size", "64", "--keypoints", "4", "--batch-size", "16"]

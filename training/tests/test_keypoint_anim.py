@@ -10,12 +10,19 @@ import numpy as np
 import pytest
 import torch
 
-from qa_platform import codec_registry
-from qa_platform.bitstream import read_bitstream
-from qa_platform.checkpoints import ENV_VAR
-from qa_platform.codec_api import CodecError, Device, Family, SourceClip, bitrate_kbps, bitstream_bytes
-from qa_platform.fomm import Keypoints
-from qa_platform.key_frames import decode_key_frames
+from qa_platform.codec import registry as codec_registry
+from qa_platform.codec.base import (
+    CodecError,
+    Device,
+    Family,
+    SourceClip,
+    bitrate_kbps,
+    bitstream_bytes,
+)
+from qa_platform.codec.bitstream import read_bitstream
+from qa_platform.codec.checkpoints import ENV_VAR
+from qa_platform.codec.fomm import Keypoints
+from qa_platform.codec.key_frames import decode_key_frames
 from training.tests.conftest import blob_clip
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -23,7 +30,7 @@ PLUGIN_DIRS = [BASE_DIR / "codecs"]
 FRESH_DECODE = """
 import hashlib, json, sys
 from pathlib import Path
-from qa_platform import codec_registry
+from qa_platform.codec import registry as codec_registry
 frames = codec_registry.get_codec("keypoint-anim", dirs=[Path(sys.argv[1])]).decode([Path(sys.argv[2])])
 print(json.dumps({"sha256": hashlib.sha256(frames.tobytes()).hexdigest(), "shape": list(frames.shape)}))
 """

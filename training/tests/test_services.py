@@ -8,13 +8,15 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from qa_platform import codec_registry, video
-from qa_platform.checkpoints import ENV_VAR, codec_folder, read_checkpoint
-from qa_platform.fomm_training import TrainingError, load_checkpoint
-from qa_platform.ingest import IngestError
-from qa_platform.models import JobStatus
-from qa_platform.services import source_ingest
+from qa_platform.codec import registry as codec_registry
+from qa_platform.codec import video
+from qa_platform.codec.checkpoints import ENV_VAR, codec_folder, read_checkpoint
+from qa_platform.codec.fomm import load_checkpoint
+from qa_platform.core.ingest import IngestError
+from qa_platform.core.models import JobStatus
+from qa_platform.core.services import source_ingest
 from training import services
+from training.fomm_training import TrainingError
 from training.models import TrainingRun
 from training.tests.conftest import TINY, blob_clip
 

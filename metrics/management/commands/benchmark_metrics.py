@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from metrics import benchmark, compute, services
 from metrics.registry import UnknownMetricError
-from qa_platform.video import VideoError
+from qa_platform.codec.video import VideoError
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".y4m", ".avi", ".mov", ".webm"}
 

@@ -7,8 +7,8 @@ from metrics import services
 from metrics.models import MetricResult, MetricStatus
 from metrics.pooling import POOLINGS
 from metrics.registry import UnknownMetricError
-from qa_platform.models import JobStatus, Pvs
-from qa_platform.video import VideoError
+from qa_platform.codec.video import VideoError
+from qa_platform.core.models import JobStatus, Pvs
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from metrics import weights
-from qa_platform.storage import sha256_file
+from qa_platform.codec.storage import sha256_file
 
 
 class Command(BaseCommand):

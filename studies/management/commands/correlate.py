@@ -4,7 +4,13 @@ from django.core.management.base import BaseCommand, CommandError
 from studies.analysis import CI_METHODS, MODELS, VotesError
 from studies.models import Study
 from studies.results import (
-    DEFAULT_MODEL, RANKED_STATISTICS, TARGETS, Filters, correlation_results, metric_comparisons, study_analysis,
+    DEFAULT_MODEL,
+    RANKED_STATISTICS,
+    TARGETS,
+    Filters,
+    correlation_results,
+    metric_comparisons,
+    study_analysis,
 )
 
 STATS = RANKED_STATISTICS

@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from qa_platform.fomm import FommConfig, FommConfigError
-from qa_platform.fomm_training import TrainingError
-from qa_platform.models import JobStatus
+from qa_platform.codec.fomm import FommConfig, FommConfigError
+from qa_platform.core.models import JobStatus
 from training import services
+from training.fomm_training import TrainingError
 from training.jobs import training_run_wait
 
 

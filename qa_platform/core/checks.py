@@ -1,0 +1,42 @@
+"""System checks (``manage.py check``) for what the platform needs outside Python."""
+import shutil
+
+from django.core import checks
+
+
+@checks.register()
+def redis_server_check(app_configs, **kwargs):
+    if shutil.which("redis-server") is None:
+        return [
+            checks.Warning(
+                "redis-server not found on PATH.",
+                hint="`make demo` installs it (apt-get install redis-server); "
+                "or point CELERY_BROKER_URL at a running Redis.",
+                id="qa_platform.W001",
+            )
+        ]
+    return []
+
+
+def manifest_codec_warnings(dirs=None) -> list[checks.CheckMessage]:
+    """One qa_platform.W002 warning per manifest codec that cannot run here (its reason and install hint)."""
+    from qa_platform.codec import registry as codec_registry
+    from qa_platform.codec.manifest import ManifestCodec, missing_requirements
+
+    try:
+        codecs = codec_registry.all_codecs(dirs)
+    except codec_registry.CodecError as exc:
+        return [checks.Error(str(exc), hint="Fix or remove the plugin file named above.", id="qa_platform.E002")]
+    return [
+        checks.Warning(
+            f"codec {cls.name!r} is unavailable: {'; '.join(missing)}.",
+            hint=cls.manifest.install, obj=str(cls.manifest.path), id="qa_platform.W002",
+        )
+        for cls in codecs if issubclass(cls, ManifestCodec)
+        for missing in [missing_requirements(cls.manifest)] if missing
+    ]
+
+
+@checks.register()
+def manifest_codec_check(app_configs, **kwargs):
+    return manifest_codec_warnings()

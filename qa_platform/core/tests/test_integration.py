@@ -1,0 +1,139 @@
+"""End to end through a real Redis and a real Celery worker process, on real clips.
+
+Every step runs as the user would run it: ``manage.py`` commands in
+subprocesses against a data directory of the test's own, jobs sent through
+redis-server to a separate ``celery worker`` process.
+"""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qa_platform import runtime
+from qa_platform.codec import video
+
+pytestmark = pytest.mark.integration
+
+BASE_DIR = Path(__file__).resolve().parents[3]
+CLIPS = ["fomm_demo_08.mp4", "lp_d18.mp4"]
+RATES = {"x265": [{"qp": 42}], "landmark-warp": [{"q": 1.0, "key_qp": 37}]}
+
+
+class Stack:
+    """A data directory, a Redis and a way to run commands and workers against them."""
+
+    def __init__(self, data_dir: Path, broker_url: str, env: dict):
+        self.data_dir = data_dir
+        self.env = {**os.environ, **env, "FACEQA_DATA_DIR": str(data_dir), "CELERY_BROKER_URL": broker_url,
+                    "OMP_NUM_THREADS": "1"}
+        self.broker_url = broker_url
+
+    def manage(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=self.env,
+            capture_output=True, text=True, timeout=timeout,
+        )
+        assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def worker(self, concurrency: int = 2):
+        return runtime.celery_worker(
+            self.broker_url, concurrency=concurrency, env=self.env,
+            log_path=self.data_dir / "worker.log",
+        )
+
+    def rows(self, sql: str, *params) -> list[tuple]:
+        with sqlite3.connect(f"file:{self.data_dir / 'db.sqlite3'}?mode=ro", uri=True) as db:
+            return db.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+def stack(tmp_path, faces_dir):
+    data_dir = tmp_path / "data"
+    with runtime.redis_server() as url:
+        stack = Stack(data_dir, url, {"FACEQA_VISIBILITY_TIMEOUT": "5"})
+        stack.manage("migrate", "--noinput")
+        yield stack
+
+
+def test_two_real_clips_go_through_redis_and_a_worker(stack, faces_dir):
+    stack.manage("ingest_sources", *(str(faces_dir / c) for c in CLIPS), "--frames", "50")
+    with stack.worker():
+        out = stack.manage("build_database", "--codecs", "x265,landmark-warp", "--rates", json.dumps(RATES),
+                           "--timeout", "500").stdout
+    assert "4 PVSs" in out
+    rows = stack.rows(
+        "select p.status, p.kbps, p.bitstream_path, p.worker, p.encode_seconds, p.decode_seconds, "
+        "s.frame_count, s.fps_num, s.fps_den, p.id from qa_platform_pvs p join qa_platform_source s on s.id = p.source_id"
+    )
+    assert len(rows) == 4
+    for status, kbps, bitstream, worker, enc, dec, frames, fps_num, fps_den, pvs_id in rows:
+        assert status == "done", stack.rows("select message from qa_platform_pvs where id=?", pvs_id)
+        n_bytes = sum(p.stat().st_size for p in (stack.data_dir / bitstream).iterdir())
+        assert kbps == pytest.approx(8 * n_bytes / (frames * fps_den / fps_num) / 1000)
+        assert worker and enc > 0 and dec > 0
+        decoded, _ = video.read_frames(stack.data_dir / "pvs" / str(pvs_id) / "decoded.mkv")
+        assert decoded.shape == (frames, 256, 256, 3)
+    # Later stages outrank first stages in Redis, so PVSs finish one by one: with
+    # plain FIFO queues every metrics stage would wait behind every coding stage.
+    (first_finished,), = stack.rows("select min(finished_at) from qa_platform_pvs")
+    (last_started,), = stack.rows("select max(started_at) from qa_platform_pvs")
+    assert first_finished < last_started
+    metrics = stack.rows("select metric, status, value from metrics_metricresult")
+    psnr = [value for metric, status, value in metrics if metric == "psnr_rgb" and status == "ok"]
+    assert len(psnr) == 4 and all(15 < v < 60 for v in psnr)
+    finished = stack.rows("select id, finished_at from qa_platform_pvs order by id")
+    with stack.worker():
+        stack.manage("build_database", "--codecs", "x265,landmark-warp", "--rates", json.dumps(RATES),
+                     "--timeout", "60")
+    assert stack.rows("select id, finished_at from qa_platform_pvs order by id") == finished
+
+
+def _wait_for_status(stack: Stack, status: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stack.rows("select status from qa_platform_pvs") == [(status,)]:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the PVS never reached {status!r}: {stack.rows('select status, message from qa_platform_pvs')}")
+
+
+def test_a_worker_killed_mid_job_leaves_no_half_pvs_and_the_job_runs_again(stack, faces_dir):
+    stack.manage("ingest_sources", str(faces_dir / CLIPS[1]))
+    rates = json.dumps({"landmark-warp": [{"q": 1.0, "key_qp": 37}]})
+    with stack.worker(concurrency=1) as worker:
+        stack.manage("build_database", "--codecs", "landmark-warp", "--rates", rates, "--no-wait")
+        _wait_for_status(stack, "running", timeout=60)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    (status, kbps), = stack.rows("select status, kbps from qa_platform_pvs")
+    assert status == "running"
+    folder = stack.data_dir / "pvs" / "1"
+    visible = [p.name for p in folder.glob("*")] if folder.exists() else []
+    if "decoded.mkv" in visible:  # killed after coding: the file must be whole
+        assert video.read_frames(folder / "decoded.mkv")[0].shape[0] == 125
+    else:
+        assert kbps is None
+    with stack.worker(concurrency=1):
+        _wait_for_status(stack, "done", timeout=240)
+    assert video.read_frames(folder / "decoded.mkv")[0].shape[0] == 125
+
+
+def test_matched_bitrates_through_a_worker_report_what_cannot_be_reached(stack, faces_dir):
+    stack.env["FACEQA_JOB_METRICS"] = "psnr_y"
+    stack.manage("ingest_sources", str(faces_dir / CLIPS[1]), "--frames", "25")
+    with stack.worker():
+        out = stack.manage("build_database", "--codecs", "x265", "--target-kbps", "20,1", "--timeout", "300").stdout
+    assert "x265 @ 20 kbit/s" in out and "x265 @ 1 kbit/s" in out
+    assert "RateNotReached: x265 cannot code lp_d18 at 1 kbit/s: its lowest rate is" in out
+    (kbps, params), = stack.rows("select p.kbps, p.params from qa_platform_pvs p join qa_platform_hrc h "
+                                 "on h.id = p.hrc_id where h.label = 'x265 @ 20 kbit/s' and p.status = 'done'")
+    assert abs(kbps - 20) <= 2 and "qp" in json.loads(params)
+    (probes,), = stack.rows("select count(*) from qa_platform_rateprobe")
+    assert 2 <= probes < 52  # a bisection, not a sweep of the 52 QPs
