@@ -9,7 +9,7 @@ STARTED := $(shell date +%s)
 # pytest's own options for `make test`; e.g. make test PYTEST_ARGS="-k ingest"
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv migrate demo test test-unit clean
+.PHONY: setup apt venv migrate demo lint-imports test test-unit clean
 
 setup: apt venv migrate
 
@@ -43,11 +43,15 @@ migrate:
 demo: setup
 	FACEQA_DEMO_STARTED=$(STARTED) $(PY) manage.py run_demo --serve=$(SERVE)
 
-test: setup
+# The import rules between the layers (.importlinter); a broken contract fails the build.
+lint-imports: setup
+	$(VENV)/bin/lint-imports
+
+test: setup lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup
-	$(PY) -m pytest -m "not integration and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration and not browser and not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf data .pytest_cache

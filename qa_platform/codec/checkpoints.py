@@ -4,8 +4,8 @@ A checkpoint's identity is the SHA-256 of its bytes: it is stored as
 ``<folder>/<codec>/<sha256>.pt`` and an HRC names it by that hash (or its
 first ``MIN_PREFIX`` hex digits or more). Every read checks that the bytes
 still hash to the name. The folder is ``$FACEQA_CHECKPOINT_DIR`` when set,
-else ``settings.DATA_DIR / "checkpoints"`` (Django settings read when asked,
-never at import).
+else the one given to :func:`configure` (the core app gives it
+``settings.DATA_DIR / "checkpoints"`` when Django starts).
 """
 import hashlib
 import os
@@ -24,13 +24,25 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, ambiguous, altered or not readable; the message says what to do."""
 
 
+# The folder used when $FACEQA_CHECKPOINT_DIR is unset (see configure).
+_DEFAULT_ROOT: list[Path] = []
+
+
+def configure(root) -> None:
+    """Set the checkpoint folder used when ``$FACEQA_CHECKPOINT_DIR`` is unset."""
+    _DEFAULT_ROOT[:] = [Path(root)]
+
+
 def checkpoint_root() -> Path:
-    """The checkpoint folder of this installation (see the module docstring)."""
+    """The checkpoint folder of this installation (see the module docstring).
+
+    Raises ``CheckpointError`` when neither the variable nor :func:`configure` gave one.
+    """
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR])
-    from django.conf import settings
-
-    return Path(settings.DATA_DIR) / "checkpoints"
+    if not _DEFAULT_ROOT:
+        raise CheckpointError(f"no checkpoint folder: set {ENV_VAR} or call qa_platform.codec.checkpoints.configure")
+    return _DEFAULT_ROOT[0]
 
 
 def codec_folder(codec: str, root: Path | None = None) -> Path:

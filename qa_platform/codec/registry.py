@@ -146,6 +146,14 @@ def load_codecs(dirs: list[Path] | None = None) -> dict[str, type[Codec]]:
     return codecs
 
 
+def declared_in(name: str) -> Path:
+    """The plugin file (``*.py`` or ``*.toml``) that declared codec ``name``; ``CodecError`` if none loaded it."""
+    for path, codecs in _LOADED.items():
+        if name in codecs:
+            return path
+    raise CodecError(f"no loaded plugin file declares codec {name!r}")
+
+
 def all_codecs(dirs: list[Path] | None = None) -> list[type[Codec]]:
     """The codec classes of the plugin folders, sorted by name."""
     codecs = load_codecs(dirs)

@@ -1,13 +1,18 @@
+from pathlib import Path
+
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.signals import setting_changed
 
 
-def _configure_codec_registry(**kwargs):
-    from qa_platform.codec import registry
+def _configure_codec_package(setting: str | None = None, **kwargs) -> None:
+    """Give the Django-free codec package its folders from the settings (at start and when a test changes them)."""
+    from qa_platform.codec import checkpoints, registry
 
-    if kwargs.get("setting", "CODEC_PLUGIN_DIRS") == "CODEC_PLUGIN_DIRS":
+    if setting in (None, "CODEC_PLUGIN_DIRS"):
         registry.configure(settings.CODEC_PLUGIN_DIRS)
+    if setting in (None, "DATA_DIR"):
+        checkpoints.configure(Path(settings.DATA_DIR) / "checkpoints")
 
 
 class CoreConfig(AppConfig):
@@ -23,6 +28,6 @@ class CoreConfig(AppConfig):
     def ready(self):
         from qa_platform.core import checks, tasks  # noqa: F401  (registers system checks and Celery tasks)
 
-        _configure_codec_registry()
-        # Tests that change the setting (override_settings, pytest-django's settings) see their folders.
-        setting_changed.connect(_configure_codec_registry, dispatch_uid="faceqa-codec-plugin-dirs")
+        _configure_codec_package()
+        # Tests that change a setting (override_settings, pytest-django's settings) see their folders.
+        setting_changed.connect(_configure_codec_package, dispatch_uid="faceqa-codec-package")

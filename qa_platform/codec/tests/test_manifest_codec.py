@@ -16,6 +16,7 @@ from qa_platform.codec.anchor import to_rgb, to_yuv
 from qa_platform.codec.base import CodecError, SourceClip, bitrate_kbps, bitstream_bytes
 from qa_platform.codec.bitstream import BitstreamError, read_bitstream
 from qa_platform.codec.registry import PluginError
+from qa_platform.codec.testing import CodecContract
 from qa_platform.core.checks import manifest_codec_warnings
 
 TOY = Path(__file__).resolve().parent / "external_codec" / "toy_codec.py"
@@ -299,3 +300,20 @@ def test_list_codecs_shows_an_unavailable_codec_with_its_reason(tmp_path, settin
     lines = out.getvalue().splitlines()
     assert lines[1].split()[0] == name and lines[1].split()[-1] == "no"
     assert lines[2].startswith(f"unavailable: {name}: program 'no-such-encoder-app' not found on PATH")
+
+
+@pytest.mark.slow
+class TestToyExternalCodecContract(CodecContract):
+    """The codec contract on a manifest codec: the toy external program, two bitstream files plus the header."""
+
+    kbps_range = (0.5, 5000.0)
+
+    @pytest.fixture(scope="class")
+    def codec(self, tmp_path_factory):
+        folder = tmp_path_factory.mktemp("toy-plugin")
+        name = write_manifest(folder)
+        return codec_registry.get_codec(name, dirs=[folder])
+
+    @pytest.fixture(scope="class")
+    def source_clip(self):
+        return SourceClip(frames=synthetic_frames(t=10, size=64), fps=Fraction(25))
