@@ -6,13 +6,15 @@ with a loopback-only default, so a fresh clone runs as it is.
 import os
 from pathlib import Path
 
+from qa_platform.core.arguments import comma_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Created by the project app when Django starts (qa_platform.apps), not here: settings have no side effects.
 DATA_DIR = Path(os.environ.get("FACEQA_DATA_DIR", BASE_DIR / "data")).resolve()
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-not-secret")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
-ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+ALLOWED_HOSTS = comma_list(os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -153,7 +155,7 @@ FACEQA_METRIC_POOLING = os.environ.get("FACEQA_METRIC_POOLING", "mean")
 
 
 def _names(variable: str) -> list[str]:
-    return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
+    return comma_list(os.environ.get(variable))
 
 
 # The metrics a PVS job computes (comma-separated names; empty: every registered

@@ -1,10 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from metrics.selectors import bd_report
-
-
-def _names(text: str | None) -> list[str] | None:
-    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+from qa_platform.core.arguments import comma_list
 
 
 class Command(BaseCommand):
@@ -20,7 +17,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             report = bd_report(metric=options["metric"], anchor=options["anchor"],
-                               codecs=_names(options["codecs"]), sources=_names(options["sources"]))
+                               codecs=comma_list(options["codecs"]) or None,
+                               sources=comma_list(options["sources"]) or None)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(report, ending="")

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from metrics import benchmark, compute, services
 from metrics.registry import UnknownMetricError
 from qa_platform.codec.video import VideoError
+from qa_platform.core.arguments import comma_list
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".y4m", ".avi", ".mov", ".webm"}
 
@@ -41,7 +42,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, clips, clip, frames, size, batch_size, metrics, pyiqa_python, **options):
         try:
-            specs = services.metric_specs(metrics.split(",") if metrics else None)
+            specs = services.metric_specs(comma_list(metrics) or None)
             references = [benchmark.load_clip(path, frames, size) for path in _paths(clips, clip)] or [
                 benchmark.synthetic_clip(frames, size)]
         except (UnknownMetricError, VideoError) as exc:

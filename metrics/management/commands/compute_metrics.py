@@ -8,6 +8,7 @@ from metrics.models import MetricResult, MetricStatus
 from metrics.pooling import POOLINGS
 from metrics.registry import UnknownMetricError
 from qa_platform.codec.video import VideoError
+from qa_platform.core.arguments import comma_list
 from qa_platform.core.models import JobStatus, Pvs
 
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{count} results pooled again with {pooling}")
             return
         try:
-            names = [spec.name for spec in services.metric_specs(_split(metrics))]
+            names = [spec.name for spec in services.metric_specs(comma_list(metrics) or None)]
         except UnknownMetricError as exc:
             raise CommandError(exc.args[0]) from exc
         chosen = self._pvs_list(pvs)
@@ -59,10 +60,6 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"no PVS with id {', '.join(map(str, missing))}")
         return chosen
-
-
-def _split(names: str | None) -> list[str] | None:
-    return None if names is None else [name.strip() for name in names.split(",") if name.strip()]
 
 
 def summary(results: list[MetricResult], names: list[str]) -> str:

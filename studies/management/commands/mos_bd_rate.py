@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from qa_platform.core.arguments import comma_list
 from studies.analysis import MODELS
 from studies.models import Study
 from studies.mos_bd import mos_bd_report
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         study = Study.objects.filter(name=options["study"]).first()
         if study is None:
             raise CommandError(f"no study named {options['study']!r}")
-        codecs = [name.strip() for name in options["codecs"].split(",")] if options["codecs"] else None
+        codecs = comma_list(options["codecs"]) or None
         try:
             report = mos_bd_report(study=study, anchor=options["anchor"], codecs=codecs, model=options["model"])
         except ValueError as exc:  # NoVotesError and VotesError are ValueErrors

@@ -7,6 +7,7 @@ from tqdm import tqdm
 from qa_platform.codec import benchmark as codec_benchmark
 from qa_platform.codec import registry as codec_registry
 from qa_platform.codec.base import CodecError, SourceClip
+from qa_platform.core.arguments import comma_list
 from qa_platform.core.ingest import IngestError, expand_paths, prepare_clip
 
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             raise CommandError(f"no video in {folder}; give --clips DIR")
         try:
             sources = [prepare_clip(path, size=size, max_frames=frames) for path in paths]
-            chosen = [codec_registry.get_codec(name.strip()) for name in codecs.split(",")] if codecs else [
+            chosen = [codec_registry.get_codec(name) for name in comma_list(codecs)] if codecs else [
                 cls() for cls in codec_registry.all_codecs()]
         except (IngestError, CodecError) as exc:
             raise CommandError(str(exc)) from exc

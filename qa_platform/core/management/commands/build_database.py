@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from qa_platform.codec import registry as codec_registry
 from qa_platform.codec.base import TARGET_KBPS, CodecError
 from qa_platform.core import selectors
+from qa_platform.core.arguments import comma_list
 from qa_platform.core.jobs import pvs_wait
 from qa_platform.core.models import Source
 from qa_platform.core.services import database_build
@@ -35,7 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, codecs, rates, target_kbps, sources, no_wait, timeout, **options):
         try:
-            codec_names = [codec_registry.get_codec(name.strip()).name for name in codecs.split(",") if name.strip()]
+            codec_names = [codec_registry.get_codec(name).name for name in comma_list(codecs)]
             rate_points = {} if rates == "default" else json.loads(rates)
             if target_kbps:
                 if rates != "default":
@@ -60,7 +61,7 @@ class Command(BaseCommand):
 
     def _targets(self, codec_names: list[str], targets: str) -> dict[str, list[dict]]:
         try:
-            kbps = [float(value) for value in targets.split(",") if value.strip()]
+            kbps = [float(value) for value in comma_list(targets)]
         except ValueError:
             raise CommandError(f"--target-kbps takes comma-separated numbers, got {targets!r}") from None
         if not kbps or min(kbps) <= 0:
@@ -71,7 +72,7 @@ class Command(BaseCommand):
         if names == "all":
             chosen = list(Source.objects.all())
         else:
-            wanted = [n.strip() for n in names.split(",") if n.strip()]
+            wanted = comma_list(names)
             chosen = list(Source.objects.filter(name__in=wanted))
             missing = sorted(set(wanted) - {s.name for s in chosen})
             if missing:
