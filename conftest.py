@@ -10,6 +10,17 @@ REPO_CODECS = REPO_DIR / "codecs"
 FACES_DIR = REPO_DIR.parent / "shared" / "faces"
 
 
+# Fixtures whose tests are slow (they read real clips, run dlib on them, or train a network):
+# such a test is marked `slow` and runs in `make test`, not in `make test-unit`.
+SLOW_FIXTURES = frozenset({"faces_dir", "face_clip", "face_src", "tiny_checkpoint"})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def faces_dir() -> Path:
     """../shared/faces (real talking-head clips); the test is skipped where it is absent."""

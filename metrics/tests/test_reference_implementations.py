@@ -28,6 +28,9 @@ from metrics.kernels import clip, full_reference
 from metrics.tests.ffmpeg_filters import filter_metadata
 from qa_platform.codec.video import rgb_to_yuv420p
 
+# Runs FFmpeg's filters as a program: `make test`, not `make test-unit`.
+pytestmark = pytest.mark.slow
+
 CPU = torch.device("cpu")
 # Blur sigma (px) and noise (code values): mild to strong coding loss.
 DEGRADATIONS = [(0.5, 1.0), (0.8, 0.5), (1.5, 3.0), (3.0, 8.0)]

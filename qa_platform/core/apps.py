@@ -4,11 +4,11 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from qa_platform.codec import checkpoints, registry
+
 
 def _configure_codec_package(setting: str | None = None, **kwargs) -> None:
     """Give the Django-free codec package its folders from the settings (at start and when a test changes them)."""
-    from qa_platform.codec import checkpoints, registry
-
     if setting in (None, "CODEC_PLUGIN_DIRS"):
         registry.configure(settings.CODEC_PLUGIN_DIRS)
     if setting in (None, "DATA_DIR"):

@@ -3,6 +3,9 @@ import shutil
 
 from django.core import checks
 
+from qa_platform.codec import registry as codec_registry
+from qa_platform.codec.manifest import ManifestCodec, missing_requirements
+
 
 @checks.register()
 def redis_server_check(app_configs, **kwargs):
@@ -20,9 +23,6 @@ def redis_server_check(app_configs, **kwargs):
 
 def manifest_codec_warnings(dirs=None) -> list[checks.CheckMessage]:
     """One qa_platform.W002 warning per manifest codec that cannot run here (its reason and install hint)."""
-    from qa_platform.codec import registry as codec_registry
-    from qa_platform.codec.manifest import ManifestCodec, missing_requirements
-
     try:
         codecs = codec_registry.all_codecs(dirs)
     except codec_registry.CodecError as exc:

@@ -133,6 +133,7 @@ def test_without_vgg_weights_the_loss_is_l1_plus_ms_ssim_and_zero_for_a_perfect_
     assert loss.reconstruction(images(seed=1), frame).item() > 0.1
 
 
+@pytest.mark.slow  # trains
 def test_the_loss_falls_over_32_steps_on_a_tiny_clip(clip, tmp_path):
     losses = []
     saved = train_fomm(clips=[clip], config=TINY, options=TrainingOptions(epochs=8, batch_size=4), folder=tmp_path,
@@ -143,6 +144,7 @@ def test_the_loss_falls_over_32_steps_on_a_tiny_clip(clip, tmp_path):
     assert len(list(tmp_path.glob("*.pt"))) == 8
 
 
+@pytest.mark.slow  # trains
 def test_a_checkpoint_is_named_by_its_hash_holds_the_run_and_an_altered_one_is_refused(clip, tmp_path):
     saved = train_fomm(clips=[clip], config=TINY, options=TrainingOptions(epochs=1, batch_size=8), folder=tmp_path)
     assert find_checkpoint(saved.sha256[:16], tmp_path) == saved.path
@@ -168,6 +170,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow  # trains
 def test_a_resumed_run_continues_where_it_stopped_with_the_same_losses(clip, tmp_path):
     options = TrainingOptions(epochs=2, batch_size=4, checkpoint_every=3)
     whole = train_fomm(clips=[clip], config=TINY, options=options, folder=tmp_path / "whole")
@@ -195,6 +198,7 @@ def test_a_resumed_run_continues_where_it_stopped_with_the_same_losses(clip, tmp
     assert not saved[-1].path.exists() and saved[1].path.exists()
 
 
+@pytest.mark.slow  # trains
 def test_resuming_with_other_clips_or_config_is_refused(clip, tmp_path):
     options = TrainingOptions(epochs=1, batch_size=8)
     saved = train_fomm(clips=[clip], config=TINY, options=options, folder=tmp_path)

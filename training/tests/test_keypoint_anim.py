@@ -125,7 +125,6 @@ def test_bad_parameters_are_refused(codec, trained, source, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.slow
 class TestKeypointAnimContract(CodecContract):
     """The codec contract on keypoint-anim with the tiny checkpoint trained in the test (8 steps at 64 px):
     its quality is not promised to rise with the rate."""

@@ -12,6 +12,9 @@ from qa_platform.codec import registry as codec_registry
 from qa_platform.codec.base import CodecError, SourceClip
 from qa_platform.core.ingest import prepare_clip
 
+# Runs dlib on real faces: `make test`, not `make test-unit`.
+pytestmark = pytest.mark.slow
+
 PLUGIN_DIRS = [Path(__file__).resolve().parents[3] / "codecs"]
 SIZE = 256
 

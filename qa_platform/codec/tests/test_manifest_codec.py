@@ -19,6 +19,9 @@ from qa_platform.codec.registry import PluginError
 from qa_platform.codec.testing import CodecContract
 from qa_platform.core.checks import manifest_codec_warnings
 
+# Every test here runs the toy external program: `make test`, not `make test-unit`.
+pytestmark = pytest.mark.slow
+
 TOY = Path(__file__).resolve().parent / "external_codec" / "toy_codec.py"
 REPO_CODECS = Path(__file__).resolve().parents[3] / "codecs"
 SIZE = ("--width", "{width}", "--height", "{height}", "--qp", "{qp}")
@@ -302,7 +305,6 @@ def test_list_codecs_shows_an_unavailable_codec_with_its_reason(tmp_path, settin
     assert lines[2].startswith(f"unavailable: {name}: program 'no-such-encoder-app' not found on PATH")
 
 
-@pytest.mark.slow
 class TestToyExternalCodecContract(CodecContract):
     """The codec contract on a manifest codec: the toy external program, two bitstream files plus the header."""
 

@@ -55,6 +55,7 @@ print(json.dumps({"codecs": sorted(codecs), "django": "django" in sys.modules, "
 """
 
 
+@pytest.mark.slow  # spawns a Python process
 def test_loading_every_plugin_imports_no_django_and_changes_no_environment_variable():
     result = subprocess.run([sys.executable, "-c", LOAD_PLUGINS, str(REPO_CODECS)], cwd=REPO_DIR,
                             capture_output=True, text=True, check=True)
@@ -72,6 +73,7 @@ print(json.dumps({"data_dir": os.path.exists(settings.DATA_DIR),
 """
 
 
+@pytest.mark.slow  # spawns a Python process
 def test_reading_the_settings_creates_no_folder_and_changes_no_environment_variable(tmp_path):
     env = {key: value for key, value in __import__("os").environ.items() if key != "TORCH_HOME"}
     env["FACEQA_DATA_DIR"] = str(tmp_path / "not-yet")

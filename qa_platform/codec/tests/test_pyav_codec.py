@@ -112,6 +112,7 @@ class TestLowDelay:
         first, second = (pyav_codec.decode_frames(data, STREAMS[encoder]) for _ in range(2))
         assert hashlib.sha256(first.tobytes()).digest() == hashlib.sha256(second.tobytes()).digest()
 
+    @pytest.mark.slow  # spawns a process per CPU set
     @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
     def test_the_bitstream_does_not_depend_on_the_core_count(self, encoder):
         cpus = sorted(os.sched_getaffinity(0))
