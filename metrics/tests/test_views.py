@@ -185,6 +185,7 @@ class TestPvsPage:
         assert "<code>target_kbps=8</code>" in html and "controls=" not in html
         assert "rate point found" in html and "<code>q=2.0</code> <code>key_qp=37</code>" in html
         assert "decode-time controls" in html and "<code>mouth=0.3</code>" in html
+        assert "<tr><th>curve</th><td>landmark-warp mouth=0.3</td></tr>" in html
 
     def test_missing_pvs_is_404(self, client, database):
         assert client.get(reverse("metrics:pvs", args=[999_999])).status_code == 404
