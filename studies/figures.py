@@ -1,8 +1,9 @@
 """Plotly figures of the correlation dashboard, built from the per-PVS table.
 
 Traces are rate–distortion curves (the table's ``curve``, the HRCs' stored
-``Hrc.curve``), as on the metric pages. Every point is one PVS; its ``customdata`` is [PVS page URL, SRC, HRC,
-kbit/s, CI low, CI high] for the hover text and for opening the PVS on click.
+``Hrc.curve``), as on the metric pages. Every point is one PVS; its
+``customdata`` is [PVS page URL, SRC, HRC, kbit/s, CI low, CI high] for the
+hover text and for opening the PVS on click.
 """
 from collections.abc import Callable
 

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from metrics.bd import bd_matrix, codec_bd
 from metrics.bd_rate import (
     LOW_OVERLAP,
     MIN_POINTS,
@@ -14,7 +15,6 @@ from metrics.bd_rate import (
     bd_quality,
     bd_rate,
 )
-from metrics.bd import bd_matrix, codec_bd
 from metrics.tests.test_views import add_result, make_hrc, make_pvs, make_source
 
 RATES = [8.0, 15.0, 31.0, 66.0]

@@ -12,7 +12,8 @@ class Command(BaseCommand):
             "against an anchor on one metric: per SRC, the mean over SRCs, and the warnings.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--anchor", required=True, help="the anchor curve, e.g. x265 or 'landmark-warp key_period=10'")
+        parser.add_argument("--anchor", required=True,
+                            help="the anchor curve, e.g. x265 or 'landmark-warp key_period=10'")
         parser.add_argument("--metric", required=True, help="the quality axis, a metric name, e.g. dists")
         parser.add_argument("--codecs", help="test curves, comma-separated (default: every other curve with points)")
         parser.add_argument("--sources", help="SRC names, comma-separated (default: every SRC)")
