@@ -44,6 +44,7 @@ from qa_platform.codec import (
     KEY_FRAME_PARAMS,
     LIBRARY_VERSION,
     SUFFIX,
+    TARGET_KBPS,
     BitstreamHeader,
     CheckpointError,
     Codec,
@@ -216,6 +217,11 @@ class KeypointAnim(Codec):
             return []
         return [{"checkpoint": latest.stem[:16], "q": float(np.clip(2 ** ((key_qp - 37) / 5), *Q_RANGE)),
                  "key_qp": key_qp} for key_qp in range(51, 21, -1)]
+
+    def rate_params(self) -> set[str]:
+        """``q`` and ``key_qp`` (what the ladder moves, checkpoint or not) and ``target_kbps``: an HRC's
+        curve is the codec, its checkpoint and its other key-frame settings, even where no checkpoint is."""
+        return {"q", "key_qp", TARGET_KBPS}
 
     def feature_residuals(self, clip: SourceClip, params: dict) -> tuple[np.ndarray, np.ndarray]:
         """The DPCM residuals of the keypoint (and Jacobian) features and their context groups."""

@@ -177,7 +177,10 @@ def _mean(values: list[float]) -> float | None:
 
 @dataclass(frozen=True)
 class CodecBd:
-    """One test codec against one anchor over SRCs: per-SRC results and their means.
+    """One test curve against one anchor curve over SRCs: per-SRC results and their means.
+
+    ``codec`` and ``anchor`` name curves: a codec, or a codec variant
+    (``landmark-warp key_period=10``, see ``Codec.curve_name``).
 
     As the JVET common test conditions report a BD-rate per sequence and their
     average, ``mean_rate`` (percent) and ``mean_quality`` (the metric's unit)
@@ -225,7 +228,7 @@ def bd_over_sources(curves: dict[str, dict[str, tuple[list[float], list[float]]]
                     higher_is_better: bool = True) -> CodecBd:
     """BD of ``codec`` against ``anchor`` on every SRC of ``curves`` where either has points.
 
-    curves: SRC name -> codec name -> (rates, qualities), one point per PVS
+    curves: SRC name -> curve name -> (rates, qualities), one point per PVS
     (rates in kbit/s, qualities in the metric's unit, or MOS). A SRC where a
     codec has no points or too few keeps its reason instead of a number.
     """
@@ -244,6 +247,30 @@ def bd_over_sources(curves: dict[str, dict[str, tuple[list[float], list[float]]]
         except ValueError as exc:
             per_source.append(SourceBd(source, reason=str(exc)))
     return CodecBd(codec, anchor, tuple(per_source))
+
+
+def curve_names(curves: dict[str, dict[str, tuple[list[float], list[float]]]]) -> list[str]:
+    """The curves with points on any SRC of ``curves`` (as :func:`bd_over_sources` takes them), sorted."""
+    return sorted({name for by_curve in curves.values() for name in by_curve})
+
+
+def bd_against_anchor(curves: dict[str, dict[str, tuple[list[float], list[float]]]], *, anchor: str,
+                      tests: list[str] | None = None, higher_is_better: bool = True,
+                      points: str = "point") -> list[CodecBd]:
+    """BD of each test curve against the ``anchor`` curve, per SRC and as the mean (:func:`bd_over_sources`).
+
+    curves: as :func:`bd_over_sources`, by curve name (a codec variant, e.g.
+    ``landmark-warp key_period=10``). tests: the curves to compare, in order
+    (default: every other curve with points, sorted). points: what a point is,
+    for the error (``done PVS with PSNR``). Raises ``ValueError`` naming the
+    anchor or test curves without points and the curves that have some.
+    """
+    known = curve_names(curves)
+    absent = [name for name in [anchor, *(tests or [])] if name not in known]
+    if absent:
+        raise ValueError(f"no {points} on curve {', '.join(absent)}; curves with one: {', '.join(known) or 'none'}")
+    tests = tests if tests is not None else [name for name in known if name != anchor]
+    return [bd_over_sources(curves, anchor=anchor, codec=name, higher_is_better=higher_is_better) for name in tests]
 
 
 def _number(result: BdResult | None, decimals: int) -> str:

@@ -10,10 +10,10 @@ from qa_platform.core.models import Hrc, JobStatus, Pvs, Source
 
 
 @dataclass(frozen=True)
-class CodecColumns:
-    """The HRCs of one codec, lowest rate first."""
+class CurveColumns:
+    """The HRCs of one curve (``Hrc.curve``: a codec, or a codec variant), lowest rate first."""
 
-    codec: str
+    curve: str
     hrcs: list[Hrc]
 
 
@@ -29,14 +29,14 @@ class GridRow:
 class DatabaseGrid:
     """The SRC x HRC grid with job counts and the failed PVSs."""
 
-    codecs: list[CodecColumns]
+    curves: list[CurveColumns]
     rows: list[GridRow]
     status_counts: dict[str, int]
     failures: list[Pvs]
 
     @property
     def n_hrcs(self) -> int:
-        return sum(len(group.hrcs) for group in self.codecs)
+        return sum(len(group.hrcs) for group in self.curves)
 
     @property
     def n_pvs(self) -> int:
@@ -53,7 +53,7 @@ class DatabaseGrid:
 
 
 def hrcs_by_rate() -> list[Hrc]:
-    """Every HRC, grouped by codec, each codec's lowest mean kbit/s first.
+    """Every HRC, grouped by curve (``Hrc.curve``), each curve's lowest mean kbit/s first.
 
     The rate of an HRC is the mean kbit/s of its done PVSs; HRCs without one
     yet come after, in the order they were created.
@@ -61,7 +61,7 @@ def hrcs_by_rate() -> list[Hrc]:
     hrcs = Hrc.objects.annotate(
         mean_kbps=Avg("pvs_set__kbps", filter=Q(pvs_set__status=JobStatus.DONE))
     )
-    return sorted(hrcs, key=lambda h: (h.codec, h.mean_kbps is None, h.mean_kbps or 0.0, h.pk))
+    return sorted(hrcs, key=lambda h: (h.curve, h.mean_kbps is None, h.mean_kbps or 0.0, h.pk))
 
 
 def pvs_with_metric(metric: str) -> QuerySet[Pvs]:
@@ -89,7 +89,7 @@ def database_grid(*, metric: str) -> DatabaseGrid:
     ]
     counts = Counter(pvs.status for pvs in all_pvs)
     return DatabaseGrid(
-        codecs=[CodecColumns(codec, list(group)) for codec, group in groupby(hrcs, key=attrgetter("codec"))],
+        curves=[CurveColumns(curve, list(group)) for curve, group in groupby(hrcs, key=attrgetter("curve"))],
         rows=rows,
         status_counts={status: counts.get(status, 0) for status in JobStatus.values},
         failures=[pvs for pvs in all_pvs if pvs.status == JobStatus.FAILED],

@@ -1,59 +1,21 @@
-"""Reads of metric results: the per-PVS table, per-frame plots, rate–distortion curves and BD-rates.
+"""Reads of metric results: the per-PVS table, rate–distortion points and curves, metric agreement.
 
-Figures are built here with plotly.graph_objects and returned as plain JSON
-dicts, which the pages hand to ``Plotly.newPlot``.
+Curves are the HRCs' stored ``Hrc.curve`` (what ``Codec.curve_name`` said when
+the HRC was made): no codec plugin is loaded to read them. Figures of these
+reads are in ``metrics.figures``, BD-rates in ``metrics.bd``.
 """
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
-from pathlib import Path
 from statistics import mean
 
-import plotly.graph_objects as go
-from django.conf import settings
 from django.db.models import Count, QuerySet
-from django.http import Http404
-from django.urls import reverse
-from plotly.subplots import make_subplots
 from scipy import stats
 
-from metrics import pictures
-from metrics.bd_rate import CodecBd, bd_over_sources, bd_text
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import MetricSpec, all_metrics
-from qa_platform.codec import registry as codec_registry
-from qa_platform.codec.base import CodecError
-from qa_platform.codec.video import read_frames
 from qa_platform.core.models import JobStatus, Pvs, Source
-
-
-def get_metric_or_404(name: str | None) -> MetricSpec:
-    """The registered metric called ``name`` (the first registered one when
-    ``name`` is empty); ``Http404`` when no metric has that name."""
-    metrics = all_metrics()
-    if not name:
-        return next(iter(metrics.values()))
-    if name not in metrics:
-        raise Http404(f"No metric named {name!r}.")
-    return metrics[name]
-
-
-def value_decimals(spec: MetricSpec) -> int:
-    """Decimals worth showing: 2 on wide scales (dB, pixels), 4 on unit-range ones."""
-    low, high = spec.value_range
-    return 2 if high - low > 10 else 4
-
-
-def direction(spec: MetricSpec) -> str:
-    """``↑ higher is better`` or ``↓ lower is better``."""
-    return "↑ higher is better" if spec.higher_is_better else "↓ lower is better"
-
-
-def axis_title(spec: MetricSpec) -> str:
-    """The metric's label with its unit, e.g. ``PSNR (RGB) (dB)``."""
-    return f"{spec.label} ({spec.unit})" if spec.unit else spec.label
 
 
 @dataclass(frozen=True)
@@ -63,14 +25,6 @@ class MetricRow:
     spec: MetricSpec
     result: MetricResult | None
 
-    @property
-    def decimals(self) -> int:
-        return value_decimals(self.spec)
-
-    @property
-    def direction(self) -> str:
-        return direction(self.spec)
-
 
 def pvs_metric_rows(*, pvs: Pvs) -> list[MetricRow]:
     """One row per registered metric, in registry order, with its result on ``pvs``."""
@@ -78,48 +32,14 @@ def pvs_metric_rows(*, pvs: Pvs) -> list[MetricRow]:
     return [MetricRow(spec, results.get(name)) for name, spec in all_metrics().items()]
 
 
-def per_frame_figure(*, rows: list[MetricRow]) -> dict | None:
-    """One small per-frame plot per row whose result has per-frame values; ``None`` when none has."""
-    rows = [
-        row for row in rows
-        if row.result and row.result.status == MetricStatus.OK and len(row.result.per_frame)
-    ]
-    if not rows:
-        return None
-    fig = make_subplots(
-        rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.25 / len(rows),
-        subplot_titles=[_per_frame_title(row.spec) for row in rows],
-    )
-    for index, row in enumerate(rows, start=1):
-        fig.add_trace(
-            go.Scatter(
-                # Markers show which frames have a value (AED samples every 5th frame).
-                y=row.result.per_frame.tolist(), mode="lines+markers", marker={"size": 4},
-                connectgaps=True, name=row.spec.label,
-                hovertemplate=f"frame %{{x}}: %{{y:.{row.decimals}f}}<extra>{row.spec.label}</extra>",
-            ),
-            row=index, col=1,
-        )
-    fig.update_xaxes(title_text="frame", row=len(rows), col=1)
-    fig.update_layout(
-        template="plotly_white", showlegend=False, height=40 + 150 * len(rows),
-        margin={"l": 60, "r": 20, "t": 40, "b": 50},
-    )
-    return _as_dict(fig)
-
-
-def _per_frame_title(spec: MetricSpec) -> str:
-    """What a per-frame curve shows: the metric, or what its per-frame values are when it pools itself."""
-    if spec.frame_values:
-        return f"{spec.label}: per frame, {spec.frame_values} (0 = agreement)"
-    return f"{axis_title(spec)}, {direction(spec)}"
-
-
 @dataclass(frozen=True)
 class RdPoint:
-    """One point of a rate–distortion curve: a PVS, or the mean over the SRCs of one HRC."""
+    """One point of a rate–distortion curve: a PVS, or the mean over the SRCs of one HRC.
 
-    codec: str
+    kbps: kbit/s; value: the metric's sequence value, in its unit.
+    """
+
+    curve: str
     hrc: str
     kbps: float
     value: float
@@ -130,9 +50,9 @@ class RdPoint:
 
 @dataclass(frozen=True)
 class RdCurve:
-    """The points of one codec, lowest kbit/s first."""
+    """The points of one curve (``Hrc.curve``), lowest kbit/s first."""
 
-    codec: str
+    name: str
     points: list[RdPoint]
 
     @property
@@ -160,33 +80,21 @@ def _ok_results(metric: str, source: Source | None) -> QuerySet[MetricResult]:
     return results if source is None else results.filter(pvs__source=source)
 
 
-def _pvs_point(result: MetricResult, curve: str) -> RdPoint:
+def _pvs_point(result: MetricResult) -> RdPoint:
     pvs = result.pvs
     return RdPoint(
-        codec=curve, hrc=pvs.hrc.label, kbps=pvs.kbps, value=result.value,
+        curve=pvs.hrc.curve, hrc=pvs.hrc.label, kbps=pvs.kbps, value=result.value,
         n_sources=1, source=pvs.source.name, pvs_id=pvs.pk,
     )
 
 
-def _curve_names(hrcs) -> dict[int, str]:
-    """Curve name (``Codec.curve_name``) by HRC id; an HRC whose codec is gone keeps its codec name."""
-    names = {}
-    for hrc in hrcs:
-        if hrc.pk not in names:
-            try:
-                names[hrc.pk] = codec_registry.get_codec(hrc.codec).curve_name(hrc.params)
-            except CodecError:
-                names[hrc.pk] = hrc.codec
-    return names
-
-
-def _mean_points(results: list[MetricResult], curves: dict[int, str]) -> list[RdPoint]:
+def _mean_points(results: list[MetricResult]) -> list[RdPoint]:
     by_hrc = defaultdict(list)
     for result in results:
         by_hrc[result.pvs.hrc].append(result)
     return [
         RdPoint(
-            codec=curves[hrc.pk], hrc=hrc.label,
+            curve=hrc.curve, hrc=hrc.label,
             kbps=mean(result.pvs.kbps for result in group),
             value=mean(result.value for result in group),
             n_sources=len(group),
@@ -196,19 +104,17 @@ def _mean_points(results: list[MetricResult], curves: dict[int, str]) -> list[Rd
 
 
 def rd_curves(*, metric: str, source: Source | None = None) -> list[RdCurve]:
-    """Rate–distortion curves of ``metric``, one per codec variant (``Codec.curve_name``: a codec with
-    other non-rate parameters or decode-time controls is a curve of its own), sorted by name.
+    """Rate–distortion curves of ``metric``, one per stored ``Hrc.curve`` (a codec with other
+    non-rate parameters or decode-time controls is a curve of its own), sorted by name.
 
     With a ``source``, a point is one PVS of that SRC. Without, a point is one
     HRC: mean kbit/s and mean metric value over the SRCs where that HRC's PVS
     is done and the metric is ok.
     """
     results = list(_ok_results(metric, source))
-    curves = _curve_names(result.pvs.hrc for result in results)
-    points = ([_pvs_point(result, curves[result.pvs.hrc_id]) for result in results] if source
-              else _mean_points(results, curves))
-    points.sort(key=attrgetter("codec", "kbps"))
-    return [RdCurve(codec, list(group)) for codec, group in groupby(points, key=attrgetter("codec"))]
+    points = [_pvs_point(result) for result in results] if source else _mean_points(results)
+    points.sort(key=attrgetter("curve", "kbps"))
+    return [RdCurve(name, list(group)) for name, group in groupby(points, key=attrgetter("curve"))]
 
 
 def rd_exclusions(*, metric: str, source: Source | None = None) -> list[Exclusion]:
@@ -227,44 +133,6 @@ def rd_exclusions(*, metric: str, source: Source | None = None) -> list[Exclusio
         + [Exclusion(row["n"], f"metric {row['status']}: {row['reason']}") for row in not_ok]
         + ([Exclusion(not_computed, "metric not computed yet")] if not_computed else [])
     )
-
-
-def _hover_data(point: RdPoint) -> list[str]:
-    source = point.source or f"mean over {point.n_sources} SRCs"
-    url = reverse("metrics:pvs", args=[point.pvs_id]) if point.pvs_id else ""
-    return [source, point.hrc, url]
-
-
-def rd_figure(*, spec: MetricSpec, curves: list[RdCurve]) -> dict:
-    """The rate–distortion plot: x kbit/s, y the metric, one trace per curve.
-
-    Each point's ``customdata`` is [SRC, HRC, PVS page URL or ""], for the
-    hover text and for opening the PVS on click.
-    """
-    value_format = f"%{{y:.{value_decimals(spec)}f}} {spec.unit}".rstrip()
-    fig = go.Figure()
-    for curve in curves:
-        fig.add_trace(go.Scatter(
-            x=[point.kbps for point in curve.points],
-            y=[point.value for point in curve.points],
-            customdata=[_hover_data(point) for point in curve.points],
-            mode="lines+markers", name=curve.codec, marker={"size": 9},
-            hovertemplate=(
-                "SRC: %{customdata[0]}<br>HRC: %{customdata[1]}<br>"
-                f"%{{x:.2f}} kbit/s<br>{spec.label}: {value_format}<extra>{curve.codec}</extra>"
-            ),
-        ))
-    fig.update_layout(
-        template="plotly_white", height=520, hovermode="closest", legend_title_text="codec",
-        xaxis_title="bitrate (kbit/s)", yaxis_title=f"{axis_title(spec)}, {direction(spec)}",
-        margin={"l": 70, "r": 20, "t": 30, "b": 60},
-    )
-    return _as_dict(fig)
-
-
-def _as_dict(fig: go.Figure) -> dict:
-    # Through plotly's JSON encoder: numpy arrays become lists, NaN becomes null.
-    return json.loads(fig.to_json())
 
 
 @dataclass(frozen=True)
@@ -297,128 +165,3 @@ def metric_agreement() -> Agreement:
             r = stats.spearmanr(*pair).statistic if len(common) >= 3 else float("nan")
             rho[-1].append(None if r != r else float(r))
     return Agreement(names=names, rho=rho, n=n)
-
-
-def agreement_figure(agreement: Agreement) -> dict:
-    """A heatmap of ``agreement.rho`` (-1 blue, +1 red), each cell telling rho and n."""
-    specs = all_metrics()
-    labels = [specs[name].label for name in agreement.names]
-    fig = go.Figure(go.Heatmap(
-        z=agreement.rho, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu_r",
-        customdata=agreement.n, texttemplate="%{z:.2f}",
-        hovertemplate="%{y} vs %{x}<br>Spearman rho %{z:.3f} over %{customdata} PVSs<extra></extra>",
-        colorbar={"title": "rho"},
-    ))
-    fig.update_layout(template="plotly_white", height=140 + 42 * len(labels), yaxis_autorange="reversed",
-                      margin={"l": 160, "r": 20, "t": 20, "b": 120})
-    return _as_dict(fig)
-
-
-PICTURE_KINDS = ("reference", "distorted", "landmarks", "face_region", *pictures.MAP_KINDS)
-
-
-def pvs_picture(*, pvs: Pvs, index: int, kind: str) -> bytes:
-    """PNG of frame ``index`` (0-based) of a PVS: the SRC frame, the PVS frame,
-    the landmarks overlay, the face region or a distortion map (``PICTURE_KINDS``).
-
-    Raises ``Http404`` for an unknown kind, a frame out of range or a PVS not
-    decoded yet, and ``WeightsMissingError`` for the LPIPS map without weights.
-    """
-    if kind not in PICTURE_KINDS or not pvs.decoded_path or not 0 <= index < pvs.source.frame_count:
-        raise Http404(f"no {kind} picture of frame {index} of PVS {pvs.pk}")
-    data = Path(settings.DATA_DIR)
-    reference = read_frames(data / pvs.source.lossless_path)[0]
-    distorted = read_frames(data / pvs.decoded_path, max_frames=index + 1)[0][index]
-    if kind == "reference":
-        return pictures.png(reference[index])
-    if kind == "distorted":
-        return pictures.png(distorted)
-    if kind in ("landmarks", "face_region"):
-        from metrics.kernels.face import face_masks
-        from metrics.services import (
-            source_reference_faces,  # reads (or fills) the SRC's face cache
-        )
-
-        faces = source_reference_faces(source=pvs.source, frames=reference)
-        if kind == "face_region":
-            return pictures.png(pictures.face_region_overlay(distorted, face_masks(faces, distorted.shape[:2])[index]))
-        return pictures.png(pictures.landmarks_overlay(distorted, faces.landmarks[index], faces.boxes[index]))
-    return pictures.png(pictures.MAPS[kind](distorted, reference[index]))
-
-
-def source_rd_points(*, metric: str, sources: list[str] | None = None) -> dict[str, dict[str, tuple[list, list]]]:
-    """Per SRC, per codec, the (kbit/s, pooled ``metric`` value) of each done PVS with the metric ok.
-
-    ``sources``: SRC names to keep (all SRCs when ``None``). Built from
-    :func:`rd_curves` of each SRC, so BD numbers use exactly the plotted points.
-    Raises ``ValueError`` naming the SRCs that do not exist.
-    """
-    chosen = Source.objects.order_by("name")
-    if sources is not None:
-        unknown = sorted(set(sources) - set(chosen.filter(name__in=sources).values_list("name", flat=True)))
-        if unknown:
-            names = ", ".join(chosen.values_list("name", flat=True))
-            raise ValueError(f"no SRC named {', '.join(unknown)}; SRCs: {names}")
-        chosen = chosen.filter(name__in=sources)
-    return {
-        source.name: {curve.codec: ([p.kbps for p in curve.points], [p.value for p in curve.points])
-                      for curve in rd_curves(metric=metric, source=source)}
-        for source in chosen
-    }
-
-
-def _codecs_in(curves: dict[str, dict]) -> list[str]:
-    return sorted({codec for by_codec in curves.values() for codec in by_codec})
-
-
-def codec_bd(*, metric: str, anchor: str, codecs: list[str] | None = None,
-             sources: list[str] | None = None) -> list[CodecBd]:
-    """BD-rate and BD-quality on ``metric`` of each codec (default: every other codec with points)
-    against ``anchor``, per SRC and as the mean over SRCs (metrics.bd_rate.bd_over_sources).
-
-    Raises ``ValueError`` for an unknown metric, or an anchor, codec or SRC without points.
-    """
-    spec = all_metrics().get(metric)
-    if spec is None:
-        raise ValueError(f"no metric named {metric!r}; metrics: {', '.join(all_metrics())}")
-    curves = source_rd_points(metric=metric, sources=sources)
-    known = _codecs_in(curves)
-    absent = [name for name in [anchor, *(codecs or [])] if name not in known]
-    if absent:
-        raise ValueError(f"no done PVS of {', '.join(absent)} has {spec.label}; codecs with it: "
-                         f"{', '.join(known) or 'none'}")
-    tests = codecs if codecs is not None else [name for name in known if name != anchor]
-    return [bd_over_sources(curves, anchor=anchor, codec=name, higher_is_better=spec.higher_is_better)
-            for name in tests]
-
-
-@dataclass(frozen=True)
-class BdMatrix:
-    """Mean BD-rate of every codec (rows) against every codec as anchor (columns), on one metric."""
-
-    codecs: list[str]
-    cells: dict[tuple[str, str], CodecBd]
-
-    def rows(self) -> list[tuple[str, list[CodecBd | None]]]:
-        """(test codec, one cell per anchor, ``None`` on the diagonal)."""
-        return [(test, [self.cells.get((test, anchor)) for anchor in self.codecs]) for test in self.codecs]
-
-
-def bd_matrix(*, metric: str) -> BdMatrix:
-    """The codec-by-anchor BD-rate matrix of ``metric`` over every SRC with points."""
-    spec = all_metrics()[metric]
-    curves = source_rd_points(metric=metric)
-    codecs = _codecs_in(curves)
-    cells = {
-        (test, anchor): bd_over_sources(curves, anchor=anchor, codec=test, higher_is_better=spec.higher_is_better)
-        for test in codecs for anchor in codecs if test != anchor
-    }
-    return BdMatrix(codecs, cells)
-
-
-def bd_report(*, metric: str, anchor: str, codecs: list[str] | None = None, sources: list[str] | None = None) -> str:
-    """:func:`codec_bd` as the plain-text report of ``manage.py bd_rate``; ``ValueError`` as :func:`codec_bd`."""
-    results = codec_bd(metric=metric, anchor=anchor, codecs=codecs, sources=sources)
-    spec = all_metrics()[metric]
-    return bd_text(results, label=spec.label, unit=spec.unit, higher_is_better=spec.higher_is_better,
-                   decimals=value_decimals(spec))

@@ -1,11 +1,11 @@
-"""Metric services: compute a PVS's objective metrics and store them."""
+"""Metric services: compute a PVS's metrics and store them; draw a PVS frame (filling the SRC's face cache)."""
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from metrics import compute
+from metrics import compute, pictures
 from metrics.kernels import face as face_kernels
 from metrics.models import MetricResult, MetricStatus
 from metrics.pooling import (
@@ -114,6 +114,40 @@ def source_reference_faces(*, source: Source, frames: np.ndarray) -> face_kernel
         faces = face_kernels.reference_faces(frames, step)
         face_kernels.save_reference_faces(faces, path)
     return faces
+
+
+PICTURE_KINDS = ("reference", "distorted", "landmarks", "face_region", *pictures.MAP_KINDS)
+
+
+class NoPicture(LookupError):
+    """There is no such picture of a PVS: an unknown kind, a frame out of range, a PVS not decoded yet."""
+
+
+def pvs_picture(*, pvs: Pvs, index: int, kind: str) -> bytes:
+    """PNG of frame ``index`` (0-based) of a PVS: the SRC frame, the PVS frame,
+    the landmarks overlay, the face region or a distortion map (``PICTURE_KINDS``).
+
+    The landmarks and the face region read the SRC's face cache, computing it
+    when absent (:func:`source_reference_faces`). Raises ``NoPicture`` for an
+    unknown kind, a frame out of range or a PVS not decoded yet, and
+    ``WeightsMissingError`` for the LPIPS map without weights.
+    """
+    if kind not in PICTURE_KINDS or not pvs.decoded_path or not 0 <= index < pvs.source.frame_count:
+        raise NoPicture(f"no {kind} picture of frame {index} of PVS {pvs.pk}")
+    data = Path(settings.DATA_DIR)
+    reference = read_frames(data / pvs.source.lossless_path)[0]
+    distorted = read_frames(data / pvs.decoded_path, max_frames=index + 1)[0][index]
+    if kind == "reference":
+        return pictures.png(reference[index])
+    if kind == "distorted":
+        return pictures.png(distorted)
+    if kind in ("landmarks", "face_region"):
+        faces = source_reference_faces(source=pvs.source, frames=reference)
+        if kind == "face_region":
+            mask = face_kernels.face_masks(faces, distorted.shape[:2])[index]
+            return pictures.png(pictures.face_region_overlay(distorted, mask))
+        return pictures.png(pictures.landmarks_overlay(distorted, faces.landmarks[index], faces.boxes[index]))
+    return pictures.png(pictures.MAPS[kind](distorted, reference[index]))
 
 
 def _read_pair(pvs: Pvs) -> tuple[np.ndarray, np.ndarray]:

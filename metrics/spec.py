@@ -86,6 +86,22 @@ class MetricSpec:
         if self.frame_step < 1:
             raise ValueError(f"{self.name}: frame_step must be >= 1, not {self.frame_step}")
 
+    @property
+    def decimals(self) -> int:
+        """Decimals worth showing: 2 on wide scales (dB, pixels), 4 on unit-range ones."""
+        low, high = self.value_range
+        return 2 if high - low > 10 else 4
+
+    @property
+    def direction(self) -> str:
+        """``↑ higher is better`` or ``↓ lower is better``."""
+        return "↑ higher is better" if self.higher_is_better else "↓ lower is better"
+
+    @property
+    def axis_title(self) -> str:
+        """The label with its unit, e.g. ``PSNR (RGB) (dB)``."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
     def load_kernel(self):
         """Import and return the kernel function named by ``kernel_path`` (``module:function``)."""
         module, _, function = self.kernel_path.partition(":")

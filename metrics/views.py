@@ -1,32 +1,37 @@
-"""The pages that show metrics: the database grid, one PVS, the rate–distortion dashboard."""
-from django.http import HttpResponse
+"""The pages that show metrics: the database grid, one PVS, the rate–distortion dashboard.
+
+HTTP only: query parameters in, pages or PNGs out; the reads are in
+``metrics.selectors``, ``metrics.bd`` and ``metrics.grid``, the figures in
+``metrics.figures``. No page loads a codec plugin: HRCs carry their curve.
+"""
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from metrics.bd import bd_matrix
+from metrics.figures import agreement_figure, per_frame_figure, rd_figure
 from metrics.grid import database_grid
-from metrics.registry import all_metrics
-from metrics.selectors import (
-    PICTURE_KINDS,
-    agreement_figure,
-    bd_matrix,
-    direction,
-    get_metric_or_404,
-    metric_agreement,
-    per_frame_figure,
-    pvs_metric_rows,
-    pvs_picture,
-    rd_curves,
-    rd_exclusions,
-    rd_figure,
-    value_decimals,
-)
+from metrics.registry import MetricSpec, all_metrics
+from metrics.selectors import metric_agreement, pvs_metric_rows, rd_curves, rd_exclusions
+from metrics.services import PICTURE_KINDS, NoPicture, pvs_picture
 from metrics.weights import WeightsMissingError
 from qa_platform.codec.base import split_controls
 from qa_platform.core.models import Pvs, Source
 
 
+def get_metric_or_404(name: str | None) -> MetricSpec:
+    """The registered metric called ``name`` (the first registered one when
+    ``name`` is empty); ``Http404`` when no metric has that name."""
+    metrics = all_metrics()
+    if not name:
+        return next(iter(metrics.values()))
+    if name not in metrics:
+        raise Http404(f"No metric named {name!r}.")
+    return metrics[name]
+
+
 def rd_view(request):
     """Rate–distortion curves of the metric ``?metric=``, for the SRC ``?src=``
-    or, without one, averaged over SRCs; the codec-by-anchor BD-rate matrix of the metric."""
+    or, without one, averaged over SRCs; the curve-by-anchor BD-rate matrix of the metric."""
     spec = get_metric_or_404(request.GET.get("metric"))
     source_name = request.GET.get("src")
     source = get_object_or_404(Source, name=source_name) if source_name else None
@@ -34,7 +39,6 @@ def rd_view(request):
     agreement = metric_agreement()
     return render(request, "metrics/rd.html", {
         "spec": spec,
-        "direction": direction(spec),
         "metrics": all_metrics().values(),
         "source": source,
         "sources": Source.objects.all(),
@@ -52,7 +56,6 @@ def database_view(request):
     return render(request, "metrics/database.html", {
         "grid": database_grid(metric=spec.name),
         "spec": spec,
-        "decimals": value_decimals(spec),
         "metrics": all_metrics().values(),
     })
 
@@ -77,6 +80,8 @@ def pvs_picture_view(request, pk, index, kind):
     pvs = get_object_or_404(Pvs.objects.select_related("source"), pk=pk)
     try:
         image = pvs_picture(pvs=pvs, index=index, kind=kind)
+    except NoPicture as error:
+        raise Http404(str(error)) from error
     except WeightsMissingError as error:
         return HttpResponse(str(error), status=409, content_type="text/plain")
     return HttpResponse(image, content_type="image/png")

@@ -1,7 +1,7 @@
 """The dataset export: what another lab needs to reuse a study's ratings.
 
 A folder (or a zip of it) holding votes.csv (long format), pvs.csv (MOS, CI,
-DMOS, votes, bitrate, codec, rate point, every metric), src.csv and hrc.csv
+DMOS, votes, bitrate, codec, curve, family, rate point, every metric), src.csv and hrc.csv
 (descriptors), participants.csv (anonymous ids and screening), a sureal JSON
 dataset, README.md (the dataset card) and, with media, the videos the viewers
 saw with their SHA-256. Simulated participants are left out unless asked for.
@@ -65,7 +65,8 @@ def _descriptors(analysis: StudyAnalysis) -> tuple[pd.DataFrame, pd.DataFrame]:
         "fps": float(s.fps), "frames": s.frame_count, "crop_x": s.crop_x, "crop_y": s.crop_y,
         "crop_size": s.crop_size,
     } for s in sources])
-    hrc = pd.DataFrame([{"hrc": h.label, "codec": h.codec, "params": h.params_key} for h in hrcs])
+    hrc = pd.DataFrame([{"hrc": h.label, "codec": h.codec, "curve": h.curve, "family": h.family,
+                         "codec_version": h.codec_version, "params": h.params_key} for h in hrcs])
     return src, hrc
 
 

@@ -1,9 +1,10 @@
 """Plotly figures of the correlation dashboard, built from the per-PVS table.
 
-Every point is one PVS; its ``customdata`` is [PVS page URL, SRC, HRC,
-kbit/s, CI low, CI high] for the hover text and for opening the PVS on click.
+Traces are rate–distortion curves (the table's ``curve``, the HRCs' stored
+``Hrc.curve``), as on the metric pages. Every point is one PVS; its
+``customdata`` is [PVS page URL, SRC, HRC, kbit/s, CI low, CI high] for the
+hover text and for opening the PVS on click.
 """
-import json
 from collections.abc import Callable
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from scipy import stats
 
+from metrics.figures import as_dict
 from metrics.registry import MetricSpec
 from studies.correlation import LogisticFit
 
@@ -36,30 +38,30 @@ def _error_y(rows: pd.DataFrame, target: str) -> dict:
 def scatter_figure(table: pd.DataFrame, *, spec: MetricSpec, target: str, fit: LogisticFit | None,
                    pvs_url: Callable[[int], str]) -> dict:
     """``target`` (MOS or DMOS, with 95 % CIs) against one metric, one colour per
-    codec, with the fitted 4-parameter logistic over the metric's range."""
+    curve, with the fitted 4-parameter logistic over the metric's range."""
     fig = go.Figure()
-    for codec, rows in table.groupby("codec", sort=True):
+    for curve, rows in table.groupby("curve", sort=True):
         fig.add_trace(go.Scatter(
-            x=rows[spec.name], y=rows[target], mode="markers", name=codec,
+            x=rows[spec.name], y=rows[target], mode="markers", name=curve,
             marker={"size": 9}, error_y=_error_y(rows, target),
             customdata=_customdata(rows, target, pvs_url),
-            hovertemplate=f"{spec.label}: %{{x:.4g}}<br>{HOVER}<extra>{codec}</extra>",
+            hovertemplate=f"{spec.label}: %{{x:.4g}}<br>{HOVER}<extra>{curve}</extra>",
         ))
     values = table[spec.name].dropna()
     if fit is not None and len(values):
         x = np.linspace(values.min(), values.max(), 200)
         fig.add_trace(go.Scatter(x=x, y=fit.predict(x), mode="lines", name="logistic fit",
                                  line={"color": "#444", "dash": "dash"}, hoverinfo="skip"))
-    fig.update_layout(**LAYOUT, height=480, legend_title_text="codec",
+    fig.update_layout(**LAYOUT, height=480, legend_title_text="curve",
                       xaxis_title=f"{spec.label} ({spec.unit or 'unitless'}, "
                                   f"{'higher' if spec.higher_is_better else 'lower'} is better)",
                       yaxis_title=target.upper())
-    return _as_dict(fig)
+    return as_dict(fig)
 
 
 def _hrc_means(table: pd.DataFrame, target: str) -> pd.DataFrame:
     """Per HRC: mean kbit/s and mean ``target`` over SRCs, with a Student-t 95 % CI across SRCs."""
-    grouped = table.groupby(["codec", "hrc"])
+    grouped = table.groupby(["curve", "hrc"])
     means = grouped.agg(kbps=("kbps", "mean"), value=(target, "mean"), sd=(target, "std"), n=(target, "count"))
     half = stats.t.ppf(0.975, np.maximum(means["n"] - 1, 1)) * means["sd"] / np.sqrt(means["n"])
     means[f"{target}_ci95_low"], means[f"{target}_ci95_high"] = means["value"] - half, means["value"] + half
@@ -67,7 +69,7 @@ def _hrc_means(table: pd.DataFrame, target: str) -> pd.DataFrame:
 
 
 def rate_figure(table: pd.DataFrame, *, target: str, pvs_url: Callable[[int], str]) -> dict:
-    """``target`` against bitrate (kbit/s, log axis), one curve per codec.
+    """``target`` against bitrate (kbit/s, log axis), one trace per curve.
 
     With one SRC each point is a PVS with its 95 % CI (click opens it); with
     several, each point is an HRC at its mean bitrate and mean ``target`` over
@@ -76,22 +78,17 @@ def rate_figure(table: pd.DataFrame, *, target: str, pvs_url: Callable[[int], st
     single = table["src"].nunique() == 1
     points = table.sort_values("kbps") if single else _hrc_means(table, target)
     fig = go.Figure()
-    for codec, rows in points.groupby("codec", sort=True):
+    for curve, rows in points.groupby("curve", sort=True):
         if single:
             extra = {"customdata": _customdata(rows, target, pvs_url),
-                     "hovertemplate": f"{HOVER}<extra>{codec}</extra>"}
+                     "hovertemplate": f"{HOVER}<extra>{curve}</extra>"}
         else:
             extra = {"text": rows["hrc"], "customdata": rows["n"],
                      "hovertemplate": f"HRC: %{{text}}<br>%{{x:.2f}} kbit/s<br>mean {target.upper()} %{{y:.2f}} "
-                                      f"over %{{customdata}} SRCs<extra>{codec}</extra>"}
-        fig.add_trace(go.Scatter(x=rows["kbps"], y=rows[target], mode="lines+markers", name=codec,
+                                      f"over %{{customdata}} SRCs<extra>{curve}</extra>"}
+        fig.add_trace(go.Scatter(x=rows["kbps"], y=rows[target], mode="lines+markers", name=curve,
                                  marker={"size": 9}, error_y=_error_y(rows, target), **extra))
     fig.update_layout(**LAYOUT, height=480, xaxis_type="log", xaxis_title="bitrate (kbit/s, log scale)",
                       yaxis_title=target.upper() if single else f"mean {target.upper()} over SRCs",
-                      legend_title_text="codec")
-    return _as_dict(fig)
-
-
-def _as_dict(fig: go.Figure) -> dict:
-    # Through plotly's JSON encoder: numpy arrays become lists, NaN becomes null.
-    return json.loads(fig.to_json())
+                      legend_title_text="curve")
+    return as_dict(fig)

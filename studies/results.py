@@ -11,7 +11,6 @@ import pandas as pd
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
-from qa_platform.codec import registry as codec_registry
 from studies.analysis import AnalysisResult, VotesError, analyse, dmos
 from studies.correlation import (
     CorrelationError,
@@ -76,21 +75,17 @@ def study_analysis(study: Study, *, model: str = DEFAULT_MODEL, ci: str = "t",
     )
 
 
-def _codec_families() -> dict[str, str]:
-    return {name: str(codec.family) for name, codec in codec_registry.load_codecs().items()}
-
-
 def _stimulus_rows(study: Study) -> pd.DataFrame:
-    families = _codec_families()
     stimuli = Stimulus.objects.filter(study=study, role=StimulusRole.TEST, pvs__isnull=False)
     return pd.DataFrame([
         {
             "stimulus": s.label, "pvs_id": s.pvs_id, "src": s.source.name, "hrc": s.pvs.hrc.label,
-            "codec": s.pvs.hrc.codec, "family": families.get(s.pvs.hrc.codec, UNKNOWN_FAMILY),
+            "codec": s.pvs.hrc.codec, "curve": s.pvs.hrc.curve, "family": s.pvs.hrc.family or UNKNOWN_FAMILY,
             "rate_point": s.pvs.hrc.params_key, "kbps": s.pvs.kbps, "bitstream_bytes": s.pvs.bitstream_bytes,
         }
         for s in stimuli.select_related("source", "pvs__hrc")
-    ], columns=["stimulus", "pvs_id", "src", "hrc", "codec", "family", "rate_point", "kbps", "bitstream_bytes"])
+    ], columns=["stimulus", "pvs_id", "src", "hrc", "codec", "curve", "family", "rate_point", "kbps",
+                "bitstream_bytes"])
 
 
 def metric_values(pvs_ids: list[int]) -> pd.DataFrame:
@@ -104,7 +99,8 @@ def metric_values(pvs_ids: list[int]) -> pd.DataFrame:
 
 
 def pvs_table(study: Study, scores: pd.DataFrame, differential: pd.DataFrame) -> pd.DataFrame:
-    """One row per test PVS: stimulus, pvs_id, src, hrc, codec, family,
+    """One row per test PVS: stimulus, pvs_id, src, hrc, codec, curve
+    (``Hrc.curve``), family (``Hrc.family``, ``unknown`` where blank),
     rate_point, kbps (kbit/s), bitstream_bytes, n_votes, mos, mos_std,
     mos_ci95_low/high, mos_ci95_halfwidth, dmos, dmos_ci95_low/high, then one
     column per metric (sequence value, the metric's unit)."""

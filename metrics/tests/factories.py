@@ -13,5 +13,6 @@ def make_pvs(data_dir, reference, distorted, fps, name="talker") -> Pvs:
         max_frames=len(reference), frame_count=len(reference), crop_x=0, crop_y=0,
         crop_size=reference.shape[1], lossless_path=f"sources/{name}.mkv", browser_path=f"sources/{name}.mp4",
     )
-    hrc = Hrc.objects.get_or_create(codec="blur", params={"sigma": 2}, params_key='{"sigma": 2}', label="blur 2")[0]
+    hrc = Hrc.objects.get_or_create(codec="blur", params={"sigma": 2}, params_key='{"sigma": 2}', label="blur 2",
+                                  curve="blur")[0]
     return Pvs.objects.create(source=source, hrc=hrc, status=JobStatus.DONE, decoded_path=f"pvs/{name}-blur.mkv")

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from metrics.bd import bd_matrix, codec_bd
 from metrics.bd_rate import (
     LOW_OVERLAP,
     MIN_POINTS,
@@ -14,7 +15,6 @@ from metrics.bd_rate import (
     bd_quality,
     bd_rate,
 )
-from metrics.selectors import bd_matrix, codec_bd
 from metrics.tests.test_views import add_result, make_hrc, make_pvs, make_source
 
 RATES = [8.0, 15.0, 31.0, 66.0]
@@ -152,14 +152,14 @@ class TestFromTheDatabase:
 
     def test_the_matrix_has_every_codec_against_every_other(self, rd_database):
         matrix = bd_matrix(metric="psnr_rgb")
-        assert matrix.codecs == ["svtav1", "x265"]
+        assert matrix.curves == ["svtav1", "x265"]
         (first, (none, against_x265)), (second, (against_svtav1, none_too)) = matrix.rows()
         assert (first, second) == ("svtav1", "x265") and none is None and none_too is None
         assert against_x265.mean_rate == pytest.approx(-20.0) and against_svtav1.mean_rate == pytest.approx(25.0)
 
     @pytest.mark.parametrize("kwargs, message", [
-        ({"anchor": "vvc"}, "no done PVS of vvc has PSNR"),
-        ({"anchor": "x265", "codecs": ["fomm"]}, "no done PVS of fomm"),
+        ({"anchor": "vvc"}, r"no done PVS with PSNR \(RGB\) on curve vvc; curves with one: svtav1, x265"),
+        ({"anchor": "x265", "codecs": ["fomm"]}, "no done PVS with PSNR .* on curve fomm"),
         ({"anchor": "x265", "sources": ["zoe"]}, "no SRC named zoe"),
         ({"anchor": "x265", "metric": "nope"}, "no metric named 'nope'"),
     ])
@@ -180,7 +180,7 @@ class TestDashboardMatrix:
 
     def test_one_codec_has_nothing_to_compare(self, client, rd_database):
         html = client.get(reverse("metrics:rd"), {"metric": "ssim"}).content.decode()
-        assert "Fewer than two codecs have PVSs with SSIM" in html
+        assert "Fewer than two curves have PVSs with SSIM" in html
 
 
 @pytest.mark.django_db
@@ -204,5 +204,5 @@ class TestCommand:
         assert "SRCs with a number: 1 and 1 of 1" in text
 
     def test_an_unknown_anchor_is_a_command_error(self, rd_database):
-        with pytest.raises(CommandError, match="no done PVS of h266 has PSNR"):
+        with pytest.raises(CommandError, match="no done PVS with PSNR .* on curve h266"):
             call_command("bd_rate", anchor="h266", metric="psnr_rgb")

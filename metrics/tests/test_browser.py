@@ -47,7 +47,7 @@ def clip_pvs(transactional_db, media_folder) -> list[Pvs]:
 
 def _done_pvs(source: Source, codec: str, params: dict, kbps: float, psnr: float) -> Pvs:
     label = " ".join([codec] + [f"{key}={value}" for key, value in params.items()])
-    hrc = Hrc.objects.create(codec=codec, params=params, params_key=label, label=label)
+    hrc = Hrc.objects.create(codec=codec, params=params, params_key=label, label=label, curve=codec)
     pvs = Pvs.objects.create(
         source=source, hrc=hrc, status=JobStatus.DONE, kbps=kbps,
         bitstream_bytes=round(kbps * 1000 * source.duration_seconds / 8), encode_seconds=0.8,

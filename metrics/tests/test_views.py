@@ -23,7 +23,7 @@ def make_source(name: str) -> Source:
 
 def make_hrc(codec: str, **params) -> Hrc:
     label = " ".join([codec] + [f"{key}={value}" for key, value in params.items()])
-    return Hrc.objects.create(codec=codec, params=params, params_key=label, label=label)
+    return Hrc.objects.create(codec=codec, params=params, params_key=label, label=label, curve=codec)
 
 
 def make_pvs(source: Source, hrc: Hrc, status: str = JobStatus.DONE, kbps: float | None = None,
@@ -99,9 +99,9 @@ class TestDatabasePage:
         assert f'title="{message}"' in html
         assert f"bob / x265 qp=32</a>: <code>{message}</code>" in html
 
-    def test_columns_are_grouped_by_codec_lowest_rate_first(self, client, database):
+    def test_columns_are_grouped_by_curve_lowest_rate_first(self, client, database):
         grid = client.get(reverse("metrics:database")).context["grid"]
-        assert [(group.codec, [hrc.label for hrc in group.hrcs]) for group in grid.codecs] == [
+        assert [(group.curve, [hrc.label for hrc in group.hrcs]) for group in grid.curves] == [
             ("fomm", ["fomm keyframe_qp=30"]),
             ("x265", ["x265 qp=42", "x265 qp=32"]),
         ]
@@ -179,12 +179,13 @@ class TestPvsPage:
     def test_shows_the_rate_point_found_and_the_decode_time_controls(self, client, database):
         hrc = Hrc.objects.create(codec="landmark-warp", params={"target_kbps": 8, "controls": {"mouth": 0.3}},
                                  params_key='{"controls":{"mouth":0.3},"target_kbps":8}',
-                                 label="landmark-warp @ 8 kbit/s mouth=0.3")
+                                 label="landmark-warp @ 8 kbit/s mouth=0.3", curve="landmark-warp mouth=0.3")
         pvs = make_pvs(database["a42"].source, hrc, kbps=8.2, params={"q": 2.0, "key_qp": 37})
         html = client.get(reverse("metrics:pvs", args=[pvs.pk])).content.decode()
         assert "<code>target_kbps=8</code>" in html and "controls=" not in html
         assert "rate point found" in html and "<code>q=2.0</code> <code>key_qp=37</code>" in html
         assert "decode-time controls" in html and "<code>mouth=0.3</code>" in html
+        assert "<tr><th>curve</th><td>landmark-warp mouth=0.3</td></tr>" in html
 
     def test_missing_pvs_is_404(self, client, database):
         assert client.get(reverse("metrics:pvs", args=[999_999])).status_code == 404

@@ -157,9 +157,19 @@ class Codec(ABC):
         ``landmark-warp mouth=0.3``. HRCs on one curve differ in rate only.
         """
         coding, controls = split_controls(params)
-        moving = moving_params(self.rate_ladder() or list(self.default_rate_points)) | {TARGET_KBPS}
+        moving = self.rate_params()
         settings = [f"{key}={coding[key]}" for key in self.param_names if key in coding and key not in moving]
         return " ".join([self.name, *settings, *(f"{key}={controls[key]}" for key in sorted(controls))])
+
+    def rate_params(self) -> set[str]:
+        """The parameters that move an HRC along its curve: those that change along the rate ladder
+        (or, without one, the default rate points), and ``target_kbps``.
+
+        :meth:`curve_name` leaves them out. A codec whose ladder depends on
+        what is installed (a learned codec's checkpoint) overrides this with
+        what its class knows, so that its curves are the same everywhere.
+        """
+        return moving_params(self.rate_ladder() or list(self.default_rate_points)) | {TARGET_KBPS}
 
     def execution_device(self) -> str:
         """Where this process runs the codec: "cpu" or "cuda" (recorded with every PVS).

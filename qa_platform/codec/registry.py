@@ -125,8 +125,14 @@ def _load_module(path: Path) -> dict[str, type[Codec]]:
     return declared
 
 
-def _load_file(path: Path) -> dict[str, type[Codec]]:
-    path = path.resolve()
+def load_plugin_file(path: Path) -> dict[str, type[Codec]]:
+    """Load one plugin file (``*.py`` or ``*.toml``), once per process; the codec classes it declares, by name.
+
+    Raises ``PluginError`` naming the file when it fails to load or declares
+    a name another plugin file declared already. For callers that must go on
+    past a broken file (a data migration); others use :func:`load_codecs`.
+    """
+    path = Path(path).resolve()
     if path not in _LOADED:
         _LOADED[path] = _load_manifest(path) if path.suffix == ".toml" else _load_module(path)
     return _LOADED[path]
@@ -142,7 +148,7 @@ def load_codecs(dirs: list[Path] | None = None) -> dict[str, type[Codec]]:
     codecs: dict[str, type[Codec]] = {}
     for folder in default_dirs() if dirs is None else dirs:
         for path in plugin_files(folder):
-            codecs.update(_load_file(path))
+            codecs.update(load_plugin_file(path))
     return codecs
 
 

@@ -11,8 +11,8 @@ class SourceAdmin(admin.ModelAdmin):
 
 @admin.register(Hrc)
 class HrcAdmin(admin.ModelAdmin):
-    list_display = ["label", "codec", "params_key"]
-    list_filter = ["codec"]
+    list_display = ["label", "codec", "curve", "family", "codec_version", "params_key"]
+    list_filter = ["codec", "family"]
 
 
 @admin.register(Pvs)

@@ -8,6 +8,8 @@ from fractions import Fraction
 
 from django.db import models
 
+from qa_platform.codec.base import Family
+
 
 class JobStatus(models.TextChoices):
     PENDING = "pending", "pending"
@@ -72,12 +74,30 @@ class Source(models.Model):
 
 
 class Hrc(models.Model):
-    """An HRC: one codec with one parameter set (one rate point)."""
+    """An HRC: one codec with one parameter set (one rate point).
+
+    What the codec said of the HRC when it was made is stored with it
+    (``label``, ``curve``, ``family``, ``codec_version``), so pages group and
+    filter HRCs without loading codec plugins, and a later plugin cannot
+    move an HRC to another curve.
+    """
 
     codec = models.CharField(max_length=100)
     params = models.JSONField()
     params_key = models.CharField(max_length=500, help_text="Canonical JSON of params.")
     label = models.CharField(max_length=200)
+    curve = models.CharField(
+        max_length=300,
+        help_text="The rate–distortion curve this HRC is a point of (Codec.curve_name): the codec and its "
+                  "parameters that do not set the rate, e.g. 'landmark-warp key_period=10'. "
+                  "HRCs on one curve differ in rate only.",
+    )
+    family = models.CharField(
+        max_length=16, blank=True, choices=[(str(family), str(family)) for family in Family],
+        help_text="The codec's family; blank when its plugin was missing when the HRC was recorded.",
+    )
+    codec_version = models.CharField(max_length=100, blank=True,
+                                     help_text="The codec's version when the HRC was made.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -103,6 +103,8 @@ def source_ingest(*, path: Path, size: int = 256, fps: Fraction = Fraction(25),
 def hrcs_for_codec(*, codec_name: str, rate_points: list[dict] | None = None) -> list[Hrc]:
     """Get or create the HRCs of one codec: its default rate points unless given.
 
+    A new HRC stores the codec's label, curve (``Codec.curve_name``), family
+    and version; an existing one keeps what was stored when it was made.
     Raises ``CodecError`` for an unknown codec, one that cannot run here
     (``unavailable_reason``) or a rate point it does not understand.
     """
@@ -118,7 +120,8 @@ def hrcs_for_codec(*, codec_name: str, rate_points: list[dict] | None = None) ->
             params = {**fixed_params(codec.rate_ladder()), **params}
         hrc, _ = Hrc.objects.get_or_create(
             codec=codec.name, params_key=params_key(params),
-            defaults={"params": params, "label": codec.label(params)},
+            defaults={"params": params, "label": codec.label(params), "curve": codec.curve_name(params),
+                      "family": str(codec.family), "codec_version": codec.version},
         )
         hrcs.append(hrc)
     return hrcs

@@ -27,7 +27,7 @@ def make_database(data_dir, n_sources: int = 3, qps=(45, 30), codec: str = "x264
     (the SRC's own file: the studies code never reads PVS pixels)."""
     hrcs = [
         Hrc.objects.get_or_create(codec=codec, params={"qp": qp}, params_key=f'{{"qp": {qp}}}',
-                                  label=f"{codec} qp={qp}")[0]
+                                  label=f"{codec} qp={qp}", curve=codec, family="conventional")[0]
         for qp in qps
     ]
     pvs = []

@@ -29,7 +29,8 @@ def rated_two_codecs(db, data_dir, settings):
         for codec, scale in (("x265", 1.0), ("svtav1", 0.6)):
             for qp, kbps, quality in zip(QPS, KBPS, MS_SSIM):
                 hrc = Hrc.objects.get_or_create(codec=codec, params={"qp": qp}, params_key=f'{{"qp": {qp}}}',
-                                                label=f"{codec} qp={qp}")[0]
+                                                label=f"{codec} qp={qp}", curve=codec,
+                                                family="conventional")[0]
                 pvs.append(Pvs.objects.create(
                     source=source, hrc=hrc, status=JobStatus.DONE, kbps=scale * kbps, bitstream_bytes=100,
                     decoded_path=source.lossless_path, browser_path=source.browser_path,
@@ -43,7 +44,7 @@ def rated_two_codecs(db, data_dir, settings):
 
 @pytest.mark.django_db
 class TestMosBd:
-    def test_the_curves_are_the_studys_mos_per_src_and_codec(self, rated_two_codecs):
+    def test_the_curves_are_the_studys_mos_per_src_and_curve(self, rated_two_codecs):
         table = study_analysis(rated_two_codecs).pvs
         curves = mos_curves(table)
         assert sorted(curves) == ["src0", "src1"] and sorted(curves["src0"]) == ["svtav1", "x265"]
@@ -68,7 +69,7 @@ class TestMosBd:
 
     @pytest.mark.parametrize("options, message", [
         ({"study": "nope", "anchor": "x265"}, "no study named 'nope'"),
-        ({"study": "bd", "anchor": "vp9"}, "no rated PVS of vp9; codecs rated: svtav1, x265"),
+        ({"study": "bd", "anchor": "vp9"}, "no rated PVS of study 'bd' on curve vp9; curves with one: svtav1, x265"),
     ])
     def test_unknown_names_are_command_errors(self, rated_two_codecs, options, message):
         with pytest.raises(CommandError, match=message):

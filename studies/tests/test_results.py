@@ -125,7 +125,11 @@ class TestExport:
         dataset = json.loads((folder / "sureal_dataset.json").read_text())
         card = (folder / "README.md").read_text()
         assert len(votes) == report.votes == 12 * 8 and votes["simulated"].all()  # 5 PVSs + 3 references each
-        assert {"mos", "mos_ci95_low", "dmos", "n_votes", "kbps", "codec", "rate_point", "ms_ssim"} <= set(pvs)
+        assert {"mos", "mos_ci95_low", "dmos", "n_votes", "kbps", "codec", "curve", "family", "rate_point",
+                "ms_ssim"} <= set(pvs)
+        hrc = pd.read_csv(folder / "hrc.csv")
+        assert list(hrc.columns) == ["hrc", "codec", "curve", "family", "codec_version", "params"]
+        assert set(hrc["curve"]) == {"x264"} and set(hrc["family"]) == {"conventional"}
         assert len(dataset["dis_videos"]) == 9 and len(dataset["ref_videos"]) == 3
         assert media["sha256"].str.len().eq(64).all() and (folder / media["path"].iloc[0]).is_file()
         assert "SIMULATED DATA INCLUDED" in card and "ACR-HR" in card and "sureal 0.9.0" in card

@@ -114,6 +114,21 @@ class TestLadderParams:
         assert warp.curve_name({"q": 2.0, "key_qp": 37, "key_period": 10}) == "landmark-warp key_period=10"
         assert warp.curve_name({"q": 1.0, "key_qp": 32, "controls": {"mouth": 0.3}}) == "landmark-warp mouth=0.3"
 
+    def test_keypoint_anim_curves_need_no_checkpoint(self, data_dir, monkeypatch):
+        from qa_platform.codec import registry as codec_registry
+        from qa_platform.codec.checkpoints import ENV_VAR
+        from qa_platform.codec.tests.test_codecs import PLUGIN_DIRS
+
+        monkeypatch.delenv(ENV_VAR, raising=False)  # checkpoints under the empty data_dir: none
+        anim = codec_registry.get_codec("keypoint-anim", dirs=PLUGIN_DIRS)
+        assert anim.unavailable_reason() and anim.rate_ladder() == []
+        checkpoint = "0123456789abcdef"
+        names = {anim.curve_name({"checkpoint": checkpoint, "q": q, "key_qp": key_qp})
+                 for q, key_qp in ((4.0, 47), (1.0, 37), (0.5, 32))}
+        assert names == {f"keypoint-anim checkpoint={checkpoint}"}
+        assert (anim.curve_name({"checkpoint": checkpoint, "q": 1.0, "key_qp": 37, "key_period": 10})
+                == f"keypoint-anim checkpoint={checkpoint} key_period=10")
+
 
 @pytest.mark.django_db
 def test_the_search_keeps_the_hrcs_other_params(data_dir, faces_dir, django_capture_on_commit_callbacks):

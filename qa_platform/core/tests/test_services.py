@@ -62,6 +62,29 @@ class TestDatabaseBuild:
         assert len(callbacks) == 3
 
 
+class TestHrcFacts:
+    def test_an_hrc_stores_its_label_curve_family_and_codec_version(self):
+        from qa_platform.codec import registry as codec_registry
+        from qa_platform.core.services import hrcs_for_codec
+
+        plain, variant = hrcs_for_codec(codec_name="landmark-warp", rate_points=[
+            {"q": 2.0, "key_qp": 37}, {"q": 2.0, "key_qp": 37, "key_period": 10}])
+        stored = Hrc.objects.get(pk=variant.pk)
+        assert (plain.curve, stored.curve) == ("landmark-warp", "landmark-warp key_period=10")
+        assert stored.family == "generative" and stored.label == "landmark-warp q=2.0 key_qp=37 key_period=10"
+        assert stored.codec_version == codec_registry.get_codec("landmark-warp").version
+        (x265,) = hrcs_for_codec(codec_name="x265", rate_points=[{"qp": 30}])
+        assert (x265.curve, x265.family) == ("x265", "conventional")
+
+    def test_an_existing_hrc_keeps_what_was_stored_when_it_was_made(self):
+        from qa_platform.core.services import hrcs_for_codec
+
+        (made,) = hrcs_for_codec(codec_name="x265", rate_points=[{"qp": 30}])
+        Hrc.objects.filter(pk=made.pk).update(codec_version="x265 0.1 (then)")
+        (again,) = hrcs_for_codec(codec_name="x265", rate_points=[{"qp": 30}])
+        assert again.pk == made.pk and again.codec_version == "x265 0.1 (then)"
+
+
 class TestPvsCode:
     def test_codes_stores_and_counts_the_bytes(self, source, data_dir, django_capture_on_commit_callbacks):
         pvs = _build(source, django_capture_on_commit_callbacks)[0][1]

@@ -8,13 +8,14 @@ from studies.results import DEFAULT_MODEL
 
 
 class Command(BaseCommand):
-    help = ("Print the BD-rate and BD-MOS (Bjøntegaard, PCHIP as the JVET common test conditions) of codecs "
+    help = ("Print the BD-rate and BD-MOS (Bjøntegaard, PCHIP as the JVET common test conditions) of curves "
             "against an anchor with a study's MOS as the quality axis: per SRC, the mean over SRCs, the warnings.")
 
     def add_arguments(self, parser):
         parser.add_argument("--study", required=True, help="the study's name")
-        parser.add_argument("--anchor", required=True, help="the anchor codec, e.g. x265")
-        parser.add_argument("--codecs", help="test codecs, comma-separated (default: every other rated codec)")
+        parser.add_argument("--anchor", required=True,
+                            help="the anchor curve, e.g. x265 or 'landmark-warp key_period=10'")
+        parser.add_argument("--codecs", help="test curves, comma-separated (default: every other rated curve)")
         parser.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL, help="subject model for the MOS")
 
     def handle(self, *args, **options):
