@@ -6,7 +6,13 @@ the points the dashboard plots) and the numbers come from the Django-free
 """
 from dataclasses import dataclass
 
-from metrics.bd_rate import CodecBd, bd_against_anchor, bd_over_sources, bd_text, curve_names
+from metrics.bd_rate import (
+    CodecBd,
+    bd_against_anchor,
+    bd_over_sources,
+    bd_text,
+    curve_names,
+)
 from metrics.registry import all_metrics
 from metrics.selectors import rd_curves
 from qa_platform.core.models import Source

@@ -11,7 +11,12 @@ from metrics.bd import bd_matrix
 from metrics.figures import agreement_figure, per_frame_figure, rd_figure
 from metrics.grid import database_grid
 from metrics.registry import MetricSpec, all_metrics
-from metrics.selectors import metric_agreement, pvs_metric_rows, rd_curves, rd_exclusions
+from metrics.selectors import (
+    metric_agreement,
+    pvs_metric_rows,
+    rd_curves,
+    rd_exclusions,
+)
 from metrics.services import PICTURE_KINDS, NoPicture, pvs_picture
 from metrics.weights import WeightsMissingError
 from qa_platform.codec.base import split_controls

@@ -38,8 +38,19 @@ import numpy as np
 import pytest
 
 from qa_platform.codec import registry
-from qa_platform.codec.base import CodecError, Device, Family, bitrate_kbps, bitstream_bytes
-from qa_platform.codec.bitstream import SUFFIX, BitstreamError, pack_bitstream, read_bitstream
+from qa_platform.codec.base import (
+    CodecError,
+    Device,
+    Family,
+    bitrate_kbps,
+    bitstream_bytes,
+)
+from qa_platform.codec.bitstream import (
+    SUFFIX,
+    BitstreamError,
+    pack_bitstream,
+    read_bitstream,
+)
 
 # The folder holding the qa_platform package: a fresh decoding process runs there.
 _IMPORT_ROOT = Path(__file__).resolve().parents[2]
