@@ -96,12 +96,6 @@ def database_grid(*, metric: str) -> DatabaseGrid:
     )
 
 
-def pvs_status_counts(ids: list[int]) -> dict[str, int]:
-    """Number of PVSs per job status among ``ids``, every status present as a key."""
-    counts = Counter(Pvs.objects.filter(pk__in=ids).values_list("status", flat=True))
-    return {status: counts.get(status, 0) for status in JobStatus.values}
-
-
 def build_summary_table(ids: list[int]) -> str:
     """A plain-text table per HRC: PVS counts by status, mean kbit/s, mean encode/decode s,
     then the error of every failed PVS."""
