@@ -176,7 +176,9 @@ def job_release(model: type[Job], pk: int, *, task_id: str, worker: str) -> bool
     Returns False (and changes nothing) when this worker no longer holds the job.
     """
     ids = model.objects.values_list("task_ids", flat=True).get(pk=pk)
-    position = ids.index(task_id) if task_id in ids else len(ids)
+    if task_id not in ids:  # queued again meanwhile: a new delivery owns the job
+        return False
+    position = ids.index(task_id)
     if position + 1 < len(ids):
         fields = dict(task_id=ids[position + 1], heartbeat_at=None)
     else:
@@ -244,12 +246,13 @@ def run_step(model: type[Job], pk: int, *, task_id: str | None, work: Callable[[
     heartbeat = Heartbeat(model, pk, task_id=task_id, worker=worker, period=heartbeat_seconds())
     heartbeat.start()
     try:
-        result = work()
+        try:
+            result = work()
+        finally:
+            heartbeat.stop()
     except Exception as exc:
-        heartbeat.stop()
         job_fail(model, pk, task_id=task_id, worker=worker, error=exc)
         raise
-    heartbeat.stop()
     return job_release(model, pk, task_id=task_id, worker=worker), result
 
 
@@ -272,6 +275,7 @@ class JobTask(Task):
 
     @property
     def default_retry_delay(self) -> int:
+        """Seconds before a step whose worker process was lost is sent again: past the stale limit."""
         return int(stale_seconds() + heartbeat_seconds()) + 1
 
     def __call__(self, job_id: int, *args, **kwargs):

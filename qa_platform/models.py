@@ -33,7 +33,9 @@ class Job(models.Model):
         default=0, help_text="Deliveries claimed since the job was queued (capped by FACEQA_JOB_MAX_ATTEMPTS).",
     )
     worker = models.CharField(max_length=200, blank=True, help_text="Host and process of the last claim.")
-    task_ids = models.JSONField(default=list, blank=True, help_text="Celery task ids of the delivery's steps, in order.")
+    task_ids = models.JSONField(
+        default=list, blank=True, help_text="Celery task ids of the delivery's steps, in order.",
+    )
     task_id = models.CharField(max_length=64, blank=True, help_text="The step due or running (empty once ended).")
     heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="Last sign of life of the worker running a step (empty between steps).",

@@ -1,4 +1,4 @@
-"""Training runs of learned codecs: one row per run, a job (``qa_platform.lifecycle``) run by ``training.train_codec``."""
+"""Training runs of learned codecs: one row per run, a job (``qa_platform.lifecycle``) of ``training.train_codec``."""
 from django.db import models
 
 from qa_platform.models import Job

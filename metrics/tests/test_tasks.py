@@ -48,7 +48,9 @@ class TestPvsMetricsTask:
         assert not MetricResult.objects.filter(pvs=pvs).exists()
 
 
-def test_a_pvs_job_chains_coding_and_both_metrics_stages_on_their_queues_with_their_task_ids(data_dir, small_clip, monkeypatch):
+def test_a_pvs_job_chains_coding_and_both_metrics_stages_on_their_queues_with_their_task_ids(
+    data_dir, small_clip, monkeypatch
+):
     from qa_platform import jobs
 
     frames, fps = small_clip

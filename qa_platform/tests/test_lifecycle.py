@@ -114,6 +114,13 @@ class TestSteps:
         assert not job_fail(Pvs, pvs.pk, task_id=first, worker="b", error=ValueError("not mine"))
         assert _row(pvs).task_id == first and _row(pvs).status == JobStatus.RUNNING
 
+    def test_a_step_of_a_job_queued_again_meanwhile_hands_nothing_on(self, pvs, timing):
+        first = job_queue(pvs, steps=2)[0]
+        job_claim(Pvs, pvs.pk, task_id=first, worker="a")
+        new = job_queue(pvs, steps=2)
+        assert not job_release(Pvs, pvs.pk, task_id=first, worker="a")
+        assert _row(pvs).status == JobStatus.QUEUED and _row(pvs).task_id == new[0]
+
     def test_an_error_ends_the_job_failed_with_its_error_and_is_raised(self, pvs, timing):
         first = job_queue(pvs, steps=2)[0]
 
