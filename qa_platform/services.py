@@ -123,7 +123,8 @@ def hrcs_for_codec(*, codec_name: str, rate_points: list[dict] | None = None) ->
 
 def database_build(*, codec_names: list[str], sources: list[Source] | None = None,
                    rate_points: dict[str, list[dict]] | None = None) -> list[Pvs]:
-    """Create HRCs and one PVS per SRC x HRC, and queue the PVSs that need a run.
+    """Create HRCs and one PVS per SRC x HRC, and queue the PVSs that need a run (``lifecycle.needs_run``:
+    not done ones, and no live worker on them).
 
     Returns every PVS of the build (done ones included). Jobs are queued after
     the transaction commits, so a worker never reads a row that is not there yet,
@@ -174,8 +175,10 @@ def pvs_code(*, pvs: Pvs) -> Pvs:
     Files: ``pvs/<id>/bitstream/`` (every file the decoder reads; their total
     size gives the bitrate), ``decoded.mkv`` (lossless) and ``browser.mp4``.
     Idempotent: a PVS already coded (its files present) is returned as it is.
-    Whatever an interrupted run left is removed first. The row is updated
-    once, after every file is in place.
+    Whatever an interrupted run left is removed first: only the worker that
+    holds the PVS's job runs this (the coding stage claims it, see
+    ``qa_platform.lifecycle``), so no live run's files are touched. The row
+    is updated once, after every file is in place.
     """
     if _is_coded(pvs):
         return pvs
