@@ -136,8 +136,9 @@ CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_CREATE_MISSING_QUEUES = True
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
 CELERY_TASK_EAGER_PROPAGATES = True
-# An unacknowledged job (its worker was killed) goes back to the queue after
-# this many seconds; jobs are idempotent, so a rare second run is harmless.
+# An unacknowledged job message (its worker was killed) goes back to the queue
+# after this many seconds; a second delivery of a job whose worker still beats
+# is dropped (FACEQA_JOB_* below, qa_platform.core.lifecycle).
 # Ten priority lists per queue in Redis (0 is served first): a PVS's later stages jump
 # ahead of other PVSs' first stages, so jobs finish one by one and progress
 # shows, instead of every PVS waiting in the metrics stage until the end.
@@ -146,6 +147,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "priority_steps": list(range(10)),
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# The job lifecycle (qa_platform.core.lifecycle): a worker running a job step
+# refreshes the job's heartbeat every FACEQA_JOB_HEARTBEAT_SECONDS; a job that
+# missed FACEQA_JOB_STALE_BEATS beats counts as dead and may be claimed again,
+# counting an attempt; a claim past FACEQA_JOB_MAX_ATTEMPTS ends it failed.
+FACEQA_JOB_HEARTBEAT_SECONDS = float(os.environ.get("FACEQA_JOB_HEARTBEAT_SECONDS", "30"))
+FACEQA_JOB_STALE_BEATS = int(os.environ.get("FACEQA_JOB_STALE_BEATS", "4"))
+FACEQA_JOB_MAX_ATTEMPTS = int(os.environ.get("FACEQA_JOB_MAX_ATTEMPTS", "3"))
 
 # Study results (votes, analysis, exports) are for staff only, except on the
 # development server (the loopback demo) unless set otherwise.

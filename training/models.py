@@ -1,4 +1,4 @@
-"""Training runs of learned codecs: one row per run, moved on by the ``training.train_codec`` job."""
+"""Training runs of learned codecs: one row per run, a job (``qa_platform.core.lifecycle``) of ``training.train_codec``."""
 from django.db import models
 
 from qa_platform.core.models import Job
@@ -29,7 +29,6 @@ class TrainingRun(Job):
     device = models.CharField(max_length=16, blank=True, help_text="Where it trains: cpu or cuda.")
     checkpoint_path = models.CharField(max_length=1000, blank=True)
     checkpoint_sha256 = models.CharField(max_length=64, blank=True)
-    progress_at = models.DateTimeField(null=True, blank=True, help_text="When the worker last reported progress.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

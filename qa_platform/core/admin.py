@@ -19,8 +19,8 @@ class HrcAdmin(admin.ModelAdmin):
 class PvsAdmin(admin.ModelAdmin):
     list_display = [
         "id", "source", "hrc", "status", "kbps", "encode_seconds", "decode_seconds",
-        "device", "attempts", "finished_at",
+        "device", "attempts", "heartbeat_at", "finished_at",
     ]
     list_filter = ["status", "hrc__codec", "source"]
-    search_fields = ["source__name", "hrc__label", "message"]
-    readonly_fields = ["message"]
+    search_fields = ["source__name", "hrc__label", "message", "last_error"]
+    readonly_fields = ["message", "last_error", "task_ids", "task_id", "heartbeat_at"]

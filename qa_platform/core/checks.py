@@ -40,3 +40,24 @@ def manifest_codec_warnings(dirs=None) -> list[checks.CheckMessage]:
 @checks.register()
 def manifest_codec_check(app_configs, **kwargs):
     return manifest_codec_warnings()
+
+
+@checks.register()
+def job_timing_check(app_configs, **kwargs):
+    """A message the broker hands out again before a dead worker's job is stale finds it alive and is dropped."""
+    from django.conf import settings
+
+    from qa_platform.core.lifecycle import stale_seconds
+
+    visibility = int(settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
+    if visibility <= stale_seconds():
+        return [
+            checks.Warning(
+                f"FACEQA_VISIBILITY_TIMEOUT ({visibility} s) is not above the job stale limit "
+                f"(FACEQA_JOB_HEARTBEAT_SECONDS x FACEQA_JOB_STALE_BEATS = {stale_seconds():g} s): a job whose "
+                "worker was killed would be redelivered while it still looks alive, dropped, and never run again.",
+                hint="Raise FACEQA_VISIBILITY_TIMEOUT or lower the heartbeat period or the beats.",
+                id="qa_platform.W003",
+            )
+        ]
+    return []

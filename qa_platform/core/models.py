@@ -20,14 +20,30 @@ class JobStatus(models.TextChoices):
 
 
 class Job(models.Model):
-    """A long-running unit of work whose state a Celery task moves on."""
+    """A long-running unit of work run by Celery tasks, one or more steps per delivery.
+
+    Its state moves only through ``qa_platform.core.lifecycle`` (queue, claim,
+    heartbeat, release, fail), which says what each field means to a worker.
+    """
 
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
-    message = models.TextField(blank=True, help_text="Error or note from the last run.")
-    attempts = models.PositiveIntegerField(default=0)
-    worker = models.CharField(max_length=200, blank=True)
+    message = models.TextField(blank=True, help_text="What the running step does, or why the job failed.")
+    last_error = models.TextField(
+        blank=True, help_text="Why the last attempt ended badly (an error, or a worker that stopped beating).",
+    )
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Deliveries claimed since the job was queued (capped by FACEQA_JOB_MAX_ATTEMPTS).",
+    )
+    worker = models.CharField(max_length=200, blank=True, help_text="Host and process of the last claim.")
+    task_ids = models.JSONField(
+        default=list, blank=True, help_text="Celery task ids of the delivery's steps, in order.",
+    )
+    task_id = models.CharField(max_length=64, blank=True, help_text="The step due or running (empty once ended).")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker running a step (empty between steps).",
+    )
     queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the current attempt began.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,15 +1,8 @@
 """Reads of SRCs, HRCs and PVS jobs: job progress and the build summary."""
-from collections import Counter
 
 from django.db.models import Avg, Count, F, Q
 
 from qa_platform.core.models import JobStatus, Pvs
-
-
-def pvs_status_counts(ids: list[int]) -> dict[str, int]:
-    """Number of PVSs per job status among ``ids``, every status present as a key."""
-    counts = Counter(Pvs.objects.filter(pk__in=ids).values_list("status", flat=True))
-    return {status: counts.get(status, 0) for status in JobStatus.values}
 
 
 def build_summary_table(ids: list[int]) -> str:

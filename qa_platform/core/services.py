@@ -5,7 +5,6 @@ written atomically under ``settings.DATA_DIR`` before the row that names them
 is saved, so a row never points at a half file (DESIGN.md, "Media").
 """
 import shutil
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.text import slugify
 
 from qa_platform.codec import registry as codec_registry
@@ -31,8 +29,9 @@ from qa_platform.codec.base import (
 )
 from qa_platform.codec.rate_matching import fixed_params, match_rate
 from qa_platform.codec.storage import sha256_file
+from qa_platform.core import lifecycle
 from qa_platform.core.ingest import IngestError, prepare_clip
-from qa_platform.core.models import Hrc, JobStatus, Pvs, RateProbe, Source
+from qa_platform.core.models import Hrc, Pvs, RateProbe, Source
 
 
 @dataclass(frozen=True)
@@ -127,25 +126,10 @@ def hrcs_for_codec(*, codec_name: str, rate_points: list[dict] | None = None) ->
     return hrcs
 
 
-def _stale_after_seconds() -> int:
-    return int(settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
-
-
-def _needs_run(pvs: Pvs) -> bool:
-    """Finished PVSs are skipped; failed and never-run ones run. A queued or
-    running job is left to its worker unless it is older than the broker's
-    visibility timeout (its worker died and the message was lost)."""
-    if pvs.status == JobStatus.DONE:
-        return False
-    if pvs.status in (JobStatus.PENDING, JobStatus.FAILED):
-        return True
-    since = pvs.started_at or pvs.queued_at
-    return since is None or (timezone.now() - since).total_seconds() > _stale_after_seconds()
-
-
 def database_build(*, codec_names: list[str], sources: list[Source] | None = None,
                    rate_points: dict[str, list[dict]] | None = None) -> list[Pvs]:
-    """Create HRCs and one PVS per SRC x HRC, and queue the PVSs that need a run.
+    """Create HRCs and one PVS per SRC x HRC, and queue the PVSs that need a run (``lifecycle.needs_run``:
+    not done ones, and no live worker on them).
 
     Returns every PVS of the build (done ones included). Jobs are queued after
     the transaction commits, so a worker never reads a row that is not there yet,
@@ -164,39 +148,11 @@ def database_build(*, codec_names: list[str], sources: list[Source] | None = Non
             for hrc in hrcs:
                 pvs, _ = Pvs.objects.get_or_create(source=source, hrc=hrc)
                 all_pvs.append(pvs)
-        to_run = [pvs for pvs in all_pvs if _needs_run(pvs)]
-        Pvs.objects.filter(pk__in=[p.pk for p in to_run]).update(
-            status=JobStatus.QUEUED, queued_at=timezone.now(), started_at=None,
-            finished_at=None, message="",
-        )
-        for pvs in to_run:
-            transaction.on_commit(lambda pvs=pvs: pvs_enqueue(pvs))
+        for pvs in all_pvs:
+            if lifecycle.needs_run(pvs):
+                task_ids = lifecycle.job_queue(pvs, steps=len(settings.FACEQA_PVS_STAGES))
+                transaction.on_commit(lambda pvs=pvs, task_ids=task_ids: pvs_enqueue(pvs, task_ids))
     return all_pvs
-
-
-def pvs_mark_running(*, pvs: Pvs, stage: str) -> Pvs:
-    """Record that a worker started a stage of this PVS's job."""
-    Pvs.objects.filter(pk=pvs.pk).update(
-        status=JobStatus.RUNNING, message=stage, worker=socket.gethostname(),
-        started_at=pvs.started_at if pvs.status == JobStatus.RUNNING else timezone.now(),
-    )
-    pvs.refresh_from_db()
-    return pvs
-
-
-def pvs_mark_failed(*, pvs_id: int, error: BaseException) -> None:
-    """Record a failed job with its error, in one line the user can act on."""
-    Pvs.objects.filter(pk=pvs_id).update(
-        status=JobStatus.FAILED, message=f"{type(error).__name__}: {error}",
-        finished_at=timezone.now(),
-    )
-
-
-def pvs_mark_done(*, pvs: Pvs) -> None:
-    """Record a job whose every stage finished."""
-    Pvs.objects.filter(pk=pvs.pk).update(
-        status=JobStatus.DONE, message="", finished_at=timezone.now(),
-    )
 
 
 def _pvs_folder(pvs: Pvs) -> Path:
@@ -224,8 +180,10 @@ def pvs_code(*, pvs: Pvs) -> Pvs:
     Files: ``pvs/<id>/bitstream/`` (every file the decoder reads; their total
     size gives the bitrate), ``decoded.mkv`` (lossless) and ``browser.mp4``.
     Idempotent: a PVS already coded (its files present) is returned as it is.
-    Whatever an interrupted run left is removed first. The row is updated
-    once, after every file is in place.
+    Whatever an interrupted run left is removed first: only the worker that
+    holds the PVS's job runs this (the coding stage claims it, see
+    ``qa_platform.core.lifecycle``), so no live run's files are touched. The row
+    is updated once, after every file is in place.
     """
     if _is_coded(pvs):
         return pvs

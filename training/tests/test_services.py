@@ -18,6 +18,7 @@ from qa_platform.core.services import source_ingest
 from training import services
 from training.fomm_training import TrainingError
 from training.models import TrainingRun
+from training.tasks import train_codec_task
 from training.tests.conftest import TINY, blob_clip
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +28,12 @@ FACE_CLIP = "lp_d18.mp4"
 @pytest.fixture(autouse=True)
 def _checkpoints_in_the_data_dir(data_dir, monkeypatch):
     monkeypatch.delenv(ENV_VAR, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_heartbeat_during_a_test(settings):
+    """Runs train inside the test's transaction, which a heartbeat thread (a connection of its own) cannot see."""
+    settings.FACEQA_JOB_HEARTBEAT_SECONDS = 3600
 
 
 @pytest.fixture
@@ -51,6 +58,12 @@ def _create(django_capture_on_commit_callbacks, **kwargs) -> tuple[TrainingRun, 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         run = services.training_run_create(codec_name="keypoint-anim", config=TINY, **kwargs)
     return run, callbacks
+
+
+def _deliver(run: TrainingRun) -> TrainingRun:
+    """Deliver the run's queued message to the train_codec task (on this thread), as a worker would."""
+    train_codec_task.apply(args=[run.pk], task_id=run.task_id).get()
+    return TrainingRun.objects.get(pk=run.pk)
 
 
 class TestTrainingRunCreate:
@@ -80,7 +93,8 @@ class TestTrainingRunExecute:
     def test_a_run_trains_on_a_folder_and_records_progress_and_its_checkpoint(self, face_folder,
                                                                              django_capture_on_commit_callbacks):
         run, _ = _create(django_capture_on_commit_callbacks, epochs=1, sources=str(face_folder), batch_size=16)
-        run = services.training_run_execute(run=run)
+        task_id = run.task_id
+        run = _deliver(run)
         assert run.status == JobStatus.DONE and run.attempts == 1 and run.device == "cpu"
         assert run.step == run.total_steps == math.ceil(125 / 16) and run.percent == 100.0
         assert run.loss_type == "l1+ms-ssim" and run.loss > 0 and run.epochs_done == 1
@@ -90,7 +104,8 @@ class TestTrainingRunExecute:
         assert [s["name"] for s in payload["sources"]] == ["lp_d18"] and len(payload["loss_history"]) == run.step
         codec = codec_registry.get_codec("keypoint-anim")
         assert {p["checkpoint"] for p in codec.default_rate_points} == {run.checkpoint_sha256[:16]}
-        assert services.training_run_execute(run=run).attempts == 1  # a done run is not trained again
+        run.task_id = task_id  # the same message again: a done run is not trained again
+        assert _deliver(run).attempts == 1
 
     def test_every_src_is_a_training_clip_at_the_model_size(self, faces_dir):
         outcome = source_ingest(path=faces_dir / FACE_CLIP, size=128, max_frames=25)
@@ -101,14 +116,15 @@ class TestTrainingRunExecute:
     def test_a_failing_run_records_its_error(self, blob_folder, django_capture_on_commit_callbacks):
         run, _ = _create(django_capture_on_commit_callbacks, epochs=1, sources=str(blob_folder))
         with pytest.raises(IngestError):
-            services.training_run_execute(run=run)
+            _deliver(run)
         run.refresh_from_db()
         assert run.status == JobStatus.FAILED and run.message.startswith("IngestError") and run.finished_at
+        assert run.last_error == run.message and run.attempts == 1
 
     def test_a_run_a_live_worker_is_training_is_left_alone(self, blob_folder, django_capture_on_commit_callbacks):
         run, _ = _create(django_capture_on_commit_callbacks, epochs=1, sources=str(blob_folder))
-        TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, progress_at=timezone.now())
-        assert services.training_run_execute(run=run).attempts == 0
+        TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, heartbeat_at=timezone.now())
+        assert _deliver(run).attempts == 0
 
 
 class TestTrainingRunResume:
@@ -127,10 +143,10 @@ class TestTrainingRunResume:
         with pytest.raises(TrainingError, match="no unfinished keypoint-anim run"):
             services.training_run_resume(codec_name="keypoint-anim")
 
-    def test_a_run_with_fresh_progress_is_not_resumed_under_its_worker(self, blob_folder,
+    def test_a_run_with_a_fresh_heartbeat_is_not_resumed_under_its_worker(self, blob_folder,
                                                                       django_capture_on_commit_callbacks):
         run, _ = _create(django_capture_on_commit_callbacks, epochs=2, sources=str(blob_folder))
-        TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, progress_at=timezone.now())
+        TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, heartbeat_at=timezone.now())
         with pytest.raises(TrainingError, match="still training"):
             services.training_run_resume(codec_name="keypoint-anim")
         assert TrainingRun.objects.get(pk=run.pk).status == JobStatus.RUNNING

@@ -57,7 +57,10 @@ class Stack:
 def stack(tmp_path, faces_dir):
     data_dir = tmp_path / "data"
     with runtime.redis_server() as url:
-        stack = Stack(data_dir, url, {"FACEQA_VISIBILITY_TIMEOUT": "5"})
+        # Unacknowledged messages come back after 5 s, so long jobs are redelivered while they run; a
+        # worker silent for 3 s counts as dead.
+        stack = Stack(data_dir, url, {"FACEQA_VISIBILITY_TIMEOUT": "5", "FACEQA_JOB_HEARTBEAT_SECONDS": "1",
+                                      "FACEQA_JOB_STALE_BEATS": "3"})
         stack.manage("migrate", "--noinput")
         yield stack
 
@@ -123,6 +126,58 @@ def test_a_worker_killed_mid_job_leaves_no_half_pvs_and_the_job_runs_again(stack
     with stack.worker(concurrency=1):
         _wait_for_status(stack, "done", timeout=240)
     assert video.read_frames(folder / "decoded.mkv")[0].shape[0] == 125
+
+
+def _wait_for_attempt(stack: Stack, attempt: int, timeout: float) -> int:
+    """Wait until the PVS runs its ``attempt``-th attempt; return the process id of the worker running it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (status, attempts, worker, heartbeat), = stack.rows("select status, attempts, worker, heartbeat_at "
+                                                            "from qa_platform_pvs")
+        if status == "running" and attempts == attempt and heartbeat:
+            return int(worker.rsplit(" pid ", 1)[1])
+        time.sleep(0.05)
+    raise AssertionError(f"attempt {attempt} never ran: {stack.rows('select status, attempts, message from qa_platform_pvs')}")
+
+
+def test_a_pvs_job_whose_worker_process_is_killed_three_times_ends_failed_with_its_reason(stack, faces_dir):
+    """A pool process killed mid-job (as the OOM killer does) is retried once its heartbeat is stale,
+    counting an attempt; the delivery after the third kill finds the cap and ends the job failed."""
+    stack.manage("ingest_sources", str(faces_dir / CLIPS[1]))
+    rates = json.dumps({"landmark-warp": [{"q": 1.0, "key_qp": 37}]})
+    with stack.worker(concurrency=1):
+        stack.manage("build_database", "--codecs", "landmark-warp", "--rates", rates, "--no-wait")
+        for attempt in (1, 2, 3):
+            os.kill(_wait_for_attempt(stack, attempt, timeout=60), signal.SIGKILL)
+        _wait_for_status(stack, "failed", timeout=60)
+    (attempts, message), = stack.rows("select attempts, message from qa_platform_pvs")
+    assert attempts == 3
+    assert message.startswith("gave up after 3 attempts, the cap (FACEQA_JOB_MAX_ATTEMPTS = 3); last error: attempt 3: ")
+    assert "stopped beating" in message and "(killed, or cut off from the database)" in message
+
+
+def test_the_same_pvs_message_delivered_to_two_workers_at_once_gives_one_encode_and_loses_no_file(stack, faces_dir):
+    stack.env["FACEQA_JOB_METRICS"] = "psnr_y"
+    stack.manage("ingest_sources", str(faces_dir / CLIPS[1]), "--frames", "25")
+    send_twice = ("from qa_platform.core.jobs import pvs_enqueue; from qa_platform.core.models import Pvs; "
+                  "from qa_platform.core.services import database_build; "
+                  "database_build(codec_names=['x265'], rate_points={'x265': [{'qp': 42}]}); "
+                  "pvs = Pvs.objects.get(); pvs_enqueue(pvs, pvs.task_ids)")
+    with stack.worker(concurrency=2):
+        stack.manage("shell", "-c", send_twice)
+        _wait_for_status(stack, "done", timeout=120)
+    (coding_id,), = stack.rows("select json_extract(task_ids, '$[0]') from qa_platform_pvs")
+    log = (stack.data_dir / "worker.log").read_text()
+    drops = [line for line in log.splitlines() if f"message {coding_id} dropped" in line]
+    assert drops, log  # the second delivery of the coding message was refused...
+    (attempts, kbps, bitstream_bytes, frames), = stack.rows(
+        "select p.attempts, p.kbps, p.bitstream_bytes, s.frame_count from qa_platform_pvs p "
+        "join qa_platform_source s on s.id = p.source_id")
+    folder = stack.data_dir / "pvs" / "1"
+    # ...and the coding step was claimed once (each claim of it counts an attempt): one encode.
+    assert attempts == 1 and bitstream_bytes == sum(p.stat().st_size for p in (folder / "bitstream").iterdir())
+    assert video.read_frames(folder / "decoded.mkv")[0].shape[0] == frames == 25
+    assert (folder / "browser.mp4").is_file()
 
 
 def test_matched_bitrates_through_a_worker_report_what_cannot_be_reached(stack, faces_dir):

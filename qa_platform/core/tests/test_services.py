@@ -9,7 +9,7 @@ from django.utils import timezone
 from conftest import synthetic_frames
 from qa_platform.codec import video
 from qa_platform.core.models import Hrc, JobStatus, Pvs, Source
-from qa_platform.core.services import database_build, pvs_code, pvs_mark_failed
+from qa_platform.core.services import database_build, pvs_code
 
 pytestmark = pytest.mark.django_db
 
@@ -43,23 +43,36 @@ class TestDatabaseBuild:
         built, _ = _build(source, django_capture_on_commit_callbacks)
         done, failed, running = built
         Pvs.objects.filter(pk=done.pk).update(status=JobStatus.DONE)
-        pvs_mark_failed(pvs_id=failed.pk, error=ValueError("boom"))
-        Pvs.objects.filter(pk=running.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
-        assert Pvs.objects.get(pk=failed.pk).message == "ValueError: boom"
+        Pvs.objects.filter(pk=failed.pk).update(status=JobStatus.FAILED, message="ValueError: boom", attempts=1)
+        Pvs.objects.filter(pk=running.pk).update(status=JobStatus.RUNNING, heartbeat_at=timezone.now())
         _, callbacks = _build(source, django_capture_on_commit_callbacks)
         assert len(callbacks) == 1
-        assert Pvs.objects.get(pk=failed.pk).status == JobStatus.QUEUED
+        failed.refresh_from_db()
+        assert failed.status == JobStatus.QUEUED and failed.message == "" and failed.attempts == 0
         assert Pvs.objects.get(pk=done.pk).status == JobStatus.DONE
 
-    def test_a_running_job_older_than_the_visibility_timeout_is_queued_again(
+    def test_a_running_job_whose_worker_stopped_beating_is_queued_again_with_new_task_ids(
         self, source, django_capture_on_commit_callbacks, settings
     ):
         built, _ = _build(source, django_capture_on_commit_callbacks)
-        settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
-        stale = timezone.now() - timezone.timedelta(seconds=120)
-        Pvs.objects.update(status=JobStatus.RUNNING, started_at=stale)
+        settings.FACEQA_JOB_HEARTBEAT_SECONDS, settings.FACEQA_JOB_STALE_BEATS = 10, 3
+        old_ids = {pvs.pk: pvs.task_ids for pvs in built}
+        Pvs.objects.update(status=JobStatus.RUNNING, heartbeat_at=timezone.now() - timezone.timedelta(seconds=31))
         _, callbacks = _build(source, django_capture_on_commit_callbacks)
         assert len(callbacks) == 3
+        for pvs in Pvs.objects.all():
+            assert pvs.status == JobStatus.QUEUED and len(pvs.task_ids) == 3 and pvs.task_id == pvs.task_ids[0]
+            assert not set(pvs.task_ids) & set(old_ids[pvs.pk])
+
+    def test_a_message_waiting_longer_than_the_visibility_timeout_is_taken_for_lost(
+        self, source, django_capture_on_commit_callbacks, settings
+    ):
+        _build(source, django_capture_on_commit_callbacks)
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
+        Pvs.objects.update(queued_at=timezone.now() - timezone.timedelta(seconds=50))
+        assert len(_build(source, django_capture_on_commit_callbacks)[1]) == 0
+        Pvs.objects.update(queued_at=timezone.now() - timezone.timedelta(seconds=120))
+        assert len(_build(source, django_capture_on_commit_callbacks)[1]) == 3
 
 
 class TestHrcFacts:
