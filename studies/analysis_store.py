@@ -198,16 +198,20 @@ def analysis_job_run(*, study_id: int) -> None:
 class StoredView:
     """What a page shows of one stored analysis.
 
-    ``analysis`` is None when nothing was stored for these options; ``pvs``
-    and ``participants`` are its tables (empty frames when not computed);
+    ``analysis`` is None when nothing was stored for these options;
     ``votes_now`` is the study's vote count now; ``job`` the study's analysis job, if any.
     """
 
     options: AnalysisOptions
     analysis: StoredAnalysis | None
-    pvs: pd.DataFrame
     votes_now: int
     job: AnalysisJob | None
+
+    @property
+    def pvs(self) -> pd.DataFrame:
+        """The stored per-PVS table (``studies.results.pvs_table`` columns, NaN
+        for None), one row per test PVS; empty when nothing was computed."""
+        return pd.DataFrame.from_records(self.analysis.pvs) if self.computed and self.analysis.pvs else pd.DataFrame()
 
     @property
     def computed(self) -> bool:
@@ -220,11 +224,10 @@ class StoredView:
 
 
 def stored_view(*, study: Study, options: AnalysisOptions) -> StoredView:
-    """The stored analysis of ``study`` under ``options``, its per-PVS table and whether it is stale."""
+    """The stored analysis of ``study`` under ``options`` and the state around it (see ``StoredView``)."""
     analysis = StoredAnalysis.objects.filter(study=study, model=options.model, ci=options.ci,
                                              include_simulated=options.include_simulated).first()
-    pvs = pd.DataFrame.from_records(analysis.pvs) if analysis and analysis.pvs else pd.DataFrame()
-    return StoredView(options=options, analysis=analysis, pvs=pvs, votes_now=study_vote_count(study),
+    return StoredView(options=options, analysis=analysis, votes_now=study_vote_count(study),
                       job=AnalysisJob.objects.filter(study=study).first())
 
 

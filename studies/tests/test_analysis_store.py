@@ -239,3 +239,9 @@ class TestBenchmarkPages:
         with pytest.raises(CommandError, match="--metrics must be"):
             call_command("benchmark_pages", "--pvs", "5", "--metrics", "999", "--participants", "1",
                          "--repeats", "1")
+
+
+def test_recompute_command_stores_now(rated, capsys):
+    call_command("recompute_analyses", "pilot")
+    assert StoredAnalysis.objects.get(study=rated).computed_at is not None
+    assert "Stored 1 analyses of pilot" in capsys.readouterr().out
