@@ -282,7 +282,8 @@ class Agreement:
 def metric_agreement() -> Agreement:
     """The agreement of every metric with a value on at least 3 PVSs."""
     specs = all_metrics()
-    rows = MetricResult.objects.filter(status=MetricStatus.OK, metric__in=specs).values_list("pvs_id", "metric", "value")
+    rows = MetricResult.objects.filter(status=MetricStatus.OK, metric__in=specs).values_list(
+        "pvs_id", "metric", "value")
     frame = pd.DataFrame(list(rows), columns=["pvs_id", "metric", "value"])
     wide = frame.pivot(index="pvs_id", columns="metric", values="value")
     names = [name for name in specs if name in wide and wide[name].count() >= 3]

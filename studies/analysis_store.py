@@ -81,18 +81,21 @@ def study_vote_count(study: Study) -> int:
     return Vote.objects.filter(trial__participant__study=study).count()
 
 
-def _store_analysis(row: StoredAnalysis, analysis: StudyAnalysis | None, message: str) -> None:
-    row.message = message
-    row.n_votes = len(analysis.votes) if analysis else 0
-    row.simulated = analysis.simulated if analysis else 0
-    row.model_version = analysis.result.model_version if analysis else ""
-    row.pvs = _records(analysis.pvs) if analysis else []
-    row.participants = _records(analysis.participants) if analysis else []
-    row.breakdown = {target: _json_safe(dict(zip(("labels", "rows"), correlation_breakdown(analysis, target=target))))
-                     for target in TARGETS} if analysis else {}
+# A stored analysis whose votes the subject model could not use: ``message`` says why.
+NO_RESULT = {"n_votes": 0, "simulated": 0, "model_version": "", "pvs": [], "participants": [], "breakdown": {}}
 
 
-def _store_correlation(row: StoredCorrelation, analysis: StudyAnalysis | None, n_bootstrap: int) -> None:
+def _analysis_fields(analysis: StudyAnalysis) -> dict:
+    return {
+        "message": "", "n_votes": len(analysis.votes), "simulated": analysis.simulated,
+        "model_version": analysis.result.model_version, "pvs": _records(analysis.pvs),
+        "participants": _records(analysis.participants),
+        "breakdown": {target: _json_safe(dict(zip(("labels", "rows"), correlation_breakdown(analysis, target=target))))
+                      for target in TARGETS},
+    }
+
+
+def _fill_correlation(row: StoredCorrelation, analysis: StudyAnalysis | None, n_bootstrap: int) -> None:
     row.ranking, row.comparisons, row.n_bootstrap = [], [], n_bootstrap
     if analysis is not None:
         filters = Filters(family=row.family, codec=row.codec, src=row.src)
@@ -100,7 +103,6 @@ def _store_correlation(row: StoredCorrelation, analysis: StudyAnalysis | None, n
         row.ranking = _records(ranking)
         row.comparisons = _records(metric_comparisons(analysis, ranking, target=row.target, filters=filters))
     row.computed_at = timezone.now()
-    row.save()
 
 
 def _ensure_defaults(study: Study) -> None:
@@ -126,15 +128,21 @@ def analyses_compute(*, study: Study, n_bootstrap: int | None = None) -> list[St
     for row in rows:
         votes = study_vote_count(study)  # before reading them: a vote that comes later makes the row stale
         try:
-            analysis, message = study_analysis(study, model=row.model, ci=row.ci,
-                                               include_simulated=row.include_simulated), ""
+            analysis = study_analysis(study, model=row.model, ci=row.ci, include_simulated=row.include_simulated)
         except VotesError as error:
-            analysis, message = None, str(error)
-        _store_analysis(row, analysis, message)
-        for correlation in row.correlations.all():
-            _store_correlation(correlation, analysis, n_bootstrap)
-        row.study_votes, row.versions, row.computed_at = votes, versions, timezone.now()
-        row.save()
+            analysis, fields = None, {**NO_RESULT, "message": str(error)}
+        else:
+            fields = _analysis_fields(analysis)
+        correlations = list(row.correlations.all())
+        for correlation in correlations:
+            _fill_correlation(correlation, analysis, n_bootstrap)
+        with transaction.atomic():  # a page sees the analysis and its correlations of one run
+            for name, value in {**fields, "study_votes": votes, "versions": versions,
+                                "computed_at": timezone.now()}.items():
+                setattr(row, name, value)
+            row.save()
+            for correlation in correlations:
+                correlation.save()
     return rows
 
 
