@@ -170,12 +170,13 @@ def _pvs_point(result: MetricResult, curve: str) -> RdPoint:
 
 def _curve_names(hrcs) -> dict[int, str]:
     """Curve name (``Codec.curve_name``) by HRC id; an HRC whose codec is gone keeps its codec name."""
+    codecs = codec_registry.load_codecs()  # once, not per HRC: it checks every plugin file
     names = {}
     for hrc in hrcs:
         if hrc.pk not in names:
             try:
-                names[hrc.pk] = codec_registry.get_codec(hrc.codec).curve_name(hrc.params)
-            except CodecError:
+                names[hrc.pk] = codecs[hrc.codec]().curve_name(hrc.params)
+            except (KeyError, CodecError):
                 names[hrc.pk] = hrc.codec
     return names
 

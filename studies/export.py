@@ -17,7 +17,6 @@ import shutil
 import socket
 import tempfile
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -167,6 +166,11 @@ def export_request(*, study: Study, include_simulated: bool = False) -> DatasetE
     return export
 
 
+def _export_failed(export: DatasetExport, message: str) -> None:
+    DatasetExport.objects.filter(pk=export.pk).update(status=JobStatus.FAILED, message=message,
+                                                      finished_at=timezone.now())
+
+
 def export_job_run(*, study_id: int) -> DatasetExport:
     """The export job: write a new zip of the study (``dataset_zip``, the
     participants the request chose), record it on the study's
@@ -177,15 +181,13 @@ def export_job_run(*, study_id: int) -> DatasetExport:
     DatasetExport.objects.filter(pk=export.pk).update(
         status=JobStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1,
         worker=socket.gethostname(), message="")
-    failed = partial(DatasetExport.objects.filter(pk=export.pk).update, status=JobStatus.FAILED,
-                     finished_at=timezone.now())
     try:
         path, report = dataset_zip(study=export.study, include_simulated=export.include_simulated)
     except VotesError as error:  # nothing to export (yet): the reason is the job's result
-        failed(message=str(error))
+        _export_failed(export, str(error))
         return DatasetExport.objects.get(pk=export.pk)
     except Exception as error:
-        failed(message=f"{type(error).__name__}: {error}")
+        _export_failed(export, f"{type(error).__name__}: {error}")
         raise
     for old in path.parent.iterdir():
         if old != path and old.is_file():
