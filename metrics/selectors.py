@@ -10,8 +10,8 @@ from itertools import groupby
 from operator import attrgetter
 from statistics import mean
 
+import pandas as pd
 from django.db.models import Count, QuerySet
-from scipy import stats
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import MetricSpec, all_metrics
@@ -150,18 +150,14 @@ class Agreement:
 def metric_agreement() -> Agreement:
     """The agreement of every metric with a value on at least 3 PVSs."""
     specs = all_metrics()
-    values: dict[str, dict[int, float]] = defaultdict(dict)
-    for pvs_id, metric, value in MetricResult.objects.filter(
-            status=MetricStatus.OK, metric__in=specs).values_list("pvs_id", "metric", "value"):
-        values[metric][pvs_id] = value if specs[metric].higher_is_better else -value
-    names = [name for name in specs if len(values[name]) >= 3]
-    rho, n = [], []
-    for a in names:
-        rho.append([]), n.append([])
-        for b in names:
-            common = sorted(values[a].keys() & values[b].keys())
-            n[-1].append(len(common))
-            pair = ([values[a][i] for i in common], [values[b][i] for i in common])
-            r = stats.spearmanr(*pair).statistic if len(common) >= 3 else float("nan")
-            rho[-1].append(None if r != r else float(r))
-    return Agreement(names=names, rho=rho, n=n)
+    rows = MetricResult.objects.filter(status=MetricStatus.OK, metric__in=specs).values_list(
+        "pvs_id", "metric", "value")
+    frame = pd.DataFrame(list(rows), columns=["pvs_id", "metric", "value"])
+    wide = frame.pivot(index="pvs_id", columns="metric", values="value")
+    names = [name for name in specs if name in wide and wide[name].count() >= 3]
+    oriented = wide[names] * [1.0 if specs[name].higher_is_better else -1.0 for name in names]
+    # Pairwise-complete: each pair is ranked over the PVSs that have both, as scipy.stats.spearmanr on them.
+    rho = oriented.corr(method="spearman", min_periods=3).to_numpy()
+    present = oriented.notna().to_numpy(dtype=int)
+    return Agreement(names=names, rho=[[None if r != r else float(r) for r in row] for row in rho],
+                     n=(present.T @ present).tolist())

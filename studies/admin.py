@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from studies.models import Participant, Stimulus, Study, Trial, Vote
+from studies.models import (
+    AnalysisJob,
+    DatasetExport,
+    Participant,
+    Stimulus,
+    StoredAnalysis,
+    Study,
+    Trial,
+    Vote,
+)
 
 
 class StimulusInline(admin.TabularInline):
@@ -34,3 +43,15 @@ class TrialAdmin(admin.ModelAdmin):
 class VoteAdmin(admin.ModelAdmin):
     list_display = ["trial", "score", "watch_seconds", "stall_count", "replays", "created_at"]
     list_filter = ["trial__participant__study", "score"]
+
+
+@admin.register(StoredAnalysis)
+class StoredAnalysisAdmin(admin.ModelAdmin):
+    list_display = ["study", "model", "ci", "include_simulated", "computed_at", "n_votes", "study_votes", "message"]
+    list_filter = ["study", "model"]
+    exclude = ["pvs", "participants", "breakdown"]
+
+
+@admin.register(AnalysisJob, DatasetExport)
+class StudyJobAdmin(admin.ModelAdmin):
+    list_display = ["study", "status", "queued_at", "started_at", "finished_at", "message"]

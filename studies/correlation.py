@@ -390,7 +390,8 @@ def _table_row(report: CorrelationReport) -> dict:
         estimate = getattr(report, name)
         row.update({name: estimate.value, f"{name}_low": estimate.ci95_low,
                     f"{name}_high": estimate.ci95_high})
-    return row | {"note": report.note}
+    fit = report.fit
+    return row | {"fit": list(fit.params) if fit.converged else None, "note": report.note}
 
 
 def correlation_table(data: pd.DataFrame, *, metrics: Mapping[str, bool], mos_column: str = "mos",
@@ -403,9 +404,11 @@ def correlation_table(data: pd.DataFrame, *, metrics: Mapping[str, bool], mos_co
     NaN). metrics: column name -> higher_is_better. Columns: metric, rank
     (1 = highest PLCC), n, then ``<stat>``, ``<stat>_low``, ``<stat>_high``
     for each of plcc, plcc_linear, srocc, krocc, rmse, rmse_star,
-    outlier_ratio, then note. Sorted by PLCC, NaN last. A metric on which
-    correlate raises CorrelationError (too few PVSs, constant values) gets a
-    row of NaNs with the reason in ``note``.
+    outlier_ratio, then fit (:class:`LogisticFit`'s (b1, b2, b3, b4) on the
+    metric's own values, as a list; None when it did not converge), then
+    note. Sorted by PLCC, NaN last. A metric on which correlate raises
+    CorrelationError (too few PVSs, constant values) gets a row of NaNs with
+    the reason in ``note``.
     """
     missing = [column for column in [mos_column, *metrics] if column not in data]
     if missing:
@@ -419,7 +422,7 @@ def correlation_table(data: pd.DataFrame, *, metrics: Mapping[str, bool], mos_co
             rows.append({"metric": name} | _table_row(report))
         except CorrelationError as error:
             rows.append({"metric": name, "note": str(error)})
-    table = pd.DataFrame(rows).reindex(columns=["metric", "n", *_stat_columns(), "note"])
+    table = pd.DataFrame(rows).reindex(columns=["metric", "n", *_stat_columns(), "fit", "note"])
     table = table.sort_values("plcc", ascending=False, na_position="last", kind="stable")
     table.insert(1, "rank", table["plcc"].rank(ascending=False, method="min").astype("Int64"))
     return table.reset_index(drop=True)

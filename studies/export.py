@@ -6,30 +6,37 @@ DMOS, votes, bitrate, codec, curve, family, rate point, every metric), src.csv a
 dataset, README.md (the dataset card) and, with media, the videos the viewers
 saw with their SHA-256. Simulated participants are left out unless asked for.
 The folder is built under a temporary name and renamed when complete.
+
+On the pages the export is a job (Celery task ``studies.export``, queue
+``cpu``): ``export_request`` queues it, ``export_job_run`` writes one zip per
+study under ``DATA_DIR/exports/<study>/`` and removes the previous one. A GET
+never writes a file.
 """
-import importlib.metadata
 import json
-import platform
 import shutil
-import subprocess
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from django.conf import settings
+from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from qa_platform.codec.storage import atomic_path, sha256_file
-from qa_platform.core.models import Hrc, Source
-from studies.analysis import REGISTRY, to_sureal_dataset
-from studies.models import AcrScore, Stimulus, StimulusRole, Study
+from qa_platform.core.models import Hrc, JobStatus, Source
+from studies.analysis import REGISTRY, VotesError, to_sureal_dataset
+from studies.jobs import send_on_commit
+from studies.models import AcrScore, DatasetExport, Stimulus, StimulusRole, Study
 from studies.results import DEFAULT_MODEL, StudyAnalysis, study_analysis
+from studies.versions import software_versions
 
+EXPORT_TASK = "studies.export"
 VOTE_EXPORT_COLUMNS = ["subject", "stimulus", "reference", "vote", "repetition", "is_reference", "hrc", "pvs_id",
                        "simulated", "watch_seconds", "stall_count", "replays", "voted_at"]
-PACKAGES = ["Django", "numpy", "scipy", "pandas", "sureal", "av", "torch", "piq", "lpips", "dlib-bin", "plotly"]
 
 
 class ExportError(ValueError):
@@ -42,19 +49,6 @@ class ExportReport:
     files: list[str]
     votes: int
     participants: int
-
-
-def _software_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=settings.BASE_DIR, check=False)
-    versions["faceqa"] = commit.stdout.strip() or "unknown (not a git checkout)"
-    return versions
 
 
 def _descriptors(analysis: StudyAnalysis) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -112,7 +106,7 @@ def _dataset_card(analysis: StudyAnalysis, media: bool) -> str:
         "n_votes": len(analysis.votes), "n_pvs": len(analysis.pvs),
         "n_sources": analysis.pvs["src"].nunique(), "n_hrcs": analysis.pvs["hrc"].nunique(),
         "training": study.stimuli.filter(role=StimulusRole.TRAINING).count(),
-        "viewing": _viewing_summary(participants), "versions": _software_versions(),
+        "viewing": _viewing_summary(participants), "versions": software_versions(),
         "media": media, "exported_at": timezone.now().isoformat(timespec="seconds"),
     })
 
@@ -145,14 +139,61 @@ def dataset_export(*, study: Study, out_dir: Path, include_simulated: bool = Fal
                         participants=len(analysis.participants))
 
 
-def dataset_zip(*, study: Study, include_simulated: bool = False) -> Path:
-    """Export ``study`` (no media) and zip it under DATA_DIR/exports; return the zip's path."""
-    exports = Path(settings.DATA_DIR) / "exports"
+def dataset_zip(*, study: Study, include_simulated: bool = False) -> tuple[Path, ExportReport]:
+    """Export ``study`` (no media) as a zip in ``DATA_DIR/exports/<study>/``; return (its path, the export's report).
+
+    Errors as :func:`dataset_export`.
+    """
+    exports = Path(settings.DATA_DIR) / "exports" / study.name
     exports.mkdir(parents=True, exist_ok=True)
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
     name = f"{study.name}-{stamp}{'-with-simulated' if include_simulated else ''}"
-    with tempfile.TemporaryDirectory(dir=exports) as tmp:
-        dataset_export(study=study, out_dir=Path(tmp) / name, include_simulated=include_simulated)
+    with tempfile.TemporaryDirectory(dir=exports, prefix=".") as tmp:
+        report = dataset_export(study=study, out_dir=Path(tmp) / name, include_simulated=include_simulated)
         with atomic_path(exports / f"{name}.zip") as zipped:
             shutil.make_archive(str(zipped.with_suffix("")), "zip", root_dir=tmp, base_dir=name)
-    return exports / f"{name}.zip"
+    return exports / f"{name}.zip", report
+
+
+def export_request(*, study: Study, include_simulated: bool = False) -> DatasetExport:
+    """Queue the study's export job, unless one is queued or running already (then return that one)."""
+    with transaction.atomic():
+        export, _ = DatasetExport.objects.get_or_create(study=study)
+        idle = DatasetExport.objects.filter(pk=export.pk).exclude(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        if idle.update(status=JobStatus.QUEUED, queued_at=timezone.now(), message="",
+                       include_simulated=include_simulated):
+            send_on_commit(export, EXPORT_TASK, study_id=study.pk)
+    export.refresh_from_db()
+    return export
+
+
+def _export_failed(export: DatasetExport, message: str) -> None:
+    DatasetExport.objects.filter(pk=export.pk).update(status=JobStatus.FAILED, message=message,
+                                                      finished_at=timezone.now())
+
+
+def export_job_run(*, study_id: int) -> DatasetExport:
+    """The export job: write a new zip of the study (``dataset_zip``, the
+    participants the request chose), record it on the study's
+    ``DatasetExport`` and remove every other file of the study's export
+    folder. Votes that cannot be exported (none from people) fail the job
+    with the reason; any other error fails it and is raised again."""
+    export, _ = DatasetExport.objects.select_related("study").get_or_create(study_id=study_id)
+    DatasetExport.objects.filter(pk=export.pk).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1,
+        worker=socket.gethostname(), message="")
+    try:
+        path, report = dataset_zip(study=export.study, include_simulated=export.include_simulated)
+    except VotesError as error:  # nothing to export (yet): the reason is the job's result
+        _export_failed(export, str(error))
+        return DatasetExport.objects.get(pk=export.pk)
+    except Exception as error:
+        _export_failed(export, f"{type(error).__name__}: {error}")
+        raise
+    for old in path.parent.iterdir():
+        if old != path and old.is_file():
+            old.unlink()
+    DatasetExport.objects.filter(pk=export.pk).update(
+        status=JobStatus.DONE, finished_at=timezone.now(), votes=report.votes, participants=report.participants,
+        path=str(path.relative_to(settings.DATA_DIR)))
+    return DatasetExport.objects.get(pk=export.pk)

@@ -10,7 +10,7 @@ import uuid
 
 from django.db import models
 
-from qa_platform.core.models import Pvs, Source
+from qa_platform.core.models import Job, Pvs, Source
 
 
 class Method(models.TextChoices):
@@ -196,3 +196,96 @@ class Vote(models.Model):
 
     def __str__(self):
         return f"{self.trial}: {self.score}"
+
+
+class StoredAnalysis(models.Model):
+    """A study's votes through one subject model, as the analysis job stored them (``studies.analysis_store``).
+
+    One row per study and option set: subject ``model`` (``studies.analysis.MODELS``),
+    ``ci`` method and whether simulated participants count. The pages read these
+    rows and never compute. ``computed_at`` is null while a row someone asked for
+    waits for its first run; ``message`` says why a run gave no result (no votes yet).
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="analyses")
+    model = models.CharField(max_length=16)
+    ci = models.CharField(max_length=8)
+    include_simulated = models.BooleanField()
+    computed_at = models.DateTimeField(null=True, blank=True)
+    study_votes = models.PositiveIntegerField(
+        default=0, help_text="Every vote of the study when computed: a different count now means stale.")
+    n_votes = models.PositiveIntegerField(default=0, help_text="Test votes analysed.")
+    simulated = models.PositiveIntegerField(default=0, help_text="Simulated participants analysed.")
+    model_version = models.CharField(
+        max_length=100, blank=True, help_text="The subject model's TYPE and VERSION, e.g. sureal-0.9.0/BT500_V0.1.")
+    versions = models.JSONField(default=dict, blank=True, help_text="sureal, numpy, scipy and code versions.")
+    message = models.TextField(blank=True)
+    pvs = models.JSONField(default=list, blank=True, help_text="One record per test PVS (studies.results.pvs_table).")
+    participants = models.JSONField(
+        default=list, blank=True, help_text="One record per participant (studies.results.participant_table).")
+    breakdown = models.JSONField(
+        default=dict, blank=True, help_text="Per target: studies.results.correlation_breakdown's labels and rows.")
+
+    class Meta:
+        ordering = ["study_id", "model", "ci", "-include_simulated"]
+        verbose_name_plural = "stored analyses"
+        constraints = [
+            models.UniqueConstraint(fields=["study", "model", "ci", "include_simulated"],
+                                    name="one_analysis_per_options")
+        ]
+
+    def __str__(self):
+        return f"{self.study.name}: {self.model}, CI {self.ci}{'' if self.include_simulated else ', people only'}"
+
+
+class StoredCorrelation(models.Model):
+    """Metric–target correlations of one stored analysis over one subset of PVSs, with bootstrap CIs.
+
+    ``target`` is ``mos`` or ``dmos``; ``family``, ``codec``, ``src`` empty = all.
+    ``ranking``: studies.results.correlation_results' rows (with each metric's
+    logistic fit); ``comparisons``: studies.results.metric_comparisons' rows.
+    """
+
+    analysis = models.ForeignKey(StoredAnalysis, on_delete=models.CASCADE, related_name="correlations")
+    target = models.CharField(max_length=8)
+    family = models.CharField(max_length=100, blank=True)
+    codec = models.CharField(max_length=100, blank=True)
+    src = models.CharField(max_length=120, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    n_bootstrap = models.PositiveIntegerField(default=0)
+    ranking = models.JSONField(default=list, blank=True)
+    comparisons = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["analysis_id", "target", "family", "codec", "src"]
+        constraints = [
+            models.UniqueConstraint(fields=["analysis", "target", "family", "codec", "src"],
+                                    name="one_correlation_per_subset")
+        ]
+
+    def __str__(self):
+        subset = "/".join(filter(None, [self.family, self.codec, self.src])) or "all"
+        return f"{self.analysis}: {self.target} on {subset}"
+
+
+class AnalysisJob(Job):
+    """The study's analysis job, one row per study: ``queued`` while a run is
+    scheduled (later votes then join that run instead of scheduling another)."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="analysis_job")
+
+    def __str__(self):
+        return f"analysis of {self.study.name}: {self.status}"
+
+
+class DatasetExport(Job):
+    """The study's dataset zip, made by the export job: one per study, a new one replaces the old."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="dataset_export")
+    include_simulated = models.BooleanField(default=False)
+    path = models.CharField(max_length=500, blank=True, help_text="The zip, relative to DATA_DIR; empty until made.")
+    votes = models.PositiveIntegerField(null=True, blank=True)
+    participants = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self):
+        return f"export of {self.study.name}: {self.status}"

@@ -24,6 +24,7 @@ from metrics.models import MetricResult, MetricStatus
 from metrics.registry import get_metric
 from qa_platform.codec import video
 from qa_platform.core.models import JobStatus, Pvs, Source
+from studies.analysis_store import analyses_schedule
 from studies.assignment import (
     AssignmentError,
     draw_balanced,
@@ -247,7 +248,8 @@ def vote_submit(*, participant: Participant, position: int, score: int, watch_se
     when ``position`` is not in this participant's playlist, and
     ``StudyError`` for a score off the ACR scale or a trial that is not the
     next unanswered one (it has not been shown). The participant is marked complete with
-    their last vote.
+    their last vote. A new vote schedules the study's analysis job
+    (``studies.analysis_store.analyses_schedule``: many votes, one run).
     """
     if score not in AcrScore.values:
         raise StudyError(f"score must be one of {sorted(AcrScore.values)}, not {score!r}")
@@ -267,6 +269,8 @@ def vote_submit(*, participant: Participant, position: int, score: int, watch_se
         if created and not participant.trials.filter(vote__isnull=True).exists():
             participant.completed_at = timezone.now()
             participant.save(update_fields=["completed_at"])
+        if created:
+            analyses_schedule(study=participant.study)
     return vote, created
 
 

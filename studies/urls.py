@@ -13,5 +13,7 @@ urlpatterns = [
     path("studies/", results.study_list_view, name="list"),
     path("studies/<slug:name>/", results.dashboard_view, name="dashboard"),
     path("studies/<slug:name>/analysis/", results.analysis_view, name="analysis"),
-    path("studies/<slug:name>/export.zip", results.export_view, name="export"),
+    path("studies/<slug:name>/recompute/", results.recompute_view, name="recompute"),
+    path("studies/<slug:name>/export/", results.export_view, name="export"),
+    path("studies/<slug:name>/export.zip", results.export_download_view, name="export_download"),
 ]

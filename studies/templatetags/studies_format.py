@@ -13,3 +13,10 @@ def estimate(row: dict, stat: str) -> str:
     if low is None or high is None:
         return format_html("<span class='value'>{}</span>", f"{value:.3f}")
     return format_html("<span class='value'>{}</span> [{}, {}]", f"{value:.3f}", f"{low:.3f}", f"{high:.3f}")
+
+
+@register.filter
+def fixed(value, digits: int) -> str:
+    """``value`` with ``digits`` decimals, blank when None: ``floatformat`` without
+    its localisation, which costs most of a page of a thousand rows."""
+    return "" if value is None else f"{float(value):.{int(digits)}f}"

@@ -1,4 +1,4 @@
-"""Fixtures of the studies tests: a small database of done PVSs and a study on it."""
+"""Fixtures of the studies tests: a small database of done PVSs, a study on it, no broker."""
 import pytest
 
 from studies import services
@@ -16,3 +16,12 @@ def study(database):
     """An ACR-HR study: 6 PVSs and 3 hidden references, 3 training stimuli, a
     trap; each participant rates 5 PVSs and the 3 references; 3 votes per PVS."""
     return services.study_create(name="pilot", pvs=database, votes_per_pvs=3, trials_per_participant=5, seed=1)
+
+
+@pytest.fixture(autouse=True)
+def sent_jobs(monkeypatch):
+    """The Celery tasks the studies app sends, as (task, study id, countdown): recorded, never sent to a broker."""
+    sent = []
+    monkeypatch.setattr("studies.jobs._send", lambda model, job_id, task, study_id, countdown:
+                        sent.append((task, study_id, countdown)))
+    return sent

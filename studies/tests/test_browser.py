@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from studies import services
+from studies.analysis_store import analyses_compute
 from studies.models import Participant, Platform, Vote
 from studies.results import study_analysis
 from studies.tests.factories import make_database
@@ -108,6 +109,7 @@ def test_another_participants_session_is_not_found(live_server, page, crowd_stud
 def test_dashboard_scatter_opens_the_pvs_of_a_point(live_server, page, crowd_study, settings):
     settings.FACEQA_BOOTSTRAP_RESAMPLES = 50
     services.study_simulate_ratings(study=crowd_study, participants=20, seed=2)
+    analyses_compute(study=crowd_study)
     page.goto(live_server.url + reverse("studies:dashboard", args=["browser"]) + "?metric=ms_ssim")
     page.wait_for_selector("#scatter-plot .scatterlayer .trace")
     assert "SIMULATED" in page.inner_text("#simulated-banner")

@@ -1,7 +1,5 @@
 """Study results: analysis, per-PVS table, dashboard and analysis pages, export, correlate."""
 import json
-import zipfile
-from io import BytesIO
 
 import pandas as pd
 import pytest
@@ -10,6 +8,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from studies import services
+from studies.analysis_store import AnalysisOptions, analyses_compute, analysis_request
 from studies.export import ExportError, dataset_export
 from studies.results import (
     Filters,
@@ -82,21 +81,35 @@ class TestStudyAnalysis:
         assert Filters(family="generative").apply(analysis.pvs).empty
 
 
+@pytest.fixture
+def stored(rated):
+    """The rated study with its analyses stored, as the analysis job leaves them."""
+    analyses_compute(study=rated)
+    return rated
+
+
 class TestPages:
-    @pytest.mark.parametrize("query", ["", "?model=p910&target=dmos", "?family=conventional&metric=psnr_y",
-                                       "?model=bogus&ci=normal"])
-    def test_dashboard_renders(self, client, rated, query):
+    @pytest.mark.parametrize("query, asked", [
+        ("", {}),
+        ("?model=p910&target=dmos", {"options": AnalysisOptions(model="p910"), "target": "dmos"}),
+        ("?family=conventional&metric=psnr_y", {"filters": Filters(family="conventional")}),
+        ("?model=bogus&ci=normal", {"options": AnalysisOptions(ci="normal")}),
+    ])
+    def test_dashboard_renders(self, client, rated, query, asked):
+        analysis_request(study=rated, **asked)
+        analyses_compute(study=rated)
         response = client.get(reverse("studies:dashboard", args=["pilot"]) + query)
         page = response.content.decode()
         assert response.status_code == 200
         assert 'id="simulated-banner"' in page and 'id="ranking"' in page and "scatter-figure" in page
-        assert 'id="breakdown"' in page
+        assert 'id="breakdown"' in page and "from 96 test votes" in page
 
     def test_dashboard_of_an_unrated_study_says_so(self, client, study):
+        analyses_compute(study=study)
         response = client.get(reverse("studies:dashboard", args=["pilot"]))
         assert response.status_code == 200 and "no votes yet" in response.content.decode()
 
-    def test_analysis_page_lists_each_participant_and_why(self, client, rated):
+    def test_analysis_page_lists_each_participant_and_why(self, client, stored):
         page = client.get(reverse("studies:analysis", args=["pilot"])).content.decode()
         assert page.count("SIMULATED</span>") == 12
         assert page.count("<strong>rejected</strong>") >= 2
@@ -105,14 +118,6 @@ class TestPages:
     def test_study_list_links_the_participant_url(self, client, rated):
         page = client.get(reverse("studies:list")).content.decode()
         assert "/study/pilot/" in page and "12 SIMULATED" in page
-
-    def test_download_leaves_simulated_out_unless_asked(self, client, rated):
-        assert client.get(reverse("studies:export", args=["pilot"])).status_code == 404
-        response = client.get(reverse("studies:export", args=["pilot"]) + "?simulated=1")
-        archive = zipfile.ZipFile(BytesIO(b"".join(response.streaming_content)))
-        names = {name.split("/", 1)[1] for name in archive.namelist()}
-        assert {"votes.csv", "pvs.csv", "src.csv", "hrc.csv", "participants.csv", "sureal_dataset.json",
-                "README.md"} <= names
 
 
 class TestExport:

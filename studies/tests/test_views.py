@@ -84,11 +84,12 @@ class TestLanding:
 
 
 class TestResearcherPages:
-    @pytest.mark.parametrize("name", ["studies:list", "studies:dashboard", "studies:analysis", "studies:export"])
+    @pytest.mark.parametrize("name", ["studies:list", "studies:dashboard", "studies:analysis", "studies:export",
+                                      "studies:export_download"])
     def test_staff_only_when_not_open(self, client, study, settings, name):
         settings.FACEQA_OPEN_RESEARCHER_PAGES = False
         url = reverse(name) if name == "studies:list" else reverse(name, args=["pilot"])
         assert client.get(url).status_code == 302  # to the admin login
         User.objects.create_user("r", password="pw", is_staff=True)
         client.login(username="r", password="pw")
-        assert client.get(url).status_code in (200, 404)  # 404: the export of a study without votes
+        assert client.get(url).status_code in (200, 404)  # 404: the download before any export

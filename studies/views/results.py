@@ -1,30 +1,33 @@
 """The researcher's pages: the study list, the analysis (MOS and screening),
-the metric–MOS correlation dashboard, the dataset download."""
+the metric–MOS correlation dashboard, the dataset export.
+
+The pages read what the jobs stored (``studies.analysis_store``,
+``studies.export``) and never compute; their POST buttons queue the jobs.
+"""
 import functools
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from metrics.registry import all_metrics
 from studies import figures
-from studies.analysis import CI_METHODS, MODELS, REGISTRY, VotesError
-from studies.correlation import CorrelationError, fit_logistic
-from studies.export import dataset_zip
-from studies.models import Study
-from studies.results import (
-    DEFAULT_MODEL,
-    RANKED_STATISTICS,
-    TARGETS,
-    Filters,
-    NoVotesError,
-    correlation_breakdown,
-    correlation_results,
-    metric_comparisons,
-    study_analysis,
+from studies.analysis import CI_METHODS, MODELS, REGISTRY
+from studies.analysis_store import (
+    AnalysisOptions,
+    analysis_request,
+    stored_correlation,
+    stored_view,
 )
+from studies.correlation import LogisticFit
+from studies.export import export_request
+from studies.models import DatasetExport, Study
+from studies.results import DEFAULT_MODEL, RANKED_STATISTICS, TARGETS, Filters
 from studies.selectors import study_counts
 
 
@@ -47,50 +50,45 @@ def study_list_view(request):
     return render(request, "studies/study_list.html", {"studies": studies})
 
 
-def _records(frame) -> list[dict]:
-    """Rows for a template, NaN and NA as None (shown blank, not as "nan")."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
-
-def _options(request) -> dict:
-    """Model, CI, simulated and filter choices from the query string (bad values fall back to defaults)."""
-    get = request.GET
+def _options(params) -> dict:
+    """Model, CI, simulated, target and filter choices from a query string or
+    form (bad values fall back to defaults)."""
     return {
-        "model": get.get("model") if get.get("model") in MODELS else DEFAULT_MODEL,
-        "ci": get.get("ci") if get.get("ci") in CI_METHODS else "t",
-        "include_simulated": get.get("simulated", "1") != "0",
-        "target": get.get("target") if get.get("target") in TARGETS else "mos",
-        "filters": Filters(family=get.get("family", ""), codec=get.get("codec", ""), src=get.get("src", "")),
+        "model": params.get("model") if params.get("model") in MODELS else DEFAULT_MODEL,
+        "ci": params.get("ci") if params.get("ci") in CI_METHODS else "t",
+        "include_simulated": params.get("simulated", "1") != "0",
+        "target": params.get("target") if params.get("target") in TARGETS else "mos",
+        "filters": Filters(family=params.get("family", ""), codec=params.get("codec", ""),
+                           src=params.get("src", "")),
     }
 
 
-def _analysis_or_message(study: Study, options: dict):
-    try:
-        return study_analysis(study, model=options["model"], ci=options["ci"],
-                              include_simulated=options["include_simulated"]), ""
-    except NoVotesError as error:
-        return None, str(error)
-    except VotesError as error:
-        return None, f"the votes cannot be analysed with this model: {error}"
+def _analysis_options(options: dict) -> AnalysisOptions:
+    return AnalysisOptions(model=options["model"], ci=options["ci"], include_simulated=options["include_simulated"])
 
 
 def _context(request, name: str) -> dict:
+    """What both pages show: the options, the stored analysis and its state, or why there is none."""
     study = get_object_or_404(Study, name=name)
-    options = _options(request)
-    analysis, message = _analysis_or_message(study, options)
-    return {"study": study, "options": options, "analysis": analysis, "message": message,
+    options = _options(request.GET)
+    stored = stored_view(study=study, options=_analysis_options(options))
+    message = ""
+    if not stored.computed:
+        message = "Not computed yet for these options."
+    elif stored.analysis.message:
+        message = stored.analysis.message
+    return {"study": study, "options": options, "stored": stored, "analysis": stored.analysis, "message": message,
             "models": [(name, REGISTRY[name].label) for name in MODELS], "counts": study_counts(study)}
 
 
 @researcher_only
 def analysis_view(request, name):
-    """MOS (or the chosen model's scores) per PVS and each participant's screening result and why."""
+    """MOS (or the chosen model's scores) per PVS and each participant's screening result and why, as stored."""
     context = _context(request, name)
-    analysis = context["analysis"]
-    if analysis is not None:
-        context["participants"] = _records(analysis.participants)
-        context["pvs_rows"] = _records(analysis.pvs)
-        context["model_spec"] = REGISTRY[analysis.result.model]
+    if not context["message"]:
+        analysis = context["analysis"]
+        context.update({"participants": analysis.participants, "pvs_rows": analysis.pvs,
+                        "model_spec": REGISTRY[analysis.model]})
     return render(request, "studies/analysis.html", context)
 
 
@@ -98,55 +96,81 @@ def _pvs_url(pvs_id: int) -> str:
     return reverse("metrics:pvs", args=[pvs_id])
 
 
+def _fit(row: dict) -> LogisticFit | None:
+    return LogisticFit(params=tuple(row["fit"]), converged=True) if row.get("fit") else None
+
+
 @researcher_only
 def dashboard_view(request, name):
-    """Metric–MOS correlations, ranked, with a scatter per metric and rate–MOS curves."""
+    """Metric–MOS correlations, ranked, with a scatter per metric and rate–MOS curves, as stored."""
     context = _context(request, name)
-    analysis, options = context["analysis"], context["options"]
-    if analysis is None:
+    if context["message"]:
         return render(request, "studies/dashboard.html", context)
-    table = options["filters"].apply(analysis.pvs).dropna(subset=[options["target"]])
-    ranking = correlation_results(analysis, target=options["target"], filters=options["filters"],
-                                  n_bootstrap=settings.FACEQA_BOOTSTRAP_RESAMPLES)
-    specs = all_metrics()
-    chosen = request.GET.get("metric") if request.GET.get("metric") in ranking["metric"].values else None
-    chosen = chosen or (ranking["metric"].iloc[0] if len(ranking) else None)
+    options, stored = context["options"], context["stored"]
+    target, pvs = options["target"], stored.pvs
+    context.update({"families": sorted(pvs["family"].unique()), "codecs": sorted(pvs["codec"].unique()),
+                    "sources": sorted(pvs["src"].unique())})
+    correlation = stored_correlation(analysis=stored.analysis, target=target, filters=options["filters"])
+    if correlation is None or correlation.computed_at is None:
+        context["message"] = f"{target.upper()} correlations on these PVSs are not computed yet."
+        return render(request, "studies/dashboard.html", context)
+    table = options["filters"].apply(pvs).dropna(subset=[target])
+    ranking, specs = correlation.ranking, all_metrics()
+    by_metric = {row["metric"]: row for row in ranking}
+    chosen = request.GET.get("metric") if request.GET.get("metric") in by_metric else None
+    chosen = chosen or (ranking[0]["metric"] if ranking else None)
+    breakdown = stored.analysis.breakdown[target]
     context.update({
-        "table": table, "n_bootstrap": settings.FACEQA_BOOTSTRAP_RESAMPLES,
-        "ranking": _records(ranking), "statistics": RANKED_STATISTICS, "specs": specs, "chosen": chosen,
-        "families": sorted(analysis.pvs["family"].unique()), "codecs": sorted(analysis.pvs["codec"].unique()),
-        "sources": sorted(analysis.pvs["src"].unique()),
-        "rate_figure": figures.rate_figure(table, target=options["target"], pvs_url=_pvs_url),
-        "breakdown": correlation_breakdown(analysis, target=options["target"]),
-        "comparisons": metric_comparisons(analysis, ranking, target=options["target"],
-                                          filters=options["filters"]).to_dict("records"),
+        "table": table, "correlation": correlation, "ranking": ranking, "statistics": RANKED_STATISTICS,
+        "specs": specs, "chosen": chosen, "breakdown": (breakdown["labels"], breakdown["rows"]),
+        "comparisons": correlation.comparisons,
+        "rate_figure": figures.rate_figure(table, target=target, pvs_url=_pvs_url),
     })
     if chosen:
-        spec = specs[chosen]
-        rows = table.dropna(subset=[chosen])
-        fit = _fit_or_none(rows[chosen], rows[options["target"]], spec.higher_is_better)
-        context["scatter_figure"] = figures.scatter_figure(rows, spec=spec, target=options["target"], fit=fit,
-                                                           pvs_url=_pvs_url)
+        context["scatter_figure"] = figures.scatter_figure(
+            table.dropna(subset=[chosen]), spec=specs[chosen], target=target, fit=_fit(by_metric[chosen]),
+            pvs_url=_pvs_url)
     return render(request, "studies/dashboard.html", context)
 
 
-def _fit_or_none(metric, target, higher_is_better):
-    try:
-        fit = fit_logistic(metric, target, higher_is_better=higher_is_better)
-    except CorrelationError:
-        return None
-    return fit if fit.converged else None
+def _next_url(request, default: str) -> str:
+    url = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure())
+    return url if safe else default
+
+
+@researcher_only
+@require_POST
+def recompute_view(request, name):
+    """Queue the analysis job now, keeping the posted options and subset among the stored ones; back to ``next``."""
+    study = get_object_or_404(Study, name=name)
+    options = _options(request.POST)
+    analysis_request(study=study, options=_analysis_options(options), target=options["target"],
+                     filters=options["filters"])
+    return redirect(_next_url(request, reverse("studies:dashboard", args=[study.name])))
 
 
 @researcher_only
 def export_view(request, name):
-    """The dataset as a zip (votes of people only unless ?simulated=1)."""
+    """The dataset export's state and download link; POST queues a new export
+    (``simulated=1`` keeps simulated participants)."""
     study = get_object_or_404(Study, name=name)
-    include_simulated = request.GET.get("simulated") == "1"
-    try:
-        path = dataset_zip(study=study, include_simulated=include_simulated)
-    except NoVotesError as error:
-        raise Http404(str(error)) from error
-    except VotesError as error:
-        return HttpResponse(f"the votes cannot be exported: {error}", status=409, content_type="text/plain")
+    if request.method == "POST":
+        export_request(study=study, include_simulated=request.POST.get("simulated") == "1")
+        return redirect("studies:export", name=study.name)
+    export = DatasetExport.objects.filter(study=study).first()
+    return render(request, "studies/export.html", {
+        "study": study, "export": export, "counts": study_counts(study),
+        "ready": export is not None and bool(export.path),
+    })
+
+
+@researcher_only
+def export_download_view(request, name):
+    """The latest export's zip; 404 until one has been made."""
+    export = get_object_or_404(DatasetExport, study__name=name)
+    path = Path(settings.DATA_DIR) / export.path
+    if not export.path or not path.is_file():
+        raise Http404(f"study {name!r} has no export yet")
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)

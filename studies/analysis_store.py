@@ -1,0 +1,251 @@
+"""Stored analyses: a study's scores, screening and metric correlations,
+computed by the analysis job and read by the researcher pages.
+
+The pages never compute. The job (``analysis_job_run``, Celery task
+``studies.analyse`` on the ``cpu`` queue) recomputes every ``StoredAnalysis``
+row of the study and every ``StoredCorrelation`` row under it:
+
+- always the default options (``DEFAULT_OPTIONS``: the default subject model,
+  Student-t CIs, simulated participants included) with both targets (MOS,
+  DMOS) over all PVSs, which is what the pages show first;
+- plus every other option set or subset (model, CI, people only, target,
+  codec family, codec, SRC) a researcher asked for from a page
+  (``analysis_request``); such a row is kept and recomputed with the others.
+
+A vote schedules a run ``RECOMPUTE_DELAY_SECONDS`` later (``analyses_schedule``);
+the votes that come while that run waits join it. A stored row records the
+study's vote count when it was computed, so a page can say that newer votes
+exist (``is_stale``).
+"""
+import math
+import socket
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from qa_platform.core.models import JobStatus
+from studies.analysis import CI_METHODS, MODELS, VotesError
+from studies.jobs import send_on_commit
+from studies.models import AnalysisJob, StoredAnalysis, StoredCorrelation, Study, Vote
+from studies.results import (
+    DEFAULT_MODEL,
+    TARGETS,
+    Filters,
+    StudyAnalysis,
+    correlation_breakdown,
+    correlation_results,
+    metric_comparisons,
+    study_analysis,
+)
+from studies.versions import code_version, package_version
+
+TASK = "studies.analyse"
+RECOMPUTE_DELAY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Which analysis: subject ``model`` (``studies.analysis.MODELS``), ``ci``
+    method (``CI_METHODS``) and whether simulated participants count."""
+
+    model: str = DEFAULT_MODEL
+    ci: str = "t"
+    include_simulated: bool = True
+
+    def __post_init__(self):
+        if self.model not in MODELS or self.ci not in CI_METHODS:
+            raise ValueError(f"unknown model {self.model!r} or CI method {self.ci!r}")
+
+
+DEFAULT_OPTIONS = AnalysisOptions()
+
+
+def _json_safe(value):
+    """``value`` with NaN and infinities as None and numpy scalars as Python ones (for a JSONField)."""
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return _json_safe(frame.astype(object).where(frame.notna(), None).to_dict("records"))
+
+
+def study_vote_count(study: Study) -> int:
+    """Every vote of the study (test, training, trap; people and simulated)."""
+    return Vote.objects.filter(trial__participant__study=study).count()
+
+
+# A stored analysis whose votes the subject model could not use: ``message`` says why.
+NO_RESULT = {"n_votes": 0, "simulated": 0, "model_version": "", "pvs": [], "participants": [], "breakdown": {}}
+
+
+def _analysis_fields(analysis: StudyAnalysis) -> dict:
+    return {
+        "message": "", "n_votes": len(analysis.votes), "simulated": analysis.simulated,
+        "model_version": analysis.result.model_version, "pvs": _records(analysis.pvs),
+        "participants": _records(analysis.participants),
+        "breakdown": {target: _json_safe(dict(zip(("labels", "rows"), correlation_breakdown(analysis, target=target))))
+                      for target in TARGETS},
+    }
+
+
+def _fill_correlation(row: StoredCorrelation, analysis: StudyAnalysis | None, n_bootstrap: int) -> None:
+    row.ranking, row.comparisons, row.n_bootstrap = [], [], n_bootstrap
+    if analysis is not None:
+        filters = Filters(family=row.family, codec=row.codec, src=row.src)
+        ranking = correlation_results(analysis, target=row.target, filters=filters, n_bootstrap=n_bootstrap)
+        row.ranking = _records(ranking)
+        row.comparisons = _records(metric_comparisons(analysis, ranking, target=row.target, filters=filters))
+    row.computed_at = timezone.now()
+
+
+def _ensure_defaults(study: Study) -> None:
+    row, _ = StoredAnalysis.objects.get_or_create(study=study, model=DEFAULT_OPTIONS.model, ci=DEFAULT_OPTIONS.ci,
+                                                  include_simulated=DEFAULT_OPTIONS.include_simulated)
+    for target in TARGETS:
+        StoredCorrelation.objects.get_or_create(analysis=row, target=target, family="", codec="", src="")
+
+
+def analyses_compute(*, study: Study, n_bootstrap: int | None = None) -> list[StoredAnalysis]:
+    """Compute and store every analysis of ``study`` and every correlation under it (see the module docstring).
+
+    ``n_bootstrap``: bootstrap resamples of the correlation CIs (default
+    ``settings.FACEQA_BOOTSTRAP_RESAMPLES``). Votes the subject model cannot
+    use (none yet, none from people) are stored as the row's ``message``,
+    not raised. Returns the rows stored.
+    """
+    n_bootstrap = n_bootstrap or settings.FACEQA_BOOTSTRAP_RESAMPLES
+    _ensure_defaults(study)
+    versions = {"sureal": package_version("sureal"), "numpy": np.__version__, "scipy": package_version("scipy"),
+                "faceqa": code_version()}
+    rows = list(study.analyses.all())
+    for row in rows:
+        votes = study_vote_count(study)  # before reading them: a vote that comes later makes the row stale
+        try:
+            analysis = study_analysis(study, model=row.model, ci=row.ci, include_simulated=row.include_simulated)
+        except VotesError as error:
+            analysis, fields = None, {**NO_RESULT, "message": str(error)}
+        else:
+            fields = _analysis_fields(analysis)
+        correlations = list(row.correlations.all())
+        for correlation in correlations:
+            _fill_correlation(correlation, analysis, n_bootstrap)
+        with transaction.atomic():  # a page sees the analysis and its correlations of one run
+            for name, value in {**fields, "study_votes": votes, "versions": versions,
+                                "computed_at": timezone.now()}.items():
+                setattr(row, name, value)
+            row.save()
+            for correlation in correlations:
+                correlation.save()
+    return rows
+
+
+def analyses_schedule(*, study: Study, countdown: float = RECOMPUTE_DELAY_SECONDS, force: bool = False) -> AnalysisJob:
+    """Schedule the study's analysis job ``countdown`` seconds after the current transaction commits.
+
+    Nothing is sent while a run is queued already (the debounce: many votes,
+    one run), unless ``force``. A broker that cannot be reached marks the
+    job failed with the reason (the next vote or a recompute tries again);
+    it never fails the caller, so a vote is stored whatever the broker does.
+    """
+    job, _ = AnalysisJob.objects.get_or_create(study=study)
+    claim = AnalysisJob.objects.filter(pk=job.pk)
+    if not force:
+        claim = claim.exclude(status=JobStatus.QUEUED)
+    if claim.update(status=JobStatus.QUEUED, queued_at=timezone.now(), message=""):
+        send_on_commit(job, TASK, study_id=study.pk, countdown=countdown)
+    job.refresh_from_db()
+    return job
+
+
+def analysis_request(*, study: Study, options: AnalysisOptions = DEFAULT_OPTIONS, target: str = "mos",
+                     filters: Filters = Filters()) -> AnalysisJob:
+    """Keep the analysis ``options`` and its correlations with ``target`` over
+    ``filters`` among the study's stored rows and run the job now.
+
+    Rows not computed yet wait with ``computed_at`` null. Raises
+    ``ValueError`` for a target not in ``TARGETS``.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+    with transaction.atomic():
+        row, _ = StoredAnalysis.objects.get_or_create(study=study, model=options.model, ci=options.ci,
+                                                      include_simulated=options.include_simulated)
+        StoredCorrelation.objects.get_or_create(analysis=row, target=target, family=filters.family,
+                                                codec=filters.codec, src=filters.src)
+        return analyses_schedule(study=study, countdown=0, force=True)
+
+
+def analysis_job_run(*, study_id: int) -> None:
+    """The analysis job: ``analyses_compute`` with the job's state recorded on
+    the study's ``AnalysisJob`` (running, then done, or failed with the error,
+    which is raised again). A run that a vote queued again while it ran
+    stays queued."""
+    job, _ = AnalysisJob.objects.get_or_create(study_id=study_id)
+    AnalysisJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1,
+        worker=socket.gethostname(), message="",
+    )
+    running = AnalysisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING)
+    try:
+        analyses_compute(study=job.study)
+    except Exception as error:
+        running.update(status=JobStatus.FAILED, message=f"{type(error).__name__}: {error}",
+                       finished_at=timezone.now())
+        raise
+    running.update(status=JobStatus.DONE, finished_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class StoredView:
+    """What a page shows of one stored analysis.
+
+    ``analysis`` is None when nothing was stored for these options;
+    ``votes_now`` is the study's vote count now; ``job`` the study's analysis job, if any.
+    """
+
+    options: AnalysisOptions
+    analysis: StoredAnalysis | None
+    votes_now: int
+    job: AnalysisJob | None
+
+    @property
+    def pvs(self) -> pd.DataFrame:
+        """The stored per-PVS table (``studies.results.pvs_table`` columns, NaN
+        for None), one row per test PVS; empty when nothing was computed."""
+        return pd.DataFrame.from_records(self.analysis.pvs) if self.computed and self.analysis.pvs else pd.DataFrame()
+
+    @property
+    def computed(self) -> bool:
+        return self.analysis is not None and self.analysis.computed_at is not None
+
+    @property
+    def is_stale(self) -> bool:
+        """Votes were added or removed since the analysis was computed."""
+        return self.computed and self.analysis.study_votes != self.votes_now
+
+
+def stored_view(*, study: Study, options: AnalysisOptions) -> StoredView:
+    """The stored analysis of ``study`` under ``options`` and the state around it (see ``StoredView``)."""
+    analysis = StoredAnalysis.objects.filter(study=study, model=options.model, ci=options.ci,
+                                             include_simulated=options.include_simulated).first()
+    return StoredView(options=options, analysis=analysis, votes_now=study_vote_count(study),
+                      job=AnalysisJob.objects.filter(study=study).first())
+
+
+def stored_correlation(*, analysis: StoredAnalysis, target: str, filters: Filters) -> StoredCorrelation | None:
+    """The stored correlations of ``analysis`` with ``target`` over ``filters``, or None (never asked for)."""
+    return StoredCorrelation.objects.filter(analysis=analysis, target=target, family=filters.family,
+                                            codec=filters.codec, src=filters.src).first()

@@ -1,0 +1,259 @@
+"""Stored analyses and exports: the jobs' services compute and store, the pages only read."""
+import re
+import zipfile
+
+import pytest
+from celery.canvas import Signature
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+from kombu.exceptions import OperationalError
+
+from qa_platform.core.models import JobStatus
+from studies import analysis_store, jobs, services
+from studies.analysis_store import (
+    RECOMPUTE_DELAY_SECONDS,
+    AnalysisOptions,
+    analyses_compute,
+    analysis_job_run,
+    analysis_request,
+    stored_view,
+)
+from studies.export import export_job_run, export_request
+from studies.models import (
+    AnalysisJob,
+    DatasetExport,
+    StoredAnalysis,
+    StoredCorrelation,
+    Study,
+    Vote,
+)
+from studies.results import study_analysis
+
+REAL_SEND = jobs._send
+
+
+@pytest.fixture
+def rated(study, settings):
+    """The pilot study rated by 12 simulated observers (5 PVSs and 3 references each), the last 2 careless."""
+    settings.FACEQA_BOOTSTRAP_RESAMPLES = 50
+    services.study_simulate_ratings(study=study, participants=12, seed=1, careless=2)
+    return study
+
+
+@pytest.fixture
+def stored(rated):
+    analyses_compute(study=rated)
+    return rated
+
+
+def _one_vote(study: Study) -> None:
+    participant, _ = services.participant_join(study=study)
+    services.vote_submit(participant=participant, position=0, score=4)
+
+
+def _files(folder) -> set:
+    return {path for path in folder.rglob("*") if path.is_file()}
+
+
+class TestCompute:
+    def test_stores_scores_screening_correlations_and_versions(self, stored):
+        row = StoredAnalysis.objects.get(study=stored, model="bt500", ci="t", include_simulated=True)
+        assert row.computed_at is not None and row.message == ""
+        assert row.n_votes == 12 * 8 and row.study_votes == Vote.objects.count() and row.simulated == 12
+        assert row.model_version.startswith("sureal-0.9.0/BT500") and row.versions["sureal"] == "0.9.0"
+        assert row.versions["faceqa"]
+        assert len(row.pvs) == 6 and len(row.participants) == 12 and set(row.breakdown) == {"mos", "dmos"}
+        correlations = {c.target: c for c in row.correlations.all()}
+        assert set(correlations) == {"mos", "dmos"} and correlations["mos"].n_bootstrap == 50
+        ranking = correlations["mos"].ranking
+        assert {r["metric"] for r in ranking if r["plcc"] is not None} == {"ms_ssim", "psnr_y"}
+        assert len(ranking[0]["fit"]) == 4 and ranking[0]["plcc_low"] <= ranking[0]["plcc"]
+
+    def test_stored_scores_are_the_analysis_scores(self, stored):
+        row = StoredAnalysis.objects.get(study=stored, model="bt500")
+        expected = study_analysis(stored).pvs.set_index("stimulus")["mos"]
+        assert {r["stimulus"]: r["mos"] for r in row.pvs} == pytest.approx(expected.to_dict())
+
+    def test_votes_a_model_cannot_use_are_stored_as_the_reason(self, rated):
+        analysis_request(study=rated, options=AnalysisOptions(include_simulated=False))
+        analyses_compute(study=rated)
+        row = StoredAnalysis.objects.get(study=rated, include_simulated=False)
+        assert row.computed_at is not None and "simulated ones left out" in row.message and row.pvs == []
+
+    def test_unknown_options_are_refused(self, rated):
+        with pytest.raises(ValueError, match="unknown model"):
+            AnalysisOptions(model="bogus")
+        with pytest.raises(ValueError, match="unknown target"):
+            analysis_request(study=rated, options=AnalysisOptions(), target="vmaf")
+
+
+class TestPagesReadTheStore:
+    def test_pages_do_not_compute(self, client, stored, monkeypatch, django_assert_max_num_queries):
+        def forbidden(*args, **kwargs):
+            raise AssertionError("a page computed")
+        for name in ("study_analysis", "correlation_results", "metric_comparisons", "correlation_breakdown"):
+            monkeypatch.setattr(analysis_store, name, forbidden)
+        monkeypatch.setattr("studies.results.analyse", forbidden)
+        monkeypatch.setattr("studies.correlation.correlate", forbidden)
+        monkeypatch.setattr("studies.correlation.fit_logistic", forbidden)
+        with django_assert_max_num_queries(12):
+            dashboard = client.get(reverse("studies:dashboard", args=["pilot"]) + "?metric=psnr_y")
+        analysis = client.get(reverse("studies:analysis", args=["pilot"]))
+        assert dashboard.status_code == analysis.status_code == 200
+        page = dashboard.content.decode()
+        assert 'id="ranking"' in page and "scatter-figure" in page and "50 bootstrap resamples" in page
+        assert "from 96 test votes" in analysis.content.decode()
+
+    def test_nothing_stored_says_so_and_offers_the_compute_button(self, client, rated, sent_jobs):
+        sent_jobs.clear()
+        for name in ("studies:dashboard", "studies:analysis"):
+            response = client.get(reverse(name, args=["pilot"]))
+            page = response.content.decode()
+            assert response.status_code == 200
+            assert "Not computed yet" in page and 'id="recompute"' in page and ">Compute</button>" in page
+        assert not StoredAnalysis.objects.exists() and sent_jobs == []
+
+    def test_a_subset_not_stored_offers_its_computation(self, client, stored):
+        page = client.get(reverse("studies:dashboard", args=["pilot"]) + "?codec=x264").content.decode()
+        assert "MOS correlations on these PVSs are not computed yet" in page and 'id="recompute"' in page
+
+    def test_compute_button_stores_the_options_and_queues_the_job_now(self, client, rated, sent_jobs,
+                                                                      django_capture_on_commit_callbacks):
+        sent_jobs.clear()
+        query = "?model=p910&target=dmos&codec=x264"
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("studies:recompute", args=["pilot"]), {
+                "model": "p910", "ci": "t", "simulated": "1", "target": "dmos", "codec": "x264",
+                "next": reverse("studies:dashboard", args=["pilot"]) + query})
+        assert response.status_code == 302 and response.url.endswith(query)
+        assert sent_jobs == [("studies.analyse", rated.pk, 0)]
+        assert StoredCorrelation.objects.get(analysis__model="p910", target="dmos", codec="x264").computed_at is None
+        analysis_job_run(study_id=rated.pk)
+        assert AnalysisJob.objects.get(study=rated).status == JobStatus.DONE
+        page = client.get(reverse("studies:dashboard", args=["pilot"]) + query).content.decode()
+        assert 'id="ranking"' in page and "P.910 Annex E" in page
+
+    def test_next_elsewhere_is_not_followed(self, client, rated):
+        response = client.post(reverse("studies:recompute", args=["pilot"]), {"next": "https://example.com/"})
+        assert response.url == reverse("studies:dashboard", args=["pilot"])
+
+    def test_recompute_is_a_post_for_staff(self, client, rated, settings):
+        url = reverse("studies:recompute", args=["pilot"])
+        assert client.get(url).status_code == 405
+        settings.FACEQA_OPEN_RESEARCHER_PAGES = False
+        assert client.post(url).status_code == 302 and not StoredAnalysis.objects.exists()
+        User.objects.create_user("r", password="pw", is_staff=True)
+        client.login(username="r", password="pw")
+        assert client.post(url).status_code == 302 and StoredAnalysis.objects.exists()
+
+    def test_a_new_vote_makes_the_stored_analysis_stale(self, client, stored):
+        assert not stored_view(study=stored, options=AnalysisOptions()).is_stale
+        _one_vote(stored)
+        assert stored_view(study=stored, options=AnalysisOptions()).is_stale
+        page = client.get(reverse("studies:dashboard", args=["pilot"])).content.decode()
+        assert 'id="stale"' in page and "from 96 test votes" in page
+
+
+class TestDebounce:
+    def test_many_votes_schedule_one_run(self, study, sent_jobs, django_capture_on_commit_callbacks):
+        participant, _ = services.participant_join(study=study)
+        with django_capture_on_commit_callbacks(execute=True):
+            for position in range(5):
+                services.vote_submit(participant=participant, position=position, score=4)
+        assert sent_jobs == [("studies.analyse", study.pk, RECOMPUTE_DELAY_SECONDS)]
+        assert AnalysisJob.objects.get(study=study).status == JobStatus.QUEUED
+
+    def test_a_vote_during_a_run_schedules_the_next_run(self, study, sent_jobs, monkeypatch,
+                                                        django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            _one_vote(study)
+            monkeypatch.setattr(analysis_store, "analyses_compute", lambda study: _one_vote(study))
+            analysis_job_run(study_id=study.pk)
+        assert len(sent_jobs) == 2 and AnalysisJob.objects.get(study=study).status == JobStatus.QUEUED
+
+    def test_an_unreachable_broker_keeps_the_vote_and_says_why(self, study, monkeypatch,
+                                                              django_capture_on_commit_callbacks):
+        def refused(self, *args, **kwargs):
+            raise OperationalError("connection refused")
+        monkeypatch.setattr(jobs, "_send", REAL_SEND)
+        monkeypatch.setattr(Signature, "apply_async", refused)
+        with django_capture_on_commit_callbacks(execute=True):
+            _one_vote(study)
+        job = AnalysisJob.objects.get(study=study)
+        assert Vote.objects.count() == 1 and job.status == JobStatus.FAILED and "connection refused" in job.message
+
+
+class TestExportJob:
+    def test_writes_one_zip_and_removes_the_previous_one(self, rated, data_dir, sent_jobs,
+                                                         django_capture_on_commit_callbacks):
+        sent_jobs.clear()
+        paths = []
+        for _ in range(2):
+            with django_capture_on_commit_callbacks(execute=True):
+                export_request(study=rated, include_simulated=True)
+            paths.append(data_dir / export_job_run(study_id=rated.pk).path)
+        assert sent_jobs == [("studies.export", rated.pk, 0)] * 2
+        assert paths[0] != paths[1] and _files(data_dir / "exports") == {paths[1]}
+        names = {name.split("/", 1)[1] for name in zipfile.ZipFile(paths[1]).namelist()}
+        assert {"votes.csv", "pvs.csv", "src.csv", "hrc.csv", "participants.csv", "sureal_dataset.json",
+                "README.md"} <= names
+        export = DatasetExport.objects.get(study=rated)
+        assert export.status == JobStatus.DONE and export.votes == 96 and export.participants == 12
+
+    def test_a_queued_export_is_not_queued_twice(self, rated, sent_jobs, django_capture_on_commit_callbacks):
+        sent_jobs.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            export_request(study=rated)
+            export_request(study=rated)
+        assert len(sent_jobs) == 1
+
+    def test_people_only_export_of_simulated_votes_fails_with_the_reason(self, rated, data_dir):
+        export_request(study=rated, include_simulated=False)
+        export = export_job_run(study_id=rated.pk)
+        assert export.status == JobStatus.FAILED and "simulated ones left out" in export.message
+        assert export.path == "" and not _files(data_dir / "exports")
+
+    def test_page_queues_shows_the_state_and_links_the_zip(self, client, rated, sent_jobs,
+                                                           django_capture_on_commit_callbacks):
+        url = reverse("studies:export", args=["pilot"])
+        assert "No export yet" in client.get(url).content.decode()
+        assert client.get(reverse("studies:export_download", args=["pilot"])).status_code == 404
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(url, {"simulated": "1"}).status_code == 302
+        assert "queued" in client.get(url).content.decode()
+        export_job_run(study_id=rated.pk)
+        assert 'id="download"' in client.get(url).content.decode()
+        response = client.get(reverse("studies:export_download", args=["pilot"]))
+        assert response.status_code == 200 and b"".join(response.streaming_content)[:2] == b"PK"
+
+    def test_a_get_never_writes_a_file(self, client, stored, data_dir):
+        before = _files(data_dir)
+        for name in ("studies:list", "studies:dashboard", "studies:analysis", "studies:export",
+                     "studies:export_download"):
+            url = reverse(name) if name == "studies:list" else reverse(name, args=["pilot"])
+            client.get(url + "?simulated=1")
+        assert _files(data_dir) == before
+
+
+class TestBenchmarkPages:
+    def test_runs_on_a_tiny_study_without_touching_the_database(self, db, data_dir, settings, capsys):
+        settings.FACEQA_BOOTSTRAP_RESAMPLES = 20
+        call_command("benchmark_pages", "--pvs", "20", "--metrics", "3", "--participants", "5", "--repeats", "2")
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert re.fullmatch(r"slowest page p95: \d+ ms", lines[-1])
+        pages = lines[2:-1]  # after the services' timings and the header
+        assert len(pages) == 10 and all(" 200 " in page for page in pages)
+        assert not Study.objects.exists() and not _files(data_dir)
+
+    def test_too_many_metrics_is_an_error(self, db):
+        with pytest.raises(CommandError, match="--metrics must be"):
+            call_command("benchmark_pages", "--pvs", "5", "--metrics", "999", "--participants", "1",
+                         "--repeats", "1")
+
+
+def test_recompute_command_stores_now(rated, capsys):
+    call_command("recompute_analyses", "pilot")
+    assert StoredAnalysis.objects.get(study=rated).computed_at is not None
+    assert "Stored 1 analyses of pilot" in capsys.readouterr().out
