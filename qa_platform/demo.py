@@ -22,7 +22,7 @@ from qa_platform.celery import app as celery_app
 from qa_platform.core.jobs import pvs_wait
 from qa_platform.core.services import database_build, source_ingest
 from qa_platform.samples import sample_clips
-from studies.management.commands import create_study, simulate_ratings
+from studies.management.commands import create_study, recompute_analyses, simulate_ratings
 
 DEMO_CODECS = ["x264", "x265", "landmark-warp"]
 DEMO_STUDY = "demo"
@@ -89,6 +89,8 @@ def _rating_study(out) -> None:
         out.write(f"Rating study: {error}; kept with its votes.\n")
         return
     call_command(simulate_ratings.Command(), DEMO_STUDY, *DEMO_RATERS_ARGS, stdout=out)
+    # The study pages read stored analyses: store them now rather than wait for the debounced job.
+    call_command(recompute_analyses.Command(), DEMO_STUDY, stdout=out)
 
 
 def _urls(base: str) -> str:

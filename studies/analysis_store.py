@@ -165,7 +165,7 @@ def analyses_schedule(*, study: Study, countdown: float = RECOMPUTE_DELAY_SECOND
     if not force:
         claim = claim.exclude(status=JobStatus.QUEUED)
     if claim.update(status=JobStatus.QUEUED, queued_at=timezone.now(), message=""):
-        send_on_commit(job, TASK, study_id=study.pk, countdown=countdown)
+        send_on_commit(job, TASK, args=[study.pk], countdown=countdown)
     job.refresh_from_db()
     return job
 

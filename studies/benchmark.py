@@ -10,7 +10,7 @@ rated by ``participants`` simulated observers (``studies.simulation``) who
 each rate every PVS and every hidden reference. Every SRC and PVS points at
 one tiny synthetic clip, which is all the frame pictures of the PVS page read.
 The study's analyses and its export are then made through the services the
-jobs run (``analyses_compute``, ``export_job_run``), timed, before the pages
+jobs run (``analyses_compute``, ``export_write`` as a job step), timed, before the pages
 are requested: the pages only read what those stored.
 """
 import contextlib
@@ -33,10 +33,11 @@ from django.utils import timezone
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
 from qa_platform.codec.video import write_browser_copy, write_lossless
+from qa_platform.core import lifecycle
 from qa_platform.core.models import Hrc, JobStatus, Pvs, Source
 from studies import services
 from studies.analysis_store import analyses_compute
-from studies.export import export_job_run
+from studies.export import export_write
 from studies.models import DatasetExport, Platform, StimulusRole, Study, Trial, Vote
 from studies.simulation import ObserverModel, draw_observer, simulate_vote
 
@@ -230,6 +231,13 @@ def time_page(client: Client, url: str, repeats: int) -> tuple[int, list[float]]
     return status, times
 
 
+def _export(study) -> None:
+    """Run the export job's step as a worker would (claim, write, release), without a broker."""
+    export = DatasetExport.objects.create(study=study, include_simulated=True)
+    (task_id,) = lifecycle.job_queue(export)
+    lifecycle.run_step(DatasetExport, export.pk, task_id=task_id, work=lambda: export_write(export))
+
+
 def _timed(work: Callable[[], object]) -> float:
     start = time.perf_counter()
     work()
@@ -259,8 +267,7 @@ def run_benchmark(size: Size = Size(), *, repeats: int = 20, seed: int = 0,
                      f"participants, {votes} test votes in {build_seconds:.1f} s")
             analyses_seconds = _timed(lambda: analyses_compute(study=study))
             progress(f"stored analyses (the analysis job's service) in {analyses_seconds:.1f} s")
-            DatasetExport.objects.create(study=study, include_simulated=True)
-            export_seconds = _timed(lambda: export_job_run(study_id=study.pk))
+            export_seconds = _timed(lambda: _export(study))
             progress(f"exported (the export job's service) in {export_seconds:.1f} s")
             client = Client()
             client.force_login(get_user_model().objects.create_user("benchmark", is_staff=True))

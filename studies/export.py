@@ -8,13 +8,12 @@ saw with their SHA-256. Simulated participants are left out unless asked for.
 The folder is built under a temporary name and renamed when complete.
 
 On the pages the export is a job (Celery task ``studies.export``, queue
-``cpu``): ``export_request`` queues it, ``export_job_run`` writes one zip per
+``cpu``, a step of the job lifecycle): ``export_request`` queues it, ``export_write`` writes one zip per
 study under ``DATA_DIR/exports/<study>/`` and removes the previous one. A GET
 never writes a file.
 """
 import json
 import shutil
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +21,13 @@ from pathlib import Path
 import pandas as pd
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from qa_platform.codec.storage import atomic_path, sha256_file
+from qa_platform.core import lifecycle
 from qa_platform.core.models import Hrc, JobStatus, Source
-from studies.analysis import REGISTRY, VotesError, to_sureal_dataset
+from studies.analysis import REGISTRY, to_sureal_dataset
 from studies.jobs import send_on_commit
 from studies.models import AcrScore, DatasetExport, Stimulus, StimulusRole, Study
 from studies.results import DEFAULT_MODEL, StudyAnalysis, study_analysis
@@ -156,44 +155,33 @@ def dataset_zip(*, study: Study, include_simulated: bool = False) -> tuple[Path,
 
 
 def export_request(*, study: Study, include_simulated: bool = False) -> DatasetExport:
-    """Queue the study's export job, unless one is queued or running already (then return that one)."""
+    """Queue the study's export job (task ``studies.export``, one step of the job lifecycle,
+    ``qa_platform.core.lifecycle``), unless one is queued or running already and not lost
+    (then return that one)."""
     with transaction.atomic():
-        export, _ = DatasetExport.objects.get_or_create(study=study)
-        idle = DatasetExport.objects.filter(pk=export.pk).exclude(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
-        if idle.update(status=JobStatus.QUEUED, queued_at=timezone.now(), message="",
-                       include_simulated=include_simulated):
-            send_on_commit(export, EXPORT_TASK, study_id=study.pk)
-    export.refresh_from_db()
+        DatasetExport.objects.get_or_create(study=study)
+        export = DatasetExport.objects.select_for_update().get(study=study)
+        if export.status in (JobStatus.QUEUED, JobStatus.RUNNING) and not lifecycle.needs_run(export):
+            return export
+        DatasetExport.objects.filter(pk=export.pk).update(include_simulated=include_simulated)
+        export.include_simulated = include_simulated
+        (task_id,) = lifecycle.job_queue(export)
+        send_on_commit(export, EXPORT_TASK, args=[export.pk], task_id=task_id)
     return export
 
 
-def _export_failed(export: DatasetExport, message: str) -> None:
-    DatasetExport.objects.filter(pk=export.pk).update(status=JobStatus.FAILED, message=message,
-                                                      finished_at=timezone.now())
+def export_write(export: DatasetExport) -> DatasetExport:
+    """The export job's work: write a new zip of the study (``dataset_zip``, the participants the
+    request chose), record it on ``export`` and remove every other file of the study's export folder.
 
-
-def export_job_run(*, study_id: int) -> DatasetExport:
-    """The export job: write a new zip of the study (``dataset_zip``, the
-    participants the request chose), record it on the study's
-    ``DatasetExport`` and remove every other file of the study's export
-    folder. Votes that cannot be exported (none from people) fail the job
-    with the reason; any other error fails it and is raised again."""
-    export, _ = DatasetExport.objects.select_related("study").get_or_create(study_id=study_id)
-    DatasetExport.objects.filter(pk=export.pk).update(
-        status=JobStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1,
-        worker=socket.gethostname(), message="")
-    try:
-        path, report = dataset_zip(study=export.study, include_simulated=export.include_simulated)
-    except VotesError as error:  # nothing to export (yet): the reason is the job's result
-        _export_failed(export, str(error))
-        return DatasetExport.objects.get(pk=export.pk)
-    except Exception as error:
-        _export_failed(export, f"{type(error).__name__}: {error}")
-        raise
+    Raises ``VotesError`` when the votes cannot be exported (none from people); run as a job step,
+    that ends the job failed with the reason and keeps the previous zip.
+    """
+    path, report = dataset_zip(study=export.study, include_simulated=export.include_simulated)
     for old in path.parent.iterdir():
         if old != path and old.is_file():
             old.unlink()
     DatasetExport.objects.filter(pk=export.pk).update(
-        status=JobStatus.DONE, finished_at=timezone.now(), votes=report.votes, participants=report.participants,
-        path=str(path.relative_to(settings.DATA_DIR)))
-    return DatasetExport.objects.get(pk=export.pk)
+        votes=report.votes, participants=report.participants, path=str(path.relative_to(settings.DATA_DIR)))
+    export.refresh_from_db()
+    return export

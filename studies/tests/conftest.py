@@ -20,8 +20,8 @@ def study(database):
 
 @pytest.fixture(autouse=True)
 def sent_jobs(monkeypatch):
-    """The Celery tasks the studies app sends, as (task, study id, countdown): recorded, never sent to a broker."""
+    """The Celery tasks the studies app sends, as (task, first argument, countdown): recorded, never sent to a broker."""
     sent = []
-    monkeypatch.setattr("studies.jobs._send", lambda model, job_id, task, study_id, countdown:
-                        sent.append((task, study_id, countdown)))
+    monkeypatch.setattr("studies.jobs._send", lambda model, job_id, task, args, task_id, countdown:
+                        sent.append((task, args[0], countdown)))
     return sent

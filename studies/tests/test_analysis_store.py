@@ -10,8 +10,10 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from kombu.exceptions import OperationalError
 
+from qa_platform.core import lifecycle
 from qa_platform.core.models import JobStatus
 from studies import analysis_store, jobs, services
+from studies.analysis import VotesError
 from studies.analysis_store import (
     RECOMPUTE_DELAY_SECONDS,
     AnalysisOptions,
@@ -20,7 +22,7 @@ from studies.analysis_store import (
     analysis_request,
     stored_view,
 )
-from studies.export import export_job_run, export_request
+from studies.export import export_request, export_write
 from studies.models import (
     AnalysisJob,
     DatasetExport,
@@ -185,6 +187,13 @@ class TestDebounce:
         assert Vote.objects.count() == 1 and job.status == JobStatus.FAILED and "connection refused" in job.message
 
 
+def run_export_job(study) -> DatasetExport:
+    """The export job's queued step, run as a worker runs it (lifecycle claim, work, release)."""
+    export = DatasetExport.objects.select_related("study").get(study=study)
+    lifecycle.run_step(DatasetExport, export.pk, task_id=export.task_id, work=lambda: export_write(export))
+    return DatasetExport.objects.get(pk=export.pk)
+
+
 class TestExportJob:
     def test_writes_one_zip_and_removes_the_previous_one(self, rated, data_dir, sent_jobs,
                                                          django_capture_on_commit_callbacks):
@@ -193,8 +202,9 @@ class TestExportJob:
         for _ in range(2):
             with django_capture_on_commit_callbacks(execute=True):
                 export_request(study=rated, include_simulated=True)
-            paths.append(data_dir / export_job_run(study_id=rated.pk).path)
-        assert sent_jobs == [("studies.export", rated.pk, 0)] * 2
+            paths.append(data_dir / run_export_job(rated).path)
+        export = DatasetExport.objects.get(study=rated)
+        assert sent_jobs == [("studies.export", export.pk, 0)] * 2
         assert paths[0] != paths[1] and _files(data_dir / "exports") == {paths[1]}
         names = {name.split("/", 1)[1] for name in zipfile.ZipFile(paths[1]).namelist()}
         assert {"votes.csv", "pvs.csv", "src.csv", "hrc.csv", "participants.csv", "sureal_dataset.json",
@@ -211,7 +221,9 @@ class TestExportJob:
 
     def test_people_only_export_of_simulated_votes_fails_with_the_reason(self, rated, data_dir):
         export_request(study=rated, include_simulated=False)
-        export = export_job_run(study_id=rated.pk)
+        with pytest.raises(VotesError):
+            run_export_job(rated)
+        export = DatasetExport.objects.get(study=rated)
         assert export.status == JobStatus.FAILED and "simulated ones left out" in export.message
         assert export.path == "" and not _files(data_dir / "exports")
 
@@ -223,7 +235,7 @@ class TestExportJob:
         with django_capture_on_commit_callbacks(execute=True):
             assert client.post(url, {"simulated": "1"}).status_code == 302
         assert "queued" in client.get(url).content.decode()
-        export_job_run(study_id=rated.pk)
+        run_export_job(rated)
         assert 'id="download"' in client.get(url).content.decode()
         response = client.get(reverse("studies:export_download", args=["pilot"]))
         assert response.status_code == 200 and b"".join(response.streaming_content)[:2] == b"PK"

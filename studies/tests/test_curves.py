@@ -8,6 +8,7 @@ from qa_platform.codec import registry as codec_registry
 from qa_platform.core.models import JobStatus, Pvs
 from qa_platform.core.services import hrcs_for_codec
 from studies import services
+from studies.analysis_store import analyses_compute
 from studies.mos_bd import mos_bd, mos_curves
 from studies.results import study_analysis
 from studies.tests.factories import make_source
@@ -59,6 +60,7 @@ def test_no_researcher_page_loads_a_codec_plugin(rated_variants, client, monkeyp
 
     monkeypatch.setattr(codec_registry, "load_codecs", refuse)
     monkeypatch.setattr(codec_registry, "load_plugin_file", refuse)
+    analyses_compute(study=rated_variants)  # the analysis job (study pages read what it stored)
     pvs = Pvs.objects.filter(hrc__curve=VARIANT).first()
     pages = [
         reverse("metrics:database"), reverse("metrics:rd") + "?metric=ms_ssim",
