@@ -18,11 +18,13 @@ A lab runs it against its private plugin folder::
 
     class TestMyCodec(CodecContract):
         @pytest.fixture(scope="class")
-        def codec(self):
+        @classmethod
+        def codec(cls):
             return registry.get_codec("my-codec", dirs=["/lab/codecs"])
 
         @pytest.fixture(scope="class")
-        def source_clip(self):
+        @classmethod
+        def source_clip(cls):
             return SourceClip(frames=..., fps=25)   # uint8 (T, H, W, 3), RGB
 """
 import hashlib
@@ -86,7 +88,8 @@ class CodecContract:
     quality_rises: ClassVar[bool] = True
 
     @pytest.fixture(scope="class")
-    def rate_curve(self, codec, source_clip, tmp_path_factory) -> list[dict]:
+    @classmethod
+    def rate_curve(cls, codec, source_clip, tmp_path_factory) -> list[dict]:
         """The clip encoded and decoded at every default rate point, lowest rate first."""
         if codec.unavailable_reason():
             pytest.skip(f"unavailable here: {codec.unavailable_reason()}")

@@ -132,12 +132,14 @@ class TestKeypointAnimContract(CodecContract):
     quality_rises = False
 
     @pytest.fixture(scope="class")
-    def codec(self, tiny_checkpoint):
+    @classmethod
+    def codec(cls, tiny_checkpoint):
         root, _ = tiny_checkpoint
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv(ENV_VAR, str(root))
             yield codec_registry.get_codec("keypoint-anim", dirs=PLUGIN_DIRS)
 
     @pytest.fixture(scope="class")
-    def source_clip(self):
+    @classmethod
+    def source_clip(cls):
         return SourceClip(frames=blob_clip(10, seed=1), fps=Fraction(25))

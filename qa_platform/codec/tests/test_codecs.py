@@ -43,11 +43,13 @@ class TestRepositoryCodecs(CodecContract):
     training/tests/test_keypoint_anim.py; manifest codecs through the toy program: test_manifest_codec.py)."""
 
     @pytest.fixture(scope="class", params=CODEC_NAMES)
-    def codec(self, request):
+    @classmethod
+    def codec(cls, request):
         return codec_registry.get_codec(request.param, dirs=PLUGIN_DIRS)
 
     @pytest.fixture(scope="class")
-    def source_clip(self, face_src):
+    @classmethod
+    def source_clip(cls, face_src):
         return face_src
 
 

@@ -311,11 +311,13 @@ class TestToyExternalCodecContract(CodecContract):
     kbps_range = (0.5, 5000.0)
 
     @pytest.fixture(scope="class")
-    def codec(self, tmp_path_factory):
+    @classmethod
+    def codec(cls, tmp_path_factory):
         folder = tmp_path_factory.mktemp("toy-plugin")
         name = write_manifest(folder)
         return codec_registry.get_codec(name, dirs=[folder])
 
     @pytest.fixture(scope="class")
-    def source_clip(self):
+    @classmethod
+    def source_clip(cls):
         return SourceClip(frames=synthetic_frames(t=10, size=64), fps=Fraction(25))
