@@ -14,7 +14,7 @@ from metrics.bd_rate import (
     curve_names,
 )
 from metrics.registry import all_metrics
-from metrics.selectors import rd_curves
+from metrics.selectors import rd_curves_per_source
 from qa_platform.core.models import Source
 
 
@@ -22,9 +22,10 @@ def source_rd_points(*, metric: str, sources: list[str] | None = None) -> dict[s
     """Per SRC, per curve (``Hrc.curve``), the (kbit/s, pooled ``metric`` value) of each done PVS with the metric ok.
 
     ``sources``: SRC names to keep (all SRCs when ``None``). Built from
-    ``rd_curves`` of each SRC, so BD numbers use exactly the plotted points.
+    ``rd_curves`` of each SRC (``rd_curves_per_source``), so BD numbers use exactly the plotted points.
     Raises ``ValueError`` naming the SRCs that do not exist.
     """
+    per_source = rd_curves_per_source(metric=metric)
     chosen = Source.objects.order_by("name")
     if sources is not None:
         unknown = sorted(set(sources) - set(chosen.filter(name__in=sources).values_list("name", flat=True)))
@@ -34,7 +35,7 @@ def source_rd_points(*, metric: str, sources: list[str] | None = None) -> dict[s
         chosen = chosen.filter(name__in=sources)
     return {
         source.name: {curve.name: ([p.kbps for p in curve.points], [p.value for p in curve.points])
-                      for curve in rd_curves(metric=metric, source=source)}
+                      for curve in per_source.get(source.name, [])}
         for source in chosen
     }
 

@@ -11,7 +11,7 @@ from operator import attrgetter
 from statistics import mean
 
 import pandas as pd
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import MetricSpec, all_metrics
@@ -72,35 +72,41 @@ class Exclusion:
     why: str
 
 
-def _ok_results(metric: str, source: Source | None) -> QuerySet[MetricResult]:
+# What a rate–distortion point needs of a result, its PVS and its HRC: read as values, not model instances.
+_POINT_FIELDS = ("value", "pvs_id", "pvs__kbps", "pvs__hrc_id", "pvs__hrc__curve", "pvs__hrc__label",
+                 "pvs__source__name")
+
+
+def _ok_rows(metric: str, source: Source | None = None) -> list[dict]:
     results = MetricResult.objects.filter(
         metric=metric, status=MetricStatus.OK, value__isnull=False,
         pvs__status=JobStatus.DONE, pvs__kbps__isnull=False,
-    ).select_related("pvs__source", "pvs__hrc")
-    return results if source is None else results.filter(pvs__source=source)
-
-
-def _pvs_point(result: MetricResult) -> RdPoint:
-    pvs = result.pvs
-    return RdPoint(
-        curve=pvs.hrc.curve, hrc=pvs.hrc.label, kbps=pvs.kbps, value=result.value,
-        n_sources=1, source=pvs.source.name, pvs_id=pvs.pk,
     )
+    if source is not None:
+        results = results.filter(pvs__source=source)
+    return list(results.values(*_POINT_FIELDS))
 
 
-def _mean_points(results: list[MetricResult]) -> list[RdPoint]:
+def _pvs_point(row: dict) -> RdPoint:
+    return RdPoint(curve=row["pvs__hrc__curve"], hrc=row["pvs__hrc__label"], kbps=row["pvs__kbps"],
+                   value=row["value"], n_sources=1, source=row["pvs__source__name"], pvs_id=row["pvs_id"])
+
+
+def _mean_points(rows: list[dict]) -> list[RdPoint]:
     by_hrc = defaultdict(list)
-    for result in results:
-        by_hrc[result.pvs.hrc].append(result)
+    for row in rows:
+        by_hrc[row["pvs__hrc_id"]].append(row)
     return [
-        RdPoint(
-            curve=hrc.curve, hrc=hrc.label,
-            kbps=mean(result.pvs.kbps for result in group),
-            value=mean(result.value for result in group),
-            n_sources=len(group),
-        )
-        for hrc, group in by_hrc.items()
+        RdPoint(curve=group[0]["pvs__hrc__curve"], hrc=group[0]["pvs__hrc__label"],
+                kbps=mean(row["pvs__kbps"] for row in group), value=mean(row["value"] for row in group),
+                n_sources=len(group))
+        for group in by_hrc.values()
     ]
+
+
+def _curves(points: list[RdPoint]) -> list[RdCurve]:
+    points = sorted(points, key=attrgetter("curve", "kbps"))
+    return [RdCurve(name, list(group)) for name, group in groupby(points, key=attrgetter("curve"))]
 
 
 def rd_curves(*, metric: str, source: Source | None = None) -> list[RdCurve]:
@@ -111,10 +117,16 @@ def rd_curves(*, metric: str, source: Source | None = None) -> list[RdCurve]:
     HRC: mean kbit/s and mean metric value over the SRCs where that HRC's PVS
     is done and the metric is ok.
     """
-    results = list(_ok_results(metric, source))
-    points = [_pvs_point(result) for result in results] if source else _mean_points(results)
-    points.sort(key=attrgetter("curve", "kbps"))
-    return [RdCurve(name, list(group)) for name, group in groupby(points, key=attrgetter("curve"))]
+    rows = _ok_rows(metric, source)
+    return _curves([_pvs_point(row) for row in rows] if source else _mean_points(rows))
+
+
+def rd_curves_per_source(*, metric: str) -> dict[str, list[RdCurve]]:
+    """``rd_curves(metric=metric, source=...)`` of every SRC with points, by SRC name, in one query."""
+    by_source = defaultdict(list)
+    for row in _ok_rows(metric):
+        by_source[row["pvs__source__name"]].append(_pvs_point(row))
+    return {name: _curves(points) for name, points in by_source.items()}
 
 
 def rd_exclusions(*, metric: str, source: Source | None = None) -> list[Exclusion]:
