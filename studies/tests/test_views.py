@@ -28,6 +28,11 @@ class TestVideo:
         assert b"ftyp" in b"".join(response.streaming_content)[:64]
         assert "sources" not in url and "pvs" not in url and "trap" not in url
 
+    def test_every_trial_video_has_the_same_neutral_name(self, client, participant):
+        names = {client.get(reverse("studies:video", args=[participant.token, trial.position]))["Content-Disposition"]
+                 for trial in participant.trials.all()}
+        assert names == {'inline; filename="trial.mp4"'}
+
     def test_position_outside_the_playlist_is_not_found(self, client, participant):
         assert client.get(reverse("studies:video", args=[participant.token, 99])).status_code == 404
 
@@ -49,6 +54,15 @@ class TestVote:
                                       {"position": 0}, {"position": "x", "score": 3}])
     def test_malformed_vote_is_refused(self, client, participant, body):
         assert _vote(client, participant, **body).status_code == 400
+        assert Vote.objects.count() == 0
+
+    @pytest.mark.parametrize("raw", ['{"position": Infinity, "score": 3}', '{"position": 1e300, "score": 3}',
+                                     '{"position": 1e400, "score": 3}', '{"position": NaN, "score": 3}',
+                                     '{"position": 0, "score": 3, "watch_seconds": 1e308}',
+                                     '{"position": 0, "score": true}', '[0, 3]', '{"position": 0, "score": 3'])
+    def test_a_vote_with_numbers_out_of_bounds_or_not_json_is_a_400_never_a_500(self, client, participant, raw):
+        url = reverse("studies:vote", args=[participant.token])
+        assert client.post(url, raw, content_type="application/json").status_code == 400
         assert Vote.objects.count() == 0
 
     def test_vote_for_a_trial_not_shown_yet_is_refused(self, client, participant):

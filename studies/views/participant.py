@@ -1,6 +1,7 @@
 """The participant's way through a study: landing and consent, viewing check,
 trials, completion. The URL token is the participant's only credential."""
 import json
+import math
 from pathlib import Path
 
 from django.conf import settings
@@ -106,12 +107,17 @@ def video_view(request, token, position):
     path = Path(settings.DATA_DIR) / trial.stimulus.media_path
     if not path.is_file():
         raise Http404("the video of this trial is missing")
-    return FileResponse(path.open("rb"), content_type="video/mp4")
+    # One neutral file name for every trial: FileResponse would otherwise name src.mp4 or browser.mp4.
+    return FileResponse(path.open("rb"), content_type="video/mp4", filename="trial.mp4")
+
+
+def _not_a_number(name: str):
+    raise ValueError(f"{name} is not a number")
 
 
 def _json_body(request) -> dict:
     try:
-        body = json.loads(request.body)
+        body = json.loads(request.body, parse_constant=_not_a_number)
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(f"request body is not JSON: {error}") from error
     if not isinstance(body, dict):
@@ -130,15 +136,26 @@ def viewing_view(request, token):
     return JsonResponse({"passed": not problems, "problems": problems})
 
 
+# What a browser can honestly send: a position or count up to a million, a duration up to a day (seconds).
+MAX_COUNT = 1_000_000
+MAX_SECONDS = 86_400.0
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{value!r} is not a number")
+    return value
+
+
 def _count(value) -> int:
-    if int(value) != value or value < 0:
-        raise ValueError(f"{value!r} is not a count")
+    if not (math.isfinite(_number(value)) and value == int(value) and 0 <= value <= MAX_COUNT):
+        raise ValueError(f"{value!r} is not a whole number from 0 to {MAX_COUNT}")
     return int(value)
 
 
 def _seconds(value) -> float:
-    if not float(value) >= 0:
-        raise ValueError(f"{value!r} is not a duration")
+    if not 0 <= _number(value) <= MAX_SECONDS:
+        raise ValueError(f"{value!r} is not a duration from 0 to {MAX_SECONDS:g} s")
     return float(value)
 
 
