@@ -41,7 +41,7 @@ migrate:
 	@$(PY) manage.py migrate --noinput -v 0
 
 demo: setup
-	FACEQA_DEMO_STARTED=$(STARTED) $(PY) manage.py run_demo --serve=$(SERVE)
+	DJANGO_DEBUG=1 FACEQA_DEMO_STARTED=$(STARTED) $(PY) manage.py run_demo --serve=$(SERVE)
 
 # The import rules between the layers (.importlinter); a broken contract fails the build.
 lint-imports: setup

@@ -21,6 +21,12 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(autouse=True)
+def open_researcher_pages(settings):
+    """The researcher pages open to anyone, as on the loopback demo: a test of access closes them."""
+    settings.FACEQA_OPEN_RESEARCHER_PAGES = True
+
+
 @pytest.fixture
 def faces_dir() -> Path:
     """../shared/faces (real talking-head clips); the test is skipped where it is absent."""

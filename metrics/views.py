@@ -1,6 +1,6 @@
 """The pages that show metrics: the database grid, one PVS, the rate–distortion dashboard.
 
-HTTP only: query parameters in, pages or PNGs out; the reads are in
+HTTP only, staff only (``researcher_only``): query parameters in, pages or PNGs out; the reads are in
 ``metrics.selectors``, ``metrics.bd`` and ``metrics.grid``, the figures in
 ``metrics.figures``. No page loads a codec plugin: HRCs carry their curve.
 """
@@ -20,6 +20,7 @@ from metrics.selectors import (
 from metrics.services import PICTURE_KINDS, NoPicture, pvs_picture
 from metrics.weights import WeightsMissingError
 from qa_platform.codec.base import split_controls
+from qa_platform.core.access import researcher_only
 from qa_platform.core.models import Pvs, Source
 
 
@@ -34,6 +35,7 @@ def get_metric_or_404(name: str | None) -> MetricSpec:
     return metrics[name]
 
 
+@researcher_only
 def rd_view(request):
     """Rate–distortion curves of the metric ``?metric=``, for the SRC ``?src=``
     or, without one, averaged over SRCs; the curve-by-anchor BD-rate matrix of the metric."""
@@ -55,6 +57,7 @@ def rd_view(request):
     })
 
 
+@researcher_only
 def database_view(request):
     """The SRC x HRC grid of PVS jobs, with the metric chosen by ``?metric=``."""
     spec = get_metric_or_404(request.GET.get("metric"))
@@ -65,6 +68,7 @@ def database_view(request):
     })
 
 
+@researcher_only
 def pvs_view(request, pk):
     """One PVS: SRC and PVS played side by side, coding facts and metric results."""
     pvs = get_object_or_404(Pvs.objects.select_related("source", "hrc"), pk=pk)
@@ -80,6 +84,7 @@ def pvs_view(request, pk):
     })
 
 
+@researcher_only
 def pvs_picture_view(request, pk, index, kind):
     """A PNG of one frame of a PVS: SRC, PVS, landmarks or a distortion map."""
     pvs = get_object_or_404(Pvs.objects.select_related("source"), pk=pk)

@@ -12,9 +12,25 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Created by the project app when Django starts (qa_platform.apps), not here: settings have no side effects.
 DATA_DIR = Path(os.environ.get("FACEQA_DATA_DIR", BASE_DIR / "data")).resolve()
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-not-secret")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+# Secure by default: DEBUG only when asked for (`make demo` asks, for its loopback server). With
+# DEBUG off the production server (qa_platform.wsgi) refuses to start without a real secret key.
+DEV_SECRET_KEY = "dev-only-not-secret"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 ALLOWED_HOSTS = comma_list(os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost"))
+# Behind a TLS proxy: the origins a POST may come from (https://faceqa.example.org), the header
+# the proxy sets, HTTPS only (redirect, secure cookies) and HSTS. `manage.py check --deploy` lists
+# what is missing.
+CSRF_TRUSTED_ORIGINS = comma_list(os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS"))
+HTTPS = os.environ.get("DJANGO_TLS_PROXY") == "1"
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = os.environ.get("DJANGO_SSL_REDIRECT", "1" if HTTPS else "0") == "1"
+# Secure cookies wherever the site is known to be HTTPS (a browser drops them on plain http).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = os.environ.get("DJANGO_SECURE_COOKIES", "1" if HTTPS else "0") == "1"
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("DJANGO_HSTS_INCLUDE_SUBDOMAINS", "0") == "1"
+SECURE_HSTS_PRELOAD = os.environ.get("DJANGO_HSTS_PRELOAD", "0") == "1"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -156,8 +172,8 @@ FACEQA_JOB_HEARTBEAT_SECONDS = float(os.environ.get("FACEQA_JOB_HEARTBEAT_SECOND
 FACEQA_JOB_STALE_BEATS = int(os.environ.get("FACEQA_JOB_STALE_BEATS", "4"))
 FACEQA_JOB_MAX_ATTEMPTS = int(os.environ.get("FACEQA_JOB_MAX_ATTEMPTS", "3"))
 
-# Study results (votes, analysis, exports) are for staff only, except on the
-# development server (the loopback demo) unless set otherwise.
+# Research data (the database, metrics, videos, votes, analyses, exports) is for staff only,
+# except with DEBUG (the loopback demo) unless set otherwise.
 FACEQA_OPEN_RESEARCHER_PAGES = os.environ.get("FACEQA_OPEN_RESEARCHER_PAGES", "1" if DEBUG else "0") == "1"
 # How per-frame metric values become a PVS's value: mean, p5 or harmonic (metrics.pooling).
 FACEQA_METRIC_POOLING = os.environ.get("FACEQA_METRIC_POOLING", "mean")

@@ -1,10 +1,15 @@
 """The participant's and the researcher's pages through Django's test client."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from conftest import REPO_DIR
+from qa_platform.core.models import JobStatus, Pvs
 from studies import services
 from studies.models import Platform, Vote
 
@@ -107,3 +112,48 @@ class TestResearcherPages:
         User.objects.create_user("r", password="pw", is_staff=True)
         client.login(username="r", password="pw")
         assert client.get(url).status_code in (200, 404)  # 404: the download before any export
+
+    def test_the_database_metrics_pictures_and_videos_are_staff_only_when_not_open(self, client, participant,
+                                                                                     settings):
+        settings.FACEQA_OPEN_RESEARCHER_PAGES = False
+        pvs = Pvs.objects.filter(status=JobStatus.DONE).first()
+        urls = [reverse("metrics:database"), reverse("metrics:rd"), reverse("metrics:pvs", args=[pvs.pk]),
+                reverse("metrics:pvs_picture", args=[pvs.pk, 0, "reference"]), "/media/sources/src0.mp4"]
+        assert [client.get(url).status_code for url in urls] == [302] * len(urls)  # to the admin login
+        User.objects.create_user("r", password="pw", is_staff=True)
+        client.login(username="r", password="pw")
+        assert [client.get(url).status_code for url in urls] == [200] * len(urls)
+
+
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": "k" * 20 + "FaceQA-production-test-key-0123456789",
+    "DJANGO_ALLOWED_HOSTS": "faceqa.example.org", "DJANGO_CSRF_TRUSTED_ORIGINS": "https://faceqa.example.org",
+    "DJANGO_TLS_PROXY": "1", "DJANGO_HSTS_SECONDS": "31536000", "DJANGO_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "DJANGO_HSTS_PRELOAD": "1",
+}
+
+
+def _run(args, **env):
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "FACEQA_OPEN"))}
+    return subprocess.run([sys.executable, *args], env={**clean, **env}, cwd=REPO_DIR, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.slow  # spawns Django in processes of their own
+class TestSecureDefaults:
+    def test_pages_are_closed_by_default_without_debug(self):
+        result = _run(["-c", "import qa_platform.settings as s; print(s.DEBUG, s.FACEQA_OPEN_RESEARCHER_PAGES)"])
+        assert result.stdout.split() == ["False", "False"]
+
+    def test_the_production_server_refuses_to_start_without_a_real_secret_key(self):
+        refused = _run(["-c", "import qa_platform.wsgi"])
+        assert refused.returncode != 0 and "DJANGO_SECRET_KEY is unset or weak" in refused.stderr
+        assert _run(["-c", "import qa_platform.wsgi"], **PRODUCTION).returncode == 0
+
+    def test_check_deploy_is_clean_with_production_settings(self):
+        """Django's security checks (--tag security: the deploy ones among them); FaceQA's own warnings
+        (qa_platform.W002 codec programs, metrics.W001 weights) describe this machine, not the settings."""
+        args = ["manage.py", "check", "--deploy", "--fail-level", "WARNING", "--tag", "security"]
+        result = _run(args, **PRODUCTION)
+        assert result.returncode == 0 and "no issues" in result.stdout, result.stdout + result.stderr
+        assert _run(args, **{**PRODUCTION, "DJANGO_HSTS_SECONDS": "0"}).returncode != 0

@@ -4,11 +4,9 @@ the metric–MOS correlation dashboard, the dataset export.
 The pages read what the jobs stored (``studies.analysis_store``,
 ``studies.export``) and never compute; their POST buttons queue the jobs.
 """
-import functools
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from metrics.registry import all_metrics
+from qa_platform.core.access import researcher_only
 from studies import figures
 from studies.analysis import CI_METHODS, MODELS, REGISTRY
 from studies.analysis_store import (
@@ -29,18 +28,6 @@ from studies.export import export_request
 from studies.models import DatasetExport, Study
 from studies.results import DEFAULT_MODEL, RANKED_STATISTICS, TARGETS, Filters
 from studies.selectors import study_counts
-
-
-def researcher_only(view):
-    """Staff only, unless ``settings.FACEQA_OPEN_RESEARCHER_PAGES`` (the
-    loopback demo): participants must not read the votes."""
-    protected = staff_member_required(view)
-
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        chosen = view if settings.FACEQA_OPEN_RESEARCHER_PAGES else protected
-        return chosen(request, *args, **kwargs)
-    return wrapper
 
 
 @researcher_only
