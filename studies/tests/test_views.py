@@ -6,6 +6,7 @@ import sys
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.urls import reverse
 
 from conftest import REPO_DIR
@@ -33,10 +34,15 @@ class TestVideo:
         assert b"ftyp" in b"".join(response.streaming_content)[:64]
         assert "sources" not in url and "pvs" not in url and "trap" not in url
 
-    def test_every_trial_video_has_the_same_neutral_name(self, client, participant):
-        names = {client.get(reverse("studies:video", args=[participant.token, trial.position]))["Content-Disposition"]
-                 for trial in participant.trials.all()}
-        assert names == {'inline; filename="trial.mp4"'}
+    def test_the_video_has_a_neutral_name(self, client, participant):
+        response = client.get(reverse("studies:video", args=[participant.token, 0]))
+        assert response["Content-Disposition"] == 'inline; filename="trial.mp4"'
+
+    def test_only_the_trial_being_shown_is_served(self, client, participant):
+        assert client.get(reverse("studies:video", args=[participant.token, 1])).status_code == 404
+        assert _vote(client, participant, position=0, score=4).status_code == 201
+        assert client.get(reverse("studies:video", args=[participant.token, 0])).status_code == 404
+        assert client.get(reverse("studies:video", args=[participant.token, 1])).status_code == 200
 
     def test_position_outside_the_playlist_is_not_found(self, client, participant):
         assert client.get(reverse("studies:video", args=[participant.token, 99])).status_code == 404
@@ -88,6 +94,14 @@ class TestLanding:
         second = client.post(url, dict(params, SESSION_ID="b"))
         assert first.url == second.url
         assert study.participants.get().platform == Platform.PROLIFIC
+
+    def test_a_crowd_id_resumes_only_in_the_browser_that_started_it(self, client, study):
+        url = reverse("studies:landing", args=["pilot"])
+        params = {"workerId": "w1", "hitId": "h", "assignmentId": "a1"}
+        first = client.post(url, params)
+        other = Client().post(url, params)
+        assert other.status_code == 409 and "MTurk id is already taking part" in other.content.decode()
+        assert client.post(url, params).url == first.url and study.participants.count() == 1
 
     def test_lab_browser_resumes_or_starts_a_new_participant(self, client, study):
         url = reverse("studies:landing", args=["pilot"])

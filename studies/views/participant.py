@@ -54,9 +54,15 @@ def landing_view(request, name):
         if identity["platform"] == Platform.LAB and resume and "new" not in request.POST:
             return redirect("studies:session", token=resume)
         try:
-            participant, _ = services.participant_join(study=study, **identity)
+            participant, created = services.participant_join(study=study, **identity)
         except services.StudyError as error:
             return render(request, "studies/closed.html", {"study": study, "reason": str(error)}, status=409)
+        if not created and request.session.get(_session_key(study)) != str(participant.token):
+            # A crowd id resumes only in the browser that started it: its progress, votes and
+            # completion code are that person's.
+            reason = (f"this {participant.get_platform_display()} id is already taking part in this study in "
+                      "another browser; go on there, or write to the researcher")
+            return render(request, "studies/closed.html", {"study": study, "reason": reason}, status=409)
         services.participant_consent(participant=participant)
         request.session[_session_key(study)] = str(participant.token)
         return redirect("studies:session", token=participant.token)
@@ -100,10 +106,13 @@ def session_view(request, token):
 
 
 def video_view(request, token, position):
-    """The video of one of the participant's trials, under a URL that does not
-    tell a hidden reference, a PVS or the trap apart."""
+    """The video of the trial being shown (the participant's next unanswered one), under a URL and
+    a file name that do not tell a hidden reference, a PVS or the trap apart. Any other position is
+    404: a script cannot fetch the playlist ahead and find the gold trials."""
     participant = _participant(token)
-    trial = get_object_or_404(participant.trials.select_related("stimulus"), position=position)
+    trial = next_trial(participant)
+    if trial is None or trial.position != position:
+        raise Http404("only the video of the trial being shown is served")
     path = Path(settings.DATA_DIR) / trial.stimulus.media_path
     if not path.is_file():
         raise Http404("the video of this trial is missing")
