@@ -54,7 +54,7 @@ def _descriptors(analysis: StudyAnalysis) -> tuple[pd.DataFrame, pd.DataFrame]:
     sources = Source.objects.filter(name__in=analysis.pvs["src"].unique())
     hrcs = Hrc.objects.filter(label__in=analysis.pvs["hrc"].unique())
     src = pd.DataFrame([{
-        "src": s.name, "origin_path": s.origin_path, "origin_sha256": s.origin_sha256, "size_px": s.size,
+        "src": s.name, "origin_file": Path(s.origin_path).name, "origin_sha256": s.origin_sha256, "size_px": s.size,
         "fps": float(s.fps), "frames": s.frame_count, "crop_x": s.crop_x, "crop_y": s.crop_y,
         "crop_size": s.crop_size,
     } for s in sources])

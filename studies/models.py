@@ -52,8 +52,10 @@ class Study(models.Model):
     )
     consent_text = models.TextField(default=(
         "You are invited to take part in a video quality study. You will watch short silent videos of "
-        "faces and rate their quality. It takes about 15 minutes. Your votes are stored with an "
-        "anonymous identifier only. You may stop at any time."
+        "faces and rate their quality. It takes about 15 minutes. Your votes are stored under a random "
+        "participant number. If you come from a crowd platform (Prolific, MTurk), your platform id is "
+        "stored with it, to pay you and to let you resume; it is deleted after payment and is never "
+        "part of a published dataset. You may stop at any time."
     ))
     instructions_text = models.TextField(default=(
         "Each video plays once. Watch it to the end, then rate its overall quality on the five-point "

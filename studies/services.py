@@ -205,6 +205,14 @@ def participant_join(*, study: Study, platform: str = Platform.LAB, external_id:
     return participant, True
 
 
+def participants_purge_external_ids(*, study: Study) -> int:
+    """Delete the crowd-platform ids (participant, study and session ids) of every participant of
+    ``study``, once they are paid; the anonymous ids, votes and screening stay. Returns how many
+    participants had one. A purged participant can no longer resume from the platform's link."""
+    with_ids = study.participants.exclude(external_id=None, external_study_id="", external_session_id="")
+    return with_ids.update(external_id=None, external_study_id="", external_session_id="")
+
+
 def participant_consent(*, participant: Participant) -> Participant:
     """Record consent (first time only)."""
     if participant.consented_at is None:

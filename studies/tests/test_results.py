@@ -139,6 +139,11 @@ class TestExport:
         assert media["sha256"].str.len().eq(64).all() and (folder / media["path"].iloc[0]).is_file()
         assert "SIMULATED DATA INCLUDED" in card and "ACR-HR" in card and "sureal 0.9.0" in card
         assert "external" not in (folder / "participants.csv").read_text()
+        src = pd.read_csv(folder / "src.csv")
+        assert "origin_path" not in src and not src["origin_file"].str.contains("/").any()
+        assert "No crowd-platform id" in card
+        everything = "".join(path.read_text(errors="replace") for path in folder.glob("*.csv"))
+        assert "/clips/" not in everything
 
     def test_non_empty_folder_is_refused_and_kept(self, rated, tmp_path):
         (tmp_path / "out").mkdir()

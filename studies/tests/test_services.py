@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.utils import timezone
 
 from qa_platform.codec.video import read_frames
@@ -166,3 +167,15 @@ class TestVote:
         rejections = gold_rejections(study)
         assert list(rejections) == [participant.anonymous_id]
         assert "TRAP rated 1, expected 2" in rejections[participant.anonymous_id]
+
+
+@pytest.mark.django_db
+def test_purging_external_ids_keeps_participants_and_votes(study, capsys):
+    crowd, _ = services.participant_join(study=study, platform=Platform.PROLIFIC, external_id="p1",
+                                        external_study_id="s1", external_session_id="x1")
+    lab, _ = services.participant_join(study=study)
+    call_command("purge_external_ids", "pilot")
+    crowd.refresh_from_db()
+    assert (crowd.external_id, crowd.external_study_id, crowd.external_session_id) == (None, "", "")
+    assert study.participants.count() == 2 and crowd.trials.count() > 0
+    assert "deleted from 1 participants; 2 participants" in capsys.readouterr().out
