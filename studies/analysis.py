@@ -222,7 +222,7 @@ def _normalise_names(frame: pd.DataFrame) -> None:
     for column in ("subject", "stimulus", "reference"):
         empty = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
         if empty.any():
-            raise VotesError(f"empty {column} in {int(empty.sum())} row(s), e.g. row {frame.index[empty][0]}")
+            raise VotesError(f"empty {column} in {int(empty.sum())} row(s), e.g. {_row_name(int(frame.index[empty][0]))}")
         frame[column] = frame[column].astype(str).str.strip()
 
 
@@ -274,12 +274,17 @@ def _check_consistency(frame: pd.DataFrame) -> None:
         raise VotesError(f"reference {hidden.index[hidden > 1][0]!r} has more than one hidden-reference stimulus")
 
 
+def _row_name(index: int) -> str:
+    """Where a row of the table is: data row n, and its line in a CSV file with a header."""
+    return f"data row {index + 1} (line {index + 2} of a CSV with a header)"
+
+
 def _example(rows: pd.DataFrame, column: str) -> str:
-    """Describe the first row of ``rows`` for an error message."""
+    """Describe the first row of ``rows`` for an error message: where it is and what it holds."""
     row = rows.iloc[0]
     value = row[column]
     shown = repr(value) if isinstance(value, str) else str(value)
-    return f"subject {row['subject']!r}, stimulus {row['stimulus']!r}: {column}={shown}"
+    return f"{_row_name(int(rows.index[0]))}: subject {row['subject']!r}, stimulus {row['stimulus']!r}, {column}={shown}"
 
 
 def _stimuli(votes: pd.DataFrame) -> pd.DataFrame:

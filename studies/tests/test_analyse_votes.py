@@ -77,3 +77,11 @@ class TestAnalyseVotesCommand:
     def test_unknown_model_is_refused_by_the_parser(self, votes_csv, tmp_path):
         with pytest.raises(CommandError, match="invalid choice: 'p999'"):
             _run(votes_csv, "--model", "p999", "--out", tmp_path / "out")
+
+    def test_a_malformed_row_is_named_in_one_line(self, tmp_path):
+        path = tmp_path / "votes.csv"
+        path.write_text("subject,stimulus,reference,vote\na,s1,r1,3\na,s2,r1,x\n")
+        with pytest.raises(CommandError) as raised:
+            call_command("analyse_votes", str(path), "--model", "mos", "--out", str(tmp_path / "out"))
+        message = str(raised.value)
+        assert "\n" not in message and "data row 2 (line 3 of a CSV" in message and "vote='x'" in message
