@@ -222,7 +222,8 @@ def _normalise_names(frame: pd.DataFrame) -> None:
     for column in ("subject", "stimulus", "reference"):
         empty = frame[column].isna() | (frame[column].astype(str).str.strip() == "")
         if empty.any():
-            raise VotesError(f"empty {column} in {int(empty.sum())} row(s), e.g. {_row_name(int(frame.index[empty][0]))}")
+            first = _row_name(int(frame.index[empty][0]))
+            raise VotesError(f"empty {column} in {int(empty.sum())} row(s), e.g. {first}")
         frame[column] = frame[column].astype(str).str.strip()
 
 
@@ -284,7 +285,8 @@ def _example(rows: pd.DataFrame, column: str) -> str:
     row = rows.iloc[0]
     value = row[column]
     shown = repr(value) if isinstance(value, str) else str(value)
-    return f"{_row_name(int(rows.index[0]))}: subject {row['subject']!r}, stimulus {row['stimulus']!r}, {column}={shown}"
+    where = _row_name(int(rows.index[0]))
+    return f"{where}: subject {row['subject']!r}, stimulus {row['stimulus']!r}, {column}={shown}"
 
 
 def _stimuli(votes: pd.DataFrame) -> pd.DataFrame:
