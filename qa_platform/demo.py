@@ -22,7 +22,11 @@ from qa_platform.celery import app as celery_app
 from qa_platform.core.jobs import pvs_wait
 from qa_platform.core.services import database_build, source_ingest
 from qa_platform.samples import sample_clips
-from studies.management.commands import create_study, recompute_analyses, simulate_ratings
+from studies.management.commands import (
+    create_study,
+    recompute_analyses,
+    simulate_ratings,
+)
 
 DEMO_CODECS = ["x264", "x265", "landmark-warp"]
 DEMO_STUDY = "demo"

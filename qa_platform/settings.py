@@ -175,6 +175,12 @@ FACEQA_JOB_MAX_ATTEMPTS = int(os.environ.get("FACEQA_JOB_MAX_ATTEMPTS", "3"))
 # Research data (the database, metrics, videos, votes, analyses, exports) is for staff only,
 # except with DEBUG (the loopback demo) unless set otherwise.
 FACEQA_OPEN_RESEARCHER_PAGES = os.environ.get("FACEQA_OPEN_RESEARCHER_PAGES", "1" if DEBUG else "0") == "1"
+# Join attempts (consent posts) one address may make per minute, counted in the cache: Redis when
+# DJANGO_CACHE_URL names one (several web processes then share the count), else per process.
+FACEQA_JOINS_PER_MINUTE = int(os.environ.get("FACEQA_JOINS_PER_MINUTE", "30"))
+if os.environ.get("DJANGO_CACHE_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["DJANGO_CACHE_URL"]}}
 # How per-frame metric values become a PVS's value: mean, p5 or harmonic (metrics.pooling).
 FACEQA_METRIC_POOLING = os.environ.get("FACEQA_METRIC_POOLING", "mean")
 

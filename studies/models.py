@@ -69,6 +69,8 @@ class Study(models.Model):
     )
     completion_code = models.CharField(max_length=32)
     is_open = models.BooleanField(default=True)
+    max_participants = models.PositiveIntegerField(
+        null=True, blank=True, help_text="People who may join (simulated observers not counted); empty: no cap.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

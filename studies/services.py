@@ -107,7 +107,7 @@ def _check_name(name: str) -> None:
 def study_create(*, name: str, pvs: Iterable[Pvs], method: str = Method.ACR_HR, votes_per_pvs: int = 15,
                  trials_per_participant: int | None = None, training: Sequence[Pvs] | None = None,
                  training_count: int = 3, trap: bool = True, replays_allowed: int = 0,
-                 completion_url: str = "", seed: int | None = None) -> Study:
+                 completion_url: str = "", seed: int | None = None, max_participants: int | None = None) -> Study:
     """Create an ACR-HR study over the finished PVSs in ``pvs``.
 
     Test stimuli are those PVSs plus each of their SRCs as hidden reference;
@@ -116,6 +116,7 @@ def study_create(*, name: str, pvs: Iterable[Pvs], method: str = Method.ACR_HR, 
     ``training`` PVSs (default: ``training_count`` stimuli of one SRC spread
     over its quality range, the SRC itself first) are shown first and excluded
     from analysis. With ``trap``, a trapping clip is rendered from a SRC.
+    ``max_participants`` caps the people who may join (None: no cap).
     Raises ``StudyError`` when the name is taken or not a slug, no PVS is
     finished, or the sizes are impossible.
     """
@@ -134,6 +135,7 @@ def study_create(*, name: str, pvs: Iterable[Pvs], method: str = Method.ACR_HR, 
             name=name, method=method, votes_per_pvs=votes_per_pvs, trials_per_participant=trials_per_participant,
             seed=seed, replays_allowed=replays_allowed, trap_enabled=trap,
             completion_url=completion_url, completion_code=secrets.token_hex(4).upper(),
+            max_participants=max_participants,
         )
         Stimulus.objects.bulk_create(
             [Stimulus(study=study, role=StimulusRole.TEST, source=s, media_path=s.browser_path,
@@ -178,7 +180,7 @@ def participant_join(*, study: Study, platform: str = Platform.LAB, external_id:
     ``external_id`` (one per external id and study), or a new participant with
     a stored playlist drawn with ``assignment_seed`` (default: fresh, derived
     from the study's seed) and stored with it. Raises ``StudyError`` when the
-    study is closed."""
+    study is closed or a new person would pass ``study.max_participants``."""
     if external_id:
         existing = Participant.objects.filter(study=study, platform=platform, external_id=external_id).first()
         if existing is not None:
@@ -189,6 +191,7 @@ def participant_join(*, study: Study, platform: str = Platform.LAB, external_id:
         assignment_seed = int(np.random.SeedSequence([study.seed, secrets.randbits(32)]).generate_state(1)[0])
     try:
         with transaction.atomic():
+            _check_room(study, platform)
             participant = Participant.objects.create(
                 study=study, platform=platform, external_id=external_id or None,
                 external_study_id=external_study_id, external_session_id=external_session_id,
@@ -211,6 +214,17 @@ def participants_purge_external_ids(*, study: Study) -> int:
     participants had one. A purged participant can no longer resume from the platform's link."""
     with_ids = study.participants.exclude(external_id=None, external_study_id="", external_session_id="")
     return with_ids.update(external_id=None, external_study_id="", external_session_id="")
+
+
+def _check_room(study: Study, platform: str) -> None:
+    """Raise ``StudyError`` when one more person would pass the study's cap (the study row locked,
+    so two joins at once cannot both take the last place)."""
+    cap = Study.objects.select_for_update().values_list("max_participants", flat=True).get(pk=study.pk)
+    if platform == Platform.SIMULATED or cap is None:
+        return
+    joined = study.participants.filter(is_simulated=False).count()
+    if joined >= cap:
+        raise StudyError(f"the study {study.name!r} is full: {joined} of {cap} people took part")
 
 
 def participant_consent(*, participant: Participant) -> Participant:

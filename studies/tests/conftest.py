@@ -1,5 +1,6 @@
 """Fixtures of the studies tests: a small database of done PVSs, a study on it, no broker."""
 import pytest
+from django.core.cache import cache
 
 from studies import services
 from studies.tests.factories import make_database
@@ -25,3 +26,9 @@ def sent_jobs(monkeypatch):
     monkeypatch.setattr("studies.jobs._send", lambda model, job_id, task, args, task_id, countdown:
                         sent.append((task, args[0], countdown)))
     return sent
+
+
+@pytest.fixture(autouse=True)
+def fresh_join_counts():
+    """Each test starts with no join attempts counted (studies.throttle keeps them in the cache)."""
+    cache.clear()

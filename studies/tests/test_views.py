@@ -103,6 +103,21 @@ class TestLanding:
         assert other.status_code == 409 and "MTurk id is already taking part" in other.content.decode()
         assert client.post(url, params).url == first.url and study.participants.count() == 1
 
+    def test_joins_from_one_address_are_rate_limited(self, client, study, settings):
+        settings.FACEQA_JOINS_PER_MINUTE = 2
+        url = reverse("studies:landing", args=["pilot"])
+        codes = [Client().post(url, {"PROLIFIC_PID": f"p{i}"}).status_code for i in range(3)]
+        assert codes == [302, 302, 429] and study.participants.count() == 2
+
+    def test_a_full_study_says_so(self, client, study):
+        study.max_participants = 1
+        study.save()
+        url = reverse("studies:landing", args=["pilot"])
+        assert Client().post(url, {"PROLIFIC_PID": "p1"}).status_code == 302
+        refused = Client().post(url, {"PROLIFIC_PID": "p2"})
+        assert refused.status_code == 409 and "is full: 1 of 1 people" in refused.content.decode()
+        services.study_simulate_ratings(study=study, participants=2, seed=1)  # simulated observers are not capped
+
     def test_lab_browser_resumes_or_starts_a_new_participant(self, client, study):
         url = reverse("studies:landing", args=["pilot"])
         first = client.post(url)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from studies import services
 from studies.models import AcrScore, Participant, Platform, StimulusRole, Study
 from studies.selectors import next_trial, participant_progress, study_video_size
+from studies.throttle import client_address, join_allowed
 
 # Query parameters crowd platforms append to the study link.
 CROWD_PARAMETERS = {
@@ -50,6 +51,9 @@ def landing_view(request, name):
     identity = _external_identity(request.GET if request.method == "GET" else request.POST)
     is_preview = request.GET.get("assignmentId") == MTURK_PREVIEW
     if request.method == "POST" and not is_preview:
+        if not join_allowed(client_address(request)):
+            reason = "too many attempts to join from your address; wait a minute and try again"
+            return render(request, "studies/closed.html", {"study": study, "reason": reason}, status=429)
         resume = request.session.get(_session_key(study))
         if identity["platform"] == Platform.LAB and resume and "new" not in request.POST:
             return redirect("studies:session", token=resume)

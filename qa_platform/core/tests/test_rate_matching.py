@@ -5,7 +5,6 @@ from qa_platform.codec.base import TARGET_KBPS, CodecError
 from qa_platform.codec.rate_matching import match_rate, within
 from qa_platform.core.models import JobStatus, Pvs, RateProbe
 from qa_platform.core.services import RateNotReached, database_build, pvs_code
-from qa_platform.core.tests.test_services import source  # noqa: F401 (fixture)
 
 LADDER = [{"rung": index} for index in range(40)]
 

@@ -23,6 +23,8 @@ class Command(BaseCommand):
                             help="Choose the training PVSs instead, with a filter as for --pvs.")
         parser.add_argument("--no-trap", action="store_true", help="Do not insert the trapping clip.")
         parser.add_argument("--replays", type=int, default=0, help="Replays allowed per trial.")
+        parser.add_argument("--max-participants", type=int, default=None,
+                            help="Cap on the people who may join (default: none).")
         parser.add_argument("--completion-url", default="",
                             help="Crowd: where to send participants at the end; {code} = completion code.")
         parser.add_argument("--seed", type=int, default=None)
@@ -36,6 +38,7 @@ class Command(BaseCommand):
                 training=pvs_matching(options["training_pvs"]) if options["training_pvs"] else None,
                 trap=not options["no_trap"], replays_allowed=options["replays"],
                 completion_url=options["completion_url"], seed=options["seed"],
+                max_participants=options["max_participants"],
             )
         except (StudyError, PvsFilterError) as error:
             raise CommandError(str(error)) from error
