@@ -3,6 +3,7 @@
 Frames are always ``uint8`` arrays of shape (T, H, W, 3), RGB, full range.
 Frame rates are ``fractions.Fraction`` frames per second.
 """
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -45,32 +46,38 @@ def _open(path: Path):
     return container
 
 
-def read_frames(path: Path, max_frames: int | None = None) -> tuple[np.ndarray, Fraction]:
-    """Decode a video file to RGB frames.
+def read_frames(path: Path, max_frames: int | None = None,
+                max_seconds: float | None = None) -> tuple[np.ndarray, Fraction]:
+    """Decode a video file to RGB frames, from the start.
 
-    Returns (frames uint8 (T, H, W, 3) RGB, fps). Raises ``VideoError`` when the
-    file cannot be opened, has no video stream, yields no frame, or breaks off
-    in the middle (a truncated file): a partial clip is never returned as whole.
+    Returns (frames uint8 (T, H, W, 3) RGB, fps). ``max_frames`` and
+    ``max_seconds`` (of the file's own frame rate) stop decoding early, so a
+    long input costs only the frames kept. Raises ``VideoError`` when the file
+    cannot be opened, has no video stream, yields no frame, or breaks off
+    before the frames asked for (a truncated file): a partial clip is never
+    returned as whole.
     """
     container = _open(path)
     with container:
         stream = container.streams.video[0]
         fps = Fraction(stream.average_rate or stream.guessed_rate or 25)
+        limits = [n for n in (max_frames, None if max_seconds is None else math.floor(max_seconds * fps) + 1)
+                  if n is not None]
+        limit = min(limits) if limits else None
         frames = []
         try:
             for frame in container.decode(stream):
                 frames.append(frame.to_ndarray(format="rgb24"))
-                if max_frames is not None and len(frames) >= max_frames:
+                if limit is not None and len(frames) >= limit:
                     break
         except av.FFmpegError as exc:
             raise VideoError(f"{path}: decoding failed after {len(frames)} frames ({exc})") from exc
     if not frames:
         raise VideoError(f"{path}: no decodable frame")
     expected = stream.frames
-    if max_frames is None and expected and len(frames) < expected * 0.9:
-        raise VideoError(
-            f"{path}: truncated, {len(frames)} of {expected} frames decodable"
-        )
+    wanted = expected if limit is None else min(limit, expected)
+    if expected and len(frames) < wanted * 0.9:
+        raise VideoError(f"{path}: truncated, {len(frames)} of {expected} frames decodable")
     return np.stack(frames), fps
 
 

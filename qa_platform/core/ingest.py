@@ -104,6 +104,10 @@ def square_crop(union: np.ndarray, width: int, height: int) -> CropBox:
     return CropBox(x=left, y=top, side=side)
 
 
+# The largest input file ingest reads, bytes: a SRC is a few seconds, so a larger file is a mistake.
+MAX_INPUT_BYTES = 2 * 2**30
+
+
 def resample_indices(count: int, fps_in: Fraction, fps_out: Fraction) -> np.ndarray:
     """Source frame index for each output frame: the nearest frame in time.
 
@@ -117,15 +121,21 @@ def resample_indices(count: int, fps_in: Fraction, fps_out: Fraction) -> np.ndar
 
 
 def prepare_clip(path: Path, size: int = 256, fps: Fraction = Fraction(25),
-                 max_frames: int = 125) -> PreparedClip:
+                 max_frames: int = 125, max_bytes: int = MAX_INPUT_BYTES) -> PreparedClip:
     """Read a clip and prepare it as a SRC.
 
     Returns size x size RGB frames at ``fps``, the first ``max_frames`` of the
-    clip (fewer if the clip is shorter). Raises ``IngestError`` when the file is
-    not a readable video, is truncated, shows no face, or lasts under one second.
+    clip (fewer if the clip is shorter); only the first max(1 s, max_frames /
+    fps) of the input are decoded. Raises ``IngestError`` when the file is over
+    ``max_bytes``, is not a readable video, is truncated, shows no face, or
+    lasts under one second.
     """
+    n_bytes = Path(path).stat().st_size if Path(path).is_file() else 0
+    if n_bytes > max_bytes:
+        raise IngestError(f"{n_bytes / 2**20:.0f} MiB is over the ingest limit of {max_bytes / 2**20:.0f} MiB; "
+                          "cut the part you need first (e.g. ffmpeg -i IN -t 10 -c copy OUT)")
     try:
-        frames, fps_in = read_frames(path)
+        frames, fps_in = read_frames(path, max_seconds=max(1.0, float(max_frames / Fraction(fps))))
     except VideoError as exc:
         raise IngestError(str(exc).removeprefix(f"{path}: ")) from exc
     duration = len(frames) / fps_in

@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from conftest import synthetic_frames
 from qa_platform.codec import video
-from qa_platform.core.ingest import CropBox, resample_indices, square_crop
+from qa_platform.core.ingest import CropBox, IngestError, prepare_clip, resample_indices, square_crop
 from qa_platform.core.models import Source
 from qa_platform.core.services import source_ingest
 
@@ -134,6 +134,23 @@ def test_bad_input_is_refused_and_leaves_nothing(name, faces_dir, data_dir, tmp_
     assert "\n" not in outcome.reason
     assert Source.objects.count() == 0
     assert _files_under(data_dir) == []
+
+
+def test_only_the_frames_kept_are_decoded(faces_dir, data_dir, tmp_path):
+    """A long input damaged after its first seconds is ingested: decoding stops at the frames the SRC keeps."""
+    frames, _ = video.read_frames(faces_dir / SMALL_FACE_CLIP, max_frames=60)
+    path = video.write_lossless(tmp_path / "long.mkv", np.concatenate([frames] * 10), Fraction(25))  # 24 s
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 3] + bytes(len(data) // 3) + data[2 * len(data) // 3:])
+    assert source_ingest(path=path, size=64, max_frames=25).status == "ingested"
+    with pytest.raises(video.VideoError):
+        video.read_frames(path)
+
+
+def test_an_input_over_the_size_limit_is_refused_before_decoding(tmp_path):
+    path = video.write_lossless(tmp_path / "clip.mkv", synthetic_frames(t=30, size=64), Fraction(25))
+    with pytest.raises(IngestError, match=r"over the ingest limit of 0 MiB; cut the part you need first"):
+        prepare_clip(path, max_bytes=100)
 
 
 def test_command_reports_each_file_and_goes_on(faces_dir, data_dir, tmp_path, capsys):
