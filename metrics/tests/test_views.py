@@ -2,6 +2,8 @@
 import math
 
 import pytest
+from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 
 from metrics.models import MetricResult, MetricStatus
@@ -236,3 +238,11 @@ class TestRateDistortionDashboard:
     def test_unknown_src_or_metric_is_404(self, client, database):
         assert client.get(reverse("metrics:rd"), {"src": "nobody"}).status_code == 404
         assert client.get(reverse("metrics:rd"), {"metric": "nope"}).status_code == 404
+
+
+def test_static_files_are_served_without_debug_by_whitenoise(tmp_path, settings, client):
+    settings.STATIC_ROOT = tmp_path / "static"
+    call_command("collectstatic", "--noinput", verbosity=0)
+    assert not settings.DEBUG
+    response = Client().get("/static/studies/trial.js")
+    assert response.status_code == 200 and b"".join(response.streaming_content)
