@@ -270,12 +270,15 @@ def vote_submit(*, participant: Participant, position: int, score: int, watch_se
     when ``position`` is not in this participant's playlist, and
     ``StudyError`` for a score off the ACR scale or a trial that is not the
     next unanswered one (it has not been shown). The participant is marked complete with
-    their last vote. A new vote schedules the study's analysis job
+    their last vote; the participant's row is locked meanwhile. A new vote schedules the study's analysis job
     (``studies.analysis_store.analyses_schedule``: many votes, one run).
     """
     if score not in AcrScore.values:
         raise StudyError(f"score must be one of {sorted(AcrScore.values)}, not {score!r}")
     with transaction.atomic():
+        # The participant's row is locked: their votes (a retry racing its original, two tabs) are
+        # stored one at a time, so "the next unanswered trial" is read by one request at a time.
+        Participant.objects.select_for_update().filter(pk=participant.pk).values_list("pk").get()
         trial = Trial.objects.filter(participant=participant, position=position).select_related("vote").first()
         if trial is None:
             raise TrialNotFound(f"trial {position} is not in this participant's playlist")
