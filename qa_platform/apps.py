@@ -19,6 +19,7 @@ class ProjectConfig(AppConfig):
     def ready(self):
         # Service start-up, kept out of the settings module so that reading settings changes nothing.
         Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True)
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise serves it (empty before collectstatic)
         os.environ.setdefault("TORCH_HOME", str(settings.TORCH_HOME))
         # The Celery app, made current here (not in qa_platform/__init__) so that
         # importing the codec package loads neither Celery nor Django.
