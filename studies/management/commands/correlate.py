@@ -2,7 +2,7 @@ import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
 from studies.analysis import CI_METHODS, MODELS, VotesError
-from studies.models import Study
+from studies.management.lookup import study_named
 from studies.results import (
     DEFAULT_MODEL,
     RANKED_STATISTICS,
@@ -45,9 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--bootstrap", type=int, default=1000, help="Bootstrap resamples.")
 
     def handle(self, *args, **options):
-        study = Study.objects.filter(name=options["study"]).first()
-        if study is None:
-            raise CommandError(f"no study named {options['study']!r}")
+        study = study_named(options["study"])
         filters = Filters(family=options["family"], codec=options["codec"], src=options["src"])
         try:
             analysis = study_analysis(study, model=options["model"], ci=options["ci"],

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from studies.analysis import MODELS, VotesError
 from studies.export import ExportError, dataset_export
-from studies.models import Study
+from studies.management.lookup import study_named
 from studies.results import DEFAULT_MODEL
 
 
@@ -20,9 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL)
 
     def handle(self, *args, **options):
-        study = Study.objects.filter(name=options["study"]).first()
-        if study is None:
-            raise CommandError(f"no study named {options['study']!r}")
+        study = study_named(options["study"])
         try:
             report = dataset_export(study=study, out_dir=options["out"], media=options["media"],
                                     include_simulated=options["include_simulated"], model=options["model"])

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from qa_platform.core.arguments import comma_list
 from studies.analysis import MODELS
-from studies.models import Study
+from studies.management.lookup import study_named
 from studies.mos_bd import mos_bd_report
 from studies.results import DEFAULT_MODEL
 
@@ -19,9 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL, help="subject model for the MOS")
 
     def handle(self, *args, **options):
-        study = Study.objects.filter(name=options["study"]).first()
-        if study is None:
-            raise CommandError(f"no study named {options['study']!r}")
+        study = study_named(options["study"])
         codecs = comma_list(options["codecs"]) or None
         try:
             report = mos_bd_report(study=study, anchor=options["anchor"], codecs=codecs, model=options["model"])

@@ -1,6 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from studies.models import Study
+from studies.management.lookup import study_named
 from studies.services import participants_purge_external_ids
 
 
@@ -12,9 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("study")
 
     def handle(self, *args, **options):
-        study = Study.objects.filter(name=options["study"]).first()
-        if study is None:
-            raise CommandError(f"no study named {options['study']!r}")
+        study = study_named(options["study"])
         purged = participants_purge_external_ids(study=study)
         self.stdout.write(f"{study.name}: crowd ids deleted from {purged} participants; "
                           f"{study.participants.count()} participants and their votes kept.")

@@ -1,9 +1,9 @@
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from studies.analysis_store import analyses_compute
-from studies.models import Study
+from studies.management.lookup import study_named
 
 
 class Command(BaseCommand):
@@ -14,9 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("study")
 
     def handle(self, *args, **options):
-        study = Study.objects.filter(name=options["study"]).first()
-        if study is None:
-            raise CommandError(f"no study named {options['study']!r}")
+        study = study_named(options["study"])
         start = time.perf_counter()
         rows = analyses_compute(study=study)
         for row in rows:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from studies.models import Study
+from studies.management.lookup import study_named
 from studies.services import StudyError, study_simulate_ratings
 
 
@@ -17,9 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--careless", type=int, default=0, help="How many of them vote at random.")
 
     def handle(self, *args, **options):
-        study = Study.objects.filter(name=options["study"]).first()
-        if study is None:
-            raise CommandError(f"no study named {options['study']!r}")
+        study = study_named(options["study"])
         try:
             report = study_simulate_ratings(
                 study=study, participants=options["participants"], seed=options["seed"],
