@@ -1,8 +1,9 @@
 """Stored analyses: a study's scores, screening and metric correlations,
 computed by the analysis job and read by the researcher pages.
 
-The pages never compute. The job (``analysis_job_run``, Celery task
-``studies.analyse`` on the ``cpu`` queue) recomputes every ``StoredAnalysis``
+The pages never compute. The job (``analyses_compute`` run by the Celery task
+``studies.analyse`` on the ``cpu`` queue, one step of the job lifecycle of
+``qa_platform.core.lifecycle``) recomputes every ``StoredAnalysis``
 row of the study and every ``StoredCorrelation`` row under it:
 
 - always the default options (``DEFAULT_OPTIONS``: the default subject model,
@@ -18,16 +19,15 @@ study's vote count when it was computed, so a page can say that newer votes
 exist (``is_stale``).
 """
 import math
-import socket
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
+from qa_platform.core import lifecycle
 from qa_platform.core.models import JobStatus
 from studies.analysis import CI_METHODS, MODELS, VotesError
 from studies.jobs import send_on_commit
@@ -153,20 +153,20 @@ def analyses_compute(*, study: Study, n_bootstrap: int | None = None) -> list[St
 
 
 def analyses_schedule(*, study: Study, countdown: float = RECOMPUTE_DELAY_SECONDS, force: bool = False) -> AnalysisJob:
-    """Schedule the study's analysis job ``countdown`` seconds after the current transaction commits.
+    """Queue the study's analysis job (task ``studies.analyse``, a step of the job lifecycle,
+    ``qa_platform.core.lifecycle``) to run ``countdown`` seconds after the current transaction commits.
 
-    Nothing is sent while a run is queued already (the debounce: many votes,
-    one run), unless ``force``. A broker that cannot be reached marks the
-    job failed with the reason (the next vote or a recompute tries again);
-    it never fails the caller, so a vote is stored whatever the broker does.
+    Nothing is sent while a run is queued already (the debounce: many votes, one run), unless
+    ``force``, which queues it again and drops the earlier message. A vote during a run queues the
+    next one. A broker that cannot be reached marks the job failed with the reason (the next vote or
+    a recompute tries again); it never fails the caller, so a vote is stored whatever the broker does.
     """
-    job, _ = AnalysisJob.objects.get_or_create(study=study)
-    claim = AnalysisJob.objects.filter(pk=job.pk)
-    if not force:
-        claim = claim.exclude(status=JobStatus.QUEUED)
-    if claim.update(status=JobStatus.QUEUED, queued_at=timezone.now(), message=""):
-        send_on_commit(job, TASK, args=[study.pk], countdown=countdown)
-    job.refresh_from_db()
+    with transaction.atomic():
+        AnalysisJob.objects.get_or_create(study=study)
+        job = AnalysisJob.objects.select_for_update().get(study=study)
+        if force or job.status != JobStatus.QUEUED or lifecycle.needs_run(job):
+            (task_id,) = lifecycle.job_queue(job)
+            send_on_commit(job, TASK, args=[job.pk], task_id=task_id, countdown=countdown)
     return job
 
 
@@ -186,26 +186,6 @@ def analysis_request(*, study: Study, options: AnalysisOptions = DEFAULT_OPTIONS
         StoredCorrelation.objects.get_or_create(analysis=row, target=target, family=filters.family,
                                                 codec=filters.codec, src=filters.src)
         return analyses_schedule(study=study, countdown=0, force=True)
-
-
-def analysis_job_run(*, study_id: int) -> None:
-    """The analysis job: ``analyses_compute`` with the job's state recorded on
-    the study's ``AnalysisJob`` (running, then done, or failed with the error,
-    which is raised again). A run that a vote queued again while it ran
-    stays queued."""
-    job, _ = AnalysisJob.objects.get_or_create(study_id=study_id)
-    AnalysisJob.objects.filter(pk=job.pk).update(
-        status=JobStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1,
-        worker=socket.gethostname(), message="",
-    )
-    running = AnalysisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING)
-    try:
-        analyses_compute(study=job.study)
-    except Exception as error:
-        running.update(status=JobStatus.FAILED, message=f"{type(error).__name__}: {error}",
-                       finished_at=timezone.now())
-        raise
-    running.update(status=JobStatus.DONE, finished_at=timezone.now())
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,14 @@ from celery import shared_task
 
 from qa_platform.core import lifecycle
 from studies import analysis_store, export
-from studies.models import DatasetExport
+from studies.models import AnalysisJob, DatasetExport
 
 
-@shared_task(name="studies.analyse")
-def study_analyse_task(study_id: int) -> int:
-    """Recompute and store the study's analyses (``studies.analysis_store.analysis_job_run``)."""
-    analysis_store.analysis_job_run(study_id=study_id)
-    return study_id
+@shared_task(base=lifecycle.JobTask, job_model="studies.AnalysisJob", name="studies.analyse")
+def study_analyse_task(job_id: int) -> int:
+    """The analysis job's one step: compute and store the study's analyses (``analyses_compute``)."""
+    analysis_store.analyses_compute(study=AnalysisJob.objects.select_related("study").get(pk=job_id).study)
+    return job_id
 
 
 @shared_task(base=lifecycle.JobTask, job_model="studies.DatasetExport", name="studies.export")

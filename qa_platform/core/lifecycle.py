@@ -217,7 +217,8 @@ class Heartbeat(threading.Thread):
                     continue
                 if not held:
                     self.lost = True
-                    logger.error("%s %s: no longer held by %s (taken for dead); its step goes on unrecorded",
+                    logger.error("%s %s: no longer held by %s (queued again, or taken for dead); its step goes "
+                                 "on unrecorded",
                                  self.model.__name__, self.pk, self.worker)
                     return
         finally:

@@ -18,7 +18,6 @@ from studies.analysis_store import (
     RECOMPUTE_DELAY_SECONDS,
     AnalysisOptions,
     analyses_compute,
-    analysis_job_run,
     analysis_request,
     stored_view,
 )
@@ -130,10 +129,10 @@ class TestPagesReadTheStore:
                 "model": "p910", "ci": "t", "simulated": "1", "target": "dmos", "codec": "x264",
                 "next": reverse("studies:dashboard", args=["pilot"]) + query})
         assert response.status_code == 302 and response.url.endswith(query)
-        assert sent_jobs == [("studies.analyse", rated.pk, 0)]
+        job = AnalysisJob.objects.get(study=rated)
+        assert sent_jobs == [("studies.analyse", job.pk, 0)]
         assert StoredCorrelation.objects.get(analysis__model="p910", target="dmos", codec="x264").computed_at is None
-        analysis_job_run(study_id=rated.pk)
-        assert AnalysisJob.objects.get(study=rated).status == JobStatus.DONE
+        assert run_analysis_job(rated).status == JobStatus.DONE
         page = client.get(reverse("studies:dashboard", args=["pilot"]) + query).content.decode()
         assert 'id="ranking"' in page and "P.910 Annex E" in page
 
@@ -164,16 +163,27 @@ class TestDebounce:
         with django_capture_on_commit_callbacks(execute=True):
             for position in range(5):
                 services.vote_submit(participant=participant, position=position, score=4)
-        assert sent_jobs == [("studies.analyse", study.pk, RECOMPUTE_DELAY_SECONDS)]
-        assert AnalysisJob.objects.get(study=study).status == JobStatus.QUEUED
+        job = AnalysisJob.objects.get(study=study)
+        assert sent_jobs == [("studies.analyse", job.pk, RECOMPUTE_DELAY_SECONDS)]
+        assert job.status == JobStatus.QUEUED
 
     def test_a_vote_during_a_run_schedules_the_next_run(self, study, sent_jobs, monkeypatch,
                                                         django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             _one_vote(study)
+            first = AnalysisJob.objects.get(study=study).task_id
             monkeypatch.setattr(analysis_store, "analyses_compute", lambda study: _one_vote(study))
-            analysis_job_run(study_id=study.pk)
-        assert len(sent_jobs) == 2 and AnalysisJob.objects.get(study=study).status == JobStatus.QUEUED
+            job = run_analysis_job(study)
+        assert len(sent_jobs) == 2 and job.status == JobStatus.QUEUED and job.task_id != first
+
+    def test_a_recompute_while_queued_replaces_the_queued_message(self, study, sent_jobs,
+                                                                   django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            _one_vote(study)
+            first = AnalysisJob.objects.get(study=study).task_id
+            analysis_store.analyses_schedule(study=study, countdown=0, force=True)
+        job = AnalysisJob.objects.get(study=study)
+        assert len(sent_jobs) == 2 and job.task_ids == [job.task_id] and job.task_id != first
 
     def test_an_unreachable_broker_keeps_the_vote_and_says_why(self, study, monkeypatch,
                                                               django_capture_on_commit_callbacks):
@@ -187,11 +197,19 @@ class TestDebounce:
         assert Vote.objects.count() == 1 and job.status == JobStatus.FAILED and "connection refused" in job.message
 
 
+def run_queued_step(model, study, work):
+    """The study's queued job of ``model``, its step run as a worker runs it (lifecycle claim, work, release)."""
+    job = model.objects.select_related("study").get(study=study)
+    lifecycle.run_step(model, job.pk, task_id=job.task_id, work=lambda: work(job))
+    return model.objects.get(pk=job.pk)
+
+
 def run_export_job(study) -> DatasetExport:
-    """The export job's queued step, run as a worker runs it (lifecycle claim, work, release)."""
-    export = DatasetExport.objects.select_related("study").get(study=study)
-    lifecycle.run_step(DatasetExport, export.pk, task_id=export.task_id, work=lambda: export_write(export))
-    return DatasetExport.objects.get(pk=export.pk)
+    return run_queued_step(DatasetExport, study, export_write)
+
+
+def run_analysis_job(study) -> AnalysisJob:
+    return run_queued_step(AnalysisJob, study, lambda job: analysis_store.analyses_compute(study=job.study))
 
 
 class TestExportJob:

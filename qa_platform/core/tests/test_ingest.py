@@ -9,7 +9,13 @@ from django.core.management.base import CommandError
 
 from conftest import synthetic_frames
 from qa_platform.codec import video
-from qa_platform.core.ingest import CropBox, IngestError, prepare_clip, resample_indices, square_crop
+from qa_platform.core.ingest import (
+    CropBox,
+    IngestError,
+    prepare_clip,
+    resample_indices,
+    square_crop,
+)
 from qa_platform.core.models import Source
 from qa_platform.core.services import source_ingest
 
