@@ -7,6 +7,7 @@ A codec is trainable here when its class declares ``training_recipe = "fomm"``
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,6 +28,7 @@ from training.fomm_training import (
     TrainingOptions,
     train_fomm,
 )
+from training.jobs import training_run_enqueue
 from training.models import TrainingRun
 
 RECIPE = "fomm"
@@ -69,10 +71,6 @@ def training_run_create(*, codec_name: str, config: FommConfig, epochs: int, sou
     Raises ``TrainingError`` for a codec without a trainer, no SRC, a folder
     without videos, or bad training options.
     """
-    from training.jobs import (
-        training_run_enqueue,  # the Celery side, imported when used
-    )
-
     TrainingOptions(epochs=epochs, batch_size=batch_size, checkpoint_every=checkpoint_every)
     with transaction.atomic():
         run = TrainingRun.objects.create(
@@ -91,8 +89,6 @@ def training_run_resume(*, codec_name: str, epochs: int | None = None) -> Traini
     it asked for). Raises ``TrainingError`` when there is no such run, or
     when a live worker still trains it (``lifecycle.is_alive``).
     """
-    from training.jobs import training_run_enqueue
-
     with transaction.atomic():
         run = TrainingRun.objects.filter(codec=_check_codec(codec_name)).exclude(status=JobStatus.DONE).first()
         if run is None:
@@ -114,8 +110,6 @@ def training_run_resume(*, codec_name: str, epochs: int | None = None) -> Traini
 def training_clips(*, sources: str, size: int) -> list[TrainingClip]:
     """The clips of a run, uint8 (T, size, size, 3): every SRC's stored clip, or each video file of a
     folder prepared as a SRC (``ingest.prepare_clip``). The SHA-256 is of the file read."""
-    from django.conf import settings
-
     if sources == ALL_SOURCES:
         clips = []
         for source in Source.objects.all():

@@ -1,10 +1,12 @@
 """System checks (``manage.py check``) for what the platform needs outside Python."""
 import shutil
 
+from django.conf import settings
 from django.core import checks
 
 from qa_platform.codec import registry as codec_registry
 from qa_platform.codec.manifest import ManifestCodec, missing_requirements
+from qa_platform.core.lifecycle import stale_seconds
 
 
 @checks.register()
@@ -45,10 +47,6 @@ def manifest_codec_check(app_configs, **kwargs):
 @checks.register()
 def job_timing_check(app_configs, **kwargs):
     """A message the broker hands out again before a dead worker's job is stale finds it alive and is dropped."""
-    from django.conf import settings
-
-    from qa_platform.core.lifecycle import stale_seconds
-
     visibility = int(settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
     if visibility <= stale_seconds():
         return [

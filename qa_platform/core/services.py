@@ -31,6 +31,7 @@ from qa_platform.codec.rate_matching import fixed_params, match_rate
 from qa_platform.codec.storage import sha256_file
 from qa_platform.core import lifecycle
 from qa_platform.core.ingest import IngestError, prepare_clip
+from qa_platform.core.jobs import pvs_enqueue
 from qa_platform.core.models import Hrc, Pvs, RateProbe, Source
 
 
@@ -136,7 +137,6 @@ def database_build(*, codec_names: list[str], sources: list[Source] | None = Non
     and SRC by SRC, so that a worker's next job mostly reuses the reference
     data (faces, deep features) of its last one.
     """
-    from qa_platform.core.jobs import pvs_enqueue  # the Celery side, imported when used
 
     sources = list(sources if sources is not None else Source.objects.all())
     rate_points = rate_points or {}
