@@ -1,11 +1,13 @@
 """Start the services a demo or an integration test needs, on loopback only. Django-free.
 
-``redis_server()`` runs Debian's ``redis-server`` on a free port with no
-persistence; ``celery_worker()`` runs one worker process for the ``cpu`` and
-``gpu`` queues. Both stop what they started when the ``with`` block ends.
+``redis_server()`` runs Debian's ``redis-server`` on a free port;
+``postgres_server()`` a throw-away PostgreSQL cluster; ``celery_worker()`` one
+worker process for the ``cpu`` and ``gpu`` queues. Each stops what it started
+when the ``with`` block ends.
 """
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -15,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
 import redis
+from psycopg import sql
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,26 +35,60 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextlib.contextmanager
-def redis_server(timeout: float = 10.0):
-    """Run redis-server on 127.0.0.1 and a free port; yield its URL (``redis://…/0``)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise ServiceError("redis-server not found: apt-get install redis-server (make demo does it)")
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="faceqa-redis-") as workdir:
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", workdir, "--protected-mode", "yes"],
+class RedisServer:
+    """Debian's ``redis-server`` on 127.0.0.1, in a folder of its own; ``kill()`` and ``start()`` again.
+
+    ``appendonly=True`` writes every command to the append-only file before
+    answering (``appendfsync always``), so queued jobs survive a SIGKILL, as
+    with the compose file's Redis.
+    """
+
+    def __init__(self, workdir: Path, appendonly: bool = False, timeout: float = 10.0):
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            raise ServiceError("redis-server not found: apt-get install redis-server (make demo does it)")
+        self.workdir, self.appendonly, self.timeout = workdir, appendonly, timeout
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else ["--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
+             "--dir", str(self.workdir), "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )
-        url = f"redis://127.0.0.1:{port}/0"
+        _wait_for_redis(self.url, self.process, self.timeout)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no shutdown save."""
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def redis_server(timeout: float = 10.0, appendonly: bool = False):
+    """Run redis-server on 127.0.0.1 and a free port; yield its URL (``redis://…/0``)."""
+    with running_redis(timeout, appendonly) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def running_redis(timeout: float = 10.0, appendonly: bool = False):
+    """Run redis-server on 127.0.0.1 and a free port; yield the ``RedisServer``."""
+    with tempfile.TemporaryDirectory(prefix="faceqa-redis-") as workdir:
+        server = RedisServer(Path(workdir), appendonly, timeout)
+        server.start()
         try:
-            _wait_for_redis(url, process, timeout)
-            yield url
+            yield server
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            server.stop()
 
 
 def _wait_for_redis(url: str, process: subprocess.Popen, timeout: float) -> None:
@@ -64,6 +102,89 @@ def _wait_for_redis(url: str, process: subprocess.Popen, timeout: float) -> None
                 return
         time.sleep(0.1)
     raise ServiceError(f"redis-server did not answer on {url} within {timeout:g} s")
+
+
+def postgres_bin_dir() -> Path:
+    """The folder of Debian's PostgreSQL server programs (initdb, postgres, pg_ctl), newest version."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not candidates:
+        raise ServiceError("PostgreSQL not found: apt-get install postgresql (make test and make serve do it)")
+    return candidates[-1].parent
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster on 127.0.0.1 and a free port, in a folder of its own.
+
+    The superuser ``faceqa`` has a random password (scram-sha-256), so other
+    users of the machine cannot connect. As root the server runs as Debian's
+    ``postgres`` user, because PostgreSQL refuses to run as root.
+    ``stop("immediate")`` is a crash without a checkpoint; ``start()`` runs
+    crash recovery on the same data.
+    """
+
+    user = "faceqa"
+
+    def __init__(self, workdir: Path, timeout: float = 30.0):
+        self.bin_dir = postgres_bin_dir()
+        self.workdir, self.timeout = workdir, timeout
+        self.data_dir = workdir / "cluster"
+        self.port = free_port()
+        self.password = secrets.token_urlsafe(24)
+        self.run_as = "postgres" if os.geteuid() == 0 else None
+        if self.run_as:
+            shutil.chown(workdir, self.run_as)
+        self._initdb()
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run(args, user=self.run_as, capture_output=True, text=True, cwd=self.workdir)
+        if result.returncode != 0:
+            raise ServiceError(f"{Path(args[0]).name} failed: {(result.stderr or result.stdout).strip()[-500:]}")
+
+    def _initdb(self) -> None:
+        password_file = self.workdir / "password"
+        password_file.write_text(self.password)
+        if self.run_as:
+            shutil.chown(password_file, self.run_as)
+        self._run(str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.user, "--pwfile", str(password_file),
+                  "--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C", "--no-sync")
+        password_file.unlink()
+
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.workdir} -c fsync=on -c max_connections=300"
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.workdir / "server.log"),
+                  "-o", options, "-w", "-t", str(int(self.timeout)), "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """``mode``: pg_ctl's shutdown mode, ``fast`` (clean) or ``immediate`` (as a crash)."""
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop")
+
+    def env(self, database: str = "postgres") -> dict[str, str]:
+        """The environment that points this project's settings at ``database`` on this server."""
+        return {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(self.port), "POSTGRES_DB": database,
+                "POSTGRES_USER": self.user, "POSTGRES_PASSWORD": self.password}
+
+    def create_database(self, name: str) -> dict[str, str]:
+        """Create an empty database ``name``; return ``env(name)``."""
+        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
+                             dbname="postgres", autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.env(name)
+
+
+@contextlib.contextmanager
+def postgres_server(timeout: float = 30.0):
+    """Run a fresh PostgreSQL cluster on 127.0.0.1 and a free port; yield the ``PostgresServer``.
+
+    The cluster and its data are removed when the block ends.
+    """
+    with tempfile.TemporaryDirectory(prefix="faceqa-postgres-") as workdir:
+        server = PostgresServer(Path(workdir), timeout)
+        server.start()
+        try:
+            yield server
+        finally:
+            with contextlib.suppress(ServiceError):
+                server.stop("immediate")
 
 
 def worker_command(concurrency: int, queues: str = "cpu,gpu", hostname: str = "faceqa@%h") -> list[str]:

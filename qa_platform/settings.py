@@ -82,9 +82,14 @@ if os.environ.get("POSTGRES_HOST"):
         "default": {
             "ENGINE": "django.db.backends.postgresql",
             "HOST": os.environ["POSTGRES_HOST"],
+            "PORT": os.environ.get("POSTGRES_PORT", "5432"),
             "NAME": os.environ.get("POSTGRES_DB", "faceqa"),
             "USER": os.environ.get("POSTGRES_USER", "faceqa"),
             "PASSWORD": os.environ.get("POSTGRES_PASSWORD", "faceqa"),
+            # One connection per process, checked before reuse: after a PostgreSQL
+            # restart a request reconnects instead of failing on a dead socket.
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 else:
