@@ -136,7 +136,7 @@ class PostgresServer:
         self._initdb()
 
     def _run(self, *args: str) -> None:
-        result = subprocess.run(args, user=self.run_as, capture_output=True, text=True, cwd=self.workdir)
+        result = subprocess.run(args, check=False, user=self.run_as, capture_output=True, text=True, cwd=self.workdir)
         if result.returncode != 0:
             raise ServiceError(f"{Path(args[0]).name} failed: {(result.stderr or result.stdout).strip()[-500:]}")
 
