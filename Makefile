@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SERVE ?= 1
-APT_PACKAGES := redis-server chromium fonts-dejavu-core
 # When `make` was started: the demo's printed time includes the install.
 STARTED := $(shell date +%s)
 # pytest's own options for `make test`; e.g. make test PYTEST_ARGS="-k ingest"
@@ -19,6 +18,7 @@ apt:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -47,8 +47,11 @@ demo: setup
 lint-imports: setup
 	$(VENV)/bin/lint-imports
 
+# Every layer on SQLite, then the integration and browser layers again on a
+# throw-away PostgreSQL cluster on loopback (the production database).
 test: setup lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
+	FACEQA_TEST_DATABASE=postgresql $(PY) -m pytest -m "integration or browser" $(PYTEST_ARGS)
 
 test-unit: setup
 	$(PY) -m pytest -m "not integration and not browser and not slow" $(PYTEST_ARGS)

@@ -1,9 +1,19 @@
-"""Fixtures shared by every test layer."""
+"""Fixtures shared by every test layer.
+
+``FACEQA_TEST_DATABASE=postgresql`` runs the session against a throw-away
+PostgreSQL cluster on loopback (``make test`` does so for the integration and
+browser layers); by default the tests use SQLite.
+"""
+import contextlib
+import os
+import uuid
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from qa_platform import runtime
 
 REPO_DIR = Path(__file__).resolve().parent
 REPO_CODECS = REPO_DIR / "codecs"
@@ -12,6 +22,10 @@ FACES_DIR = REPO_DIR.parent / "shared" / "faces"
 
 # Fixtures whose tests are slow (they read real clips, run dlib on them, or train a network):
 # such a test is marked `slow` and runs in `make test`, not in `make test-unit`.
+TEST_DATABASE = os.environ.get("FACEQA_TEST_DATABASE", "sqlite")
+if TEST_DATABASE not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"FACEQA_TEST_DATABASE={TEST_DATABASE!r}: use sqlite or postgresql")
+
 SLOW_FIXTURES = frozenset({"faces_dir", "face_clip", "face_src", "tiny_checkpoint"})
 
 
@@ -19,6 +33,43 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The session's PostgreSQL server (``runtime.PostgresServer``), or None when the tests use SQLite."""
+    if TEST_DATABASE != "postgresql":
+        yield None
+        return
+    with runtime.postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(postgres):
+    """Point Django's default database at the session's PostgreSQL server (pytest-django's hook)."""
+    if postgres is None:
+        return
+    from django.conf import settings
+    from django.db import connections
+
+    env = postgres.env("postgres")
+    settings.DATABASES["default"].update({
+        "ENGINE": "django.db.backends.postgresql", "HOST": env["POSTGRES_HOST"], "PORT": env["POSTGRES_PORT"],
+        "NAME": "faceqa", "USER": env["POSTGRES_USER"], "PASSWORD": env["POSTGRES_PASSWORD"], "OPTIONS": {},
+    })
+    connections.close_all()
+    with contextlib.suppress(AttributeError):  # a wrapper made before this hook keeps its old engine
+        del connections["default"]
+
+
+@pytest.fixture
+def stack_database(postgres) -> dict[str, str]:
+    """The environment of a fresh, empty database for processes a test starts: a new PostgreSQL
+    database on the session's server, or ``{}`` (SQLite in the test's data directory)."""
+    if postgres is None:
+        return {}
+    return postgres.create_database(f"stack_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(autouse=True)

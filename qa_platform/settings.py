@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that its process_exception sees a view's database errors first.
+    "qa_platform.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "qa_platform.urls"

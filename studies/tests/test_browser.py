@@ -3,6 +3,7 @@
 Screenshots go to /tmp/faceqa-study-*.png for a person to look at.
 """
 import pytest
+from django.db import connections
 from django.urls import reverse
 
 from studies import services
@@ -123,3 +124,31 @@ def test_dashboard_scatter_opens_the_pvs_of_a_point(live_server, page, crowd_stu
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_url("**/pvs/*/")
     assert "/pvs/" in page.url
+
+
+def test_a_postgresql_restart_mid_session_loses_no_vote_and_doubles_none(postgres, live_server, page, crowd_study):
+    """The vote posted while PostgreSQL is down is answered 503; the page retries until the server
+    is back, and every trial ends with exactly one vote."""
+    if postgres is None:
+        pytest.skip("needs the PostgreSQL layer: FACEQA_TEST_DATABASE=postgresql (make test runs it)")
+    page.goto(f"{live_server.url}{reverse('studies:landing', args=['browser'])}")
+    page.click("#consent")
+    page.locator(".trial-head").wait_for()
+    participant = Participant.objects.get()
+    positions = list(participant.trials.values_list("position", flat=True))
+    _rate(page, "Good")
+    _watch(page)
+    postgres.stop("fast")
+    try:
+        page.get_by_role("button", name="Fair", exact=True).click()
+        page.get_by_text("HTTP 503").wait_for(timeout=10_000)  # the page said it is retrying
+    finally:
+        postgres.start()
+        connections.close_all()
+    page.get_by_text("Video 3 of").wait_for(timeout=30_000)
+    for _ in positions[2:]:
+        _rate(page, "Good")
+    page.wait_for_url(f"{live_server.url}/?cc={crowd_study.completion_code}", timeout=10_000)
+    votes = Vote.objects.filter(trial__participant=participant)
+    assert sorted(votes.values_list("trial__position", flat=True)) == sorted(positions)
+    assert votes.get(trial__position=positions[1]).score == 3  # the vote posted while the database was down

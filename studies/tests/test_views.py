@@ -6,6 +6,7 @@ import sys
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
@@ -84,6 +85,16 @@ class TestVote:
         response = client.post("/session/00000000-0000-4000-8000-000000000000/vote/",
                                json.dumps({"position": 0, "score": 3}), content_type="application/json")
         assert response.status_code == 404
+
+    def test_a_vote_that_loses_the_database_is_a_503_to_retry_and_stores_nothing(self, client, participant,
+                                                                                 monkeypatch):
+        def database_gone(**kwargs):
+            raise OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(services, "vote_submit", database_gone)
+        response = _vote(client, participant, position=0, score=4)
+        assert response.status_code == 503 and response["Retry-After"] == "5"
+        assert b"database is unavailable" in response.content and Vote.objects.count() == 0
 
 
 class TestLanding:

@@ -3,7 +3,6 @@ mid-training leaves a run that --resume finishes from its last checkpoint."""
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,9 +18,9 @@ TRAIN = ["train_codec", "keypoint-anim", "--size", "64", "--keypoints", "4", "--
 
 
 @pytest.fixture
-def stack(tmp_path):
+def stack(tmp_path, stack_database):
     with runtime.redis_server() as url:
-        stack = Stack(tmp_path / "data", url, {})
+        stack = Stack(tmp_path / "data", url, {}, stack_database)
         stack.manage("migrate", "--noinput")
         yield stack
 
@@ -52,8 +51,7 @@ def test_a_killed_training_worker_leaves_a_run_that_resume_finishes(stack, faces
     refused = subprocess.run([sys.executable, "manage.py", "train_codec", "keypoint-anim", "--resume"],
                              cwd=BASE_DIR, env=stack.env, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "still training" in refused.stderr
-    with sqlite3.connect(stack.data_dir / "db.sqlite3") as db:
-        db.execute("update training_trainingrun set heartbeat_at = datetime(heartbeat_at, '-600 seconds')")
+    stack.rows("update training_trainingrun set heartbeat_at = %s", "2000-01-01 00:00:00+00:00")
     with stack.worker(concurrency=1):
         out = stack.manage("train_codec", "keypoint-anim", "--resume", timeout=600).stdout
     (status, step, sha_done, attempts, device, loss_type, path), = stack.rows(

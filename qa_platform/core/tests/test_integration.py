@@ -13,8 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
+from django.db import connection
+from psycopg.types.string import TextLoader
 
+from conftest import TEST_DATABASE
 from qa_platform import runtime
 from qa_platform.codec import video
 
@@ -26,12 +30,17 @@ RATES = {"x265": [{"qp": 42}], "landmark-warp": [{"q": 1.0, "key_qp": 37}]}
 
 
 class Stack:
-    """A data directory, a Redis and a way to run commands and workers against them."""
+    """A data directory, a database, a Redis and a way to run commands and workers against them.
 
-    def __init__(self, data_dir: Path, broker_url: str, env: dict):
+    ``database``: the ``stack_database`` fixture's environment (PostgreSQL), or
+    ``{}`` for SQLite in the data directory.
+    """
+
+    def __init__(self, data_dir: Path, broker_url: str, env: dict, database: dict):
         self.data_dir = data_dir
-        self.env = {**os.environ, **env, "FACEQA_DATA_DIR": str(data_dir), "CELERY_BROKER_URL": broker_url,
-                    "OMP_NUM_THREADS": "1"}
+        self.database = database
+        self.env = {**os.environ, **env, **database, "FACEQA_DATA_DIR": str(data_dir),
+                    "CELERY_BROKER_URL": broker_url, "OMP_NUM_THREADS": "1"}
         self.broker_url = broker_url
 
     def manage(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -49,18 +58,26 @@ class Stack:
         )
 
     def rows(self, sql: str, *params) -> list[tuple]:
-        with sqlite3.connect(f"file:{self.data_dir / 'db.sqlite3'}?mode=ro", uri=True) as db:
-            return db.execute(sql, params).fetchall()
+        """The rows of ``sql`` (``%s`` placeholders; JSON columns come back as text on both databases)."""
+        if not self.database:
+            with sqlite3.connect(self.data_dir / "db.sqlite3") as db:
+                return db.execute(sql.replace("%s", "?"), params).fetchall()
+        with psycopg.connect(host=self.database["POSTGRES_HOST"], port=self.database["POSTGRES_PORT"],
+                             dbname=self.database["POSTGRES_DB"], user=self.database["POSTGRES_USER"],
+                             password=self.database["POSTGRES_PASSWORD"], autocommit=True) as db:
+            db.adapters.register_loader("jsonb", TextLoader)
+            cursor = db.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
 
 
 @pytest.fixture
-def stack(tmp_path, faces_dir):
+def stack(tmp_path, faces_dir, stack_database):
     data_dir = tmp_path / "data"
     with runtime.redis_server() as url:
         # Unacknowledged messages come back after 5 s, so long jobs are redelivered while they run; a
         # worker silent for 3 s counts as dead.
         stack = Stack(data_dir, url, {"FACEQA_VISIBILITY_TIMEOUT": "5", "FACEQA_JOB_HEARTBEAT_SECONDS": "1",
-                                      "FACEQA_JOB_STALE_BEATS": "3"})
+                                      "FACEQA_JOB_STALE_BEATS": "3"}, stack_database)
         stack.manage("migrate", "--noinput")
         yield stack
 
@@ -77,7 +94,7 @@ def test_two_real_clips_go_through_redis_and_a_worker(stack, faces_dir):
     )
     assert len(rows) == 4
     for status, kbps, bitstream, worker, enc, dec, frames, fps_num, fps_den, pvs_id in rows:
-        assert status == "done", stack.rows("select message from qa_platform_pvs where id=?", pvs_id)
+        assert status == "done", stack.rows("select message from qa_platform_pvs where id=%s", pvs_id)
         n_bytes = sum(p.stat().st_size for p in (stack.data_dir / bitstream).iterdir())
         assert kbps == pytest.approx(8 * n_bytes / (frames * fps_den / fps_num) / 1000)
         assert worker and enc > 0 and dec > 0
@@ -166,7 +183,8 @@ def test_the_same_pvs_message_delivered_to_two_workers_at_once_gives_one_encode_
     with stack.worker(concurrency=2):
         stack.manage("shell", "-c", send_twice)
         _wait_for_status(stack, "done", timeout=120)
-    (coding_id,), = stack.rows("select json_extract(task_ids, '$[0]') from qa_platform_pvs")
+    (task_ids,), = stack.rows("select task_ids from qa_platform_pvs")
+    coding_id = json.loads(task_ids)[0]
     log = (stack.data_dir / "worker.log").read_text()
     drops = [line for line in log.splitlines() if f"message {coding_id} dropped" in line]
     assert drops, log  # the second delivery of the coding message was refused...
@@ -192,3 +210,9 @@ def test_matched_bitrates_through_a_worker_report_what_cannot_be_reached(stack, 
     assert abs(kbps - 20) <= 2 and "qp" in json.loads(params)
     (probes,), = stack.rows("select count(*) from qa_platform_rateprobe")
     assert 2 <= probes < 52  # a bisection, not a sweep of the 52 QPs
+
+
+@pytest.mark.django_db
+def test_the_session_runs_on_the_database_it_was_asked_for():
+    """make test runs this layer twice: FACEQA_TEST_DATABASE picks SQLite or the PostgreSQL server."""
+    assert connection.vendor == TEST_DATABASE

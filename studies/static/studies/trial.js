@@ -62,10 +62,12 @@
   play.addEventListener("click", start);
   replay.addEventListener("click", () => { watch.replays += 1; video.currentTime = 0; start(); });
 
-  // Network errors and server errors are retried with the same payload (the
+  // Network errors and server errors (a 503 while the database restarts) are
+  // retried with the same payload, backing off for about a minute in all (the
   // server stores a vote once); a refusal (4xx) is final.
+  const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 8000, 8000, 8000, 8000, 8000];
   async function post(payload) {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       try {
         const response = await fetch(config.vote_url, {
           method: "POST",
@@ -73,13 +75,13 @@
           body: JSON.stringify(payload),
         });
         if (response.ok) return response.json();
-        const error = new Error(await response.text());
+        const error = new Error(`HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`);
         error.final = response.status < 500;
         throw error;
       } catch (error) {
-        if (error.final || attempt >= 5) throw error;
+        if (error.final || attempt >= RETRY_DELAYS_MS.length) throw error;
         status.textContent = `Saving your vote failed (${error.message}); retrying…`;
-        await new Promise(resolve => setTimeout(resolve, 500 * attempt));
+        await new Promise(resolve => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
       }
     }
   }
