@@ -70,14 +70,15 @@ class Stack:
             return cursor.fetchall() if cursor.description else []
 
 
+# Unacknowledged messages come back after 5 s, so long jobs are redelivered while they run; a
+# worker silent for 3 s counts as dead.
+FAST_REDELIVERY = {"FACEQA_VISIBILITY_TIMEOUT": "5", "FACEQA_JOB_HEARTBEAT_SECONDS": "1", "FACEQA_JOB_STALE_BEATS": "3"}
+
+
 @pytest.fixture
 def stack(tmp_path, faces_dir, stack_database):
-    data_dir = tmp_path / "data"
     with runtime.redis_server() as url:
-        # Unacknowledged messages come back after 5 s, so long jobs are redelivered while they run; a
-        # worker silent for 3 s counts as dead.
-        stack = Stack(data_dir, url, {"FACEQA_VISIBILITY_TIMEOUT": "5", "FACEQA_JOB_HEARTBEAT_SECONDS": "1",
-                                      "FACEQA_JOB_STALE_BEATS": "3"}, stack_database)
+        stack = Stack(tmp_path / "data", url, FAST_REDELIVERY, stack_database)
         stack.manage("migrate", "--noinput")
         yield stack
 
@@ -116,12 +117,7 @@ def test_two_real_clips_go_through_redis_and_a_worker(stack, faces_dir):
 
 
 def _wait_for_status(stack: Stack, status: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if stack.rows("select status from qa_platform_pvs") == [(status,)]:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the PVS never reached {status!r}: {stack.rows('select status, message from qa_platform_pvs')}")
+    _wait_until(stack, lambda statuses: statuses == [status], timeout)
 
 
 def test_a_worker_killed_mid_job_leaves_no_half_pvs_and_the_job_runs_again(stack, faces_dir):
@@ -210,6 +206,50 @@ def test_matched_bitrates_through_a_worker_report_what_cannot_be_reached(stack, 
     assert abs(kbps - 20) <= 2 and "qp" in json.loads(params)
     (probes,), = stack.rows("select count(*) from qa_platform_rateprobe")
     assert 2 <= probes < 52  # a bisection, not a sweep of the 52 QPs
+
+
+def test_redis_killed_and_restarted_during_build_database_duplicates_and_half_writes_no_pvs(
+        tmp_path, faces_dir, stack_database):
+    """Redis with append-only persistence (as in the compose file) dies with SIGKILL while PVSs are
+    being coded and comes back on the same port: the build finishes, each PVS once and whole."""
+    qps = [30, 38, 46]
+    with runtime.running_redis(appendonly=True) as redis_server:
+        stack = Stack(tmp_path / "data", redis_server.url, {**FAST_REDELIVERY, "FACEQA_JOB_METRICS": "psnr_y"},
+                      stack_database)
+        stack.manage("migrate", "--noinput")
+        stack.manage("ingest_sources", str(faces_dir / CLIPS[1]), "--frames", "25")
+        with stack.worker():
+            build = subprocess.Popen(
+                [sys.executable, "manage.py", "build_database", "--codecs", "x265", "--timeout", "400",
+                 "--rates", json.dumps({"x265": [{"qp": qp} for qp in qps]})],
+                cwd=BASE_DIR, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            _wait_until(stack, lambda statuses: "running" in statuses, timeout=120)
+            redis_server.kill()
+            time.sleep(3)
+            redis_server.start()
+            out, err = build.communicate(timeout=450)
+    assert build.returncode == 0, f"build_database failed after the Redis restart:\n{out}\n{err}"
+    rows = stack.rows("select p.id, p.status, p.bitstream_bytes, p.source_id, p.hrc_id, s.frame_count "
+                      "from qa_platform_pvs p join qa_platform_source s on s.id = p.source_id")
+    assert len(rows) == len({(source, hrc) for _, _, _, source, hrc, _ in rows}) == len(qps)
+    for pvs_id, status, bitstream_bytes, _, _, frames in rows:
+        assert status == "done"
+        folder = stack.data_dir / "pvs" / str(pvs_id)
+        assert bitstream_bytes == sum(p.stat().st_size for p in (folder / "bitstream").iterdir())
+        assert video.read_frames(folder / "decoded.mkv")[0].shape[0] == frames == 25
+    (metrics,), = stack.rows("select count(*) from metrics_metricresult where status = 'ok'")
+    assert metrics == len(qps)
+
+
+def _wait_until(stack: Stack, condition, timeout: float) -> None:
+    """Wait until ``condition`` holds for the list of PVS statuses."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition([status for status, in stack.rows("select status from qa_platform_pvs")]):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the PVSs never got there: {stack.rows('select status, message from qa_platform_pvs')}")
 
 
 @pytest.mark.django_db
