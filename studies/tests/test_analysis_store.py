@@ -187,14 +187,28 @@ class TestDebounce:
 
     def test_an_unreachable_broker_keeps_the_vote_and_says_why(self, study, monkeypatch,
                                                               django_capture_on_commit_callbacks):
+        attempts = []
+
         def refused(self, *args, **kwargs):
+            attempts.append(args)
             raise OperationalError("connection refused")
         monkeypatch.setattr(jobs, "_send", REAL_SEND)
+        monkeypatch.setattr(jobs, "broker_pause", jobs.BrokerPause())
         monkeypatch.setattr(Signature, "apply_async", refused)
         with django_capture_on_commit_callbacks(execute=True):
             _one_vote(study)
         job = AnalysisJob.objects.get(study=study)
         assert Vote.objects.count() == 1 and job.status == JobStatus.FAILED and "connection refused" in job.message
+        # The next send within the pause does not try the broker (each try costs the vote seconds)...
+        with django_capture_on_commit_callbacks(execute=True):
+            analysis_store.analyses_schedule(study=study, countdown=0)
+        job.refresh_from_db()
+        assert len(attempts) == 1 and job.status == JobStatus.FAILED and "less than 30 s ago" in job.message
+        # ...and once the pause is over, it does.
+        jobs.broker_pause.until = 0
+        with django_capture_on_commit_callbacks(execute=True):
+            analysis_store.analyses_schedule(study=study, countdown=0)
+        assert len(attempts) == 2
 
 
 def run_queued_step(model, study, work):
