@@ -46,16 +46,18 @@ def _open(path: Path):
     return container
 
 
-def read_frames(path: Path, max_frames: int | None = None,
-                max_seconds: float | None = None) -> tuple[np.ndarray, Fraction]:
+def read_frames(path: Path, max_frames: int | None = None, max_seconds: float | None = None,
+                max_bytes: int | None = None) -> tuple[np.ndarray, Fraction]:
     """Decode a video file to RGB frames, from the start.
 
     Returns (frames uint8 (T, H, W, 3) RGB, fps). ``max_frames`` and
     ``max_seconds`` (of the file's own frame rate) stop decoding early, so a
-    long input costs only the frames kept. Raises ``VideoError`` when the file
-    cannot be opened, has no video stream, yields no frame, or breaks off
-    before the frames asked for (a truncated file): a partial clip is never
-    returned as whole.
+    long input costs only the frames kept. ``max_bytes`` bounds the decoded
+    frames' memory: checked after the first frame, against the frames that
+    would be kept. Raises ``VideoError`` when the file cannot be opened, has no
+    video stream, yields no frame, would need more than ``max_bytes``, or
+    breaks off before the frames asked for (a truncated file): a partial clip
+    is never returned as whole.
     """
     container = _open(path)
     with container:
@@ -68,6 +70,8 @@ def read_frames(path: Path, max_frames: int | None = None,
         try:
             for frame in container.decode(stream):
                 frames.append(frame.to_ndarray(format="rgb24"))
+                if len(frames) == 1 and max_bytes is not None:
+                    _check_memory(path, frames[0], limit or stream.frames or 1, max_bytes)
                 if limit is not None and len(frames) >= limit:
                     break
         except av.FFmpegError as exc:
@@ -79,6 +83,15 @@ def read_frames(path: Path, max_frames: int | None = None,
     if expected and len(frames) < wanted * 0.9:
         raise VideoError(f"{path}: truncated, {len(frames)} of {expected} frames decodable")
     return np.stack(frames), fps
+
+
+def _check_memory(path: Path, first: np.ndarray, count: int, max_bytes: int) -> None:
+    needed = first.nbytes * count
+    if needed > max_bytes:
+        height, width = first.shape[:2]
+        raise VideoError(f"{path}: {count} frames of {width}x{height} need {needed / 2**30:.1f} GiB decoded, over "
+                         f"the limit of {max_bytes / 2**30:.1f} GiB; scale the video down first "
+                         "(e.g. ffmpeg -i IN -vf scale=-2:1080 OUT)")
 
 
 def probe(path: Path) -> VideoInfo:

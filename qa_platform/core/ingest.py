@@ -106,6 +106,8 @@ def square_crop(union: np.ndarray, width: int, height: int) -> CropBox:
 
 # The largest input file ingest reads, bytes: a SRC is a few seconds, so a larger file is a mistake.
 MAX_INPUT_BYTES = 2 * 2**30
+# The most memory the decoded frames ingest keeps may take, bytes (1 s of 8K at 60 fps is 5.6 GiB).
+MAX_DECODED_BYTES = 4 * 2**30
 
 
 def resample_indices(count: int, fps_in: Fraction, fps_out: Fraction) -> np.ndarray:
@@ -127,7 +129,8 @@ def prepare_clip(path: Path, size: int = 256, fps: Fraction = Fraction(25),
     Returns size x size RGB frames at ``fps``, the first ``max_frames`` of the
     clip (fewer if the clip is shorter); only the first max(1 s, max_frames /
     fps) of the input are decoded. Raises ``IngestError`` when the file is over
-    ``max_bytes``, is not a readable video, is truncated, shows no face, or
+    ``max_bytes``, its kept frames would take over ``MAX_DECODED_BYTES`` decoded,
+    is not a readable video, is truncated, shows no face, or
     lasts under one second.
     """
     n_bytes = Path(path).stat().st_size if Path(path).is_file() else 0
@@ -135,7 +138,8 @@ def prepare_clip(path: Path, size: int = 256, fps: Fraction = Fraction(25),
         raise IngestError(f"{n_bytes / 2**20:.0f} MiB is over the ingest limit of {max_bytes / 2**20:.0f} MiB; "
                           "cut the part you need first (e.g. ffmpeg -i IN -t 10 -c copy OUT)")
     try:
-        frames, fps_in = read_frames(path, max_seconds=max(1.0, float(max_frames / Fraction(fps))))
+        frames, fps_in = read_frames(path, max_seconds=max(1.0, float(max_frames / Fraction(fps))),
+                                     max_bytes=MAX_DECODED_BYTES)
     except VideoError as exc:
         raise IngestError(str(exc).removeprefix(f"{path}: ")) from exc
     duration = len(frames) / fps_in

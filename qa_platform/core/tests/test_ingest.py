@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 
 from conftest import synthetic_frames
 from qa_platform.codec import video
+from qa_platform.core import ingest
 from qa_platform.core.ingest import (
     CropBox,
     IngestError,
@@ -157,6 +158,14 @@ def test_an_input_over_the_size_limit_is_refused_before_decoding(tmp_path):
     path = video.write_lossless(tmp_path / "clip.mkv", synthetic_frames(t=30, size=64), Fraction(25))
     with pytest.raises(IngestError, match=r"over the ingest limit of 0 MiB; cut the part you need first"):
         prepare_clip(path, max_bytes=100)
+
+
+def test_an_input_whose_kept_frames_would_not_fit_in_memory_is_refused_after_one_frame(tmp_path, monkeypatch):
+    path = video.write_lossless(tmp_path / "clip.mkv", synthetic_frames(t=30, size=64), Fraction(25))
+    monkeypatch.setattr(ingest, "MAX_DECODED_BYTES", 64 * 64 * 3 * 10)  # ten frames' worth
+    with pytest.raises(IngestError, match=r"^26 frames of 64x64 need 0\.0 GiB decoded, over the limit of 0\.0 GiB; "
+                                          r"scale the video down first"):
+        prepare_clip(path, max_frames=10)
 
 
 def test_command_reports_each_file_and_goes_on(faces_dir, data_dir, tmp_path, capsys):
