@@ -113,13 +113,14 @@ def postgres_bin_dir() -> Path:
 
 
 class PostgresServer:
-    """A throw-away PostgreSQL cluster on 127.0.0.1 and a free port, in a folder of its own.
+    """A PostgreSQL cluster of this project's own on 127.0.0.1 and a free port, in ``workdir``.
 
-    The superuser ``faceqa`` has a random password (scram-sha-256), so other
-    users of the machine cannot connect. As root the server runs as Debian's
-    ``postgres`` user, because PostgreSQL refuses to run as root.
-    ``stop("immediate")`` is a crash without a checkpoint; ``start()`` runs
-    crash recovery on the same data.
+    The first start runs initdb; the superuser ``faceqa`` gets a random
+    password (scram-sha-256), kept in ``workdir/../<name>.password`` (mode
+    0600), so other users of the machine cannot connect and a later start
+    finds the cluster again. As root the server runs as Debian's ``postgres``
+    user, because PostgreSQL refuses to run as root. ``stop("immediate")`` is a
+    crash without a checkpoint; ``start()`` runs crash recovery on the same data.
     """
 
     user = "faceqa"
@@ -129,11 +130,18 @@ class PostgresServer:
         self.workdir, self.timeout = workdir, timeout
         self.data_dir = workdir / "cluster"
         self.port = free_port()
-        self.password = secrets.token_urlsafe(24)
         self.run_as = "postgres" if os.geteuid() == 0 else None
+        password_file = workdir.parent / f"{workdir.name}.password"
+        workdir.mkdir(parents=True, exist_ok=True)
         if self.run_as:
             shutil.chown(workdir, self.run_as)
-        self._initdb()
+        if (self.data_dir / "PG_VERSION").is_file():
+            self.password = password_file.read_text()
+        else:
+            self.password = secrets.token_urlsafe(24)
+            password_file.touch(mode=0o600)
+            password_file.write_text(self.password)
+            self._initdb()
 
     def _run(self, *args: str) -> None:
         result = subprocess.run(args, check=False, user=self.run_as, capture_output=True, text=True, cwd=self.workdir)
@@ -141,13 +149,17 @@ class PostgresServer:
             raise ServiceError(f"{Path(args[0]).name} failed: {(result.stderr or result.stdout).strip()[-500:]}")
 
     def _initdb(self) -> None:
-        password_file = self.workdir / "password"
-        password_file.write_text(self.password)
+        # initdb reads the password from a file the server's user can read; it is gone afterwards.
+        initdb_password = self.workdir / "initdb-password"
+        initdb_password.write_text(self.password)
         if self.run_as:
-            shutil.chown(password_file, self.run_as)
-        self._run(str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.user, "--pwfile", str(password_file),
-                  "--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C", "--no-sync")
-        password_file.unlink()
+            shutil.chown(initdb_password, self.run_as)
+        try:
+            self._run(str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.user,
+                      "--pwfile", str(initdb_password), "--auth", "scram-sha-256", "--encoding", "UTF8",
+                      "--locale", "C", "--no-sync")
+        finally:
+            initdb_password.unlink()
 
     def start(self) -> None:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.workdir} -c fsync=on -c max_connections=300"
@@ -178,7 +190,8 @@ def postgres_server(timeout: float = 30.0):
     The cluster and its data are removed when the block ends.
     """
     with tempfile.TemporaryDirectory(prefix="faceqa-postgres-") as workdir:
-        server = PostgresServer(Path(workdir), timeout)
+        Path(workdir).chmod(0o711)  # the server's user passes through to its own folder, reads nothing here
+        server = PostgresServer(Path(workdir) / "postgres", timeout)
         server.start()
         try:
             yield server
