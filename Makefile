@@ -8,7 +8,7 @@ STARTED := $(shell date +%s)
 # pytest's own options for `make test`; e.g. make test PYTEST_ARGS="-k ingest"
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv migrate demo lint-imports test test-unit clean
+.PHONY: setup apt venv migrate demo serve lint-imports test test-unit clean
 
 setup: apt venv migrate
 
@@ -42,6 +42,10 @@ migrate:
 
 demo: setup
 	DJANGO_DEBUG=1 FACEQA_DEMO_STARTED=$(STARTED) $(PY) manage.py run_demo --serve=$(SERVE)
+
+# The production stack on loopback: PostgreSQL, Redis, a Celery worker and gunicorn, DEBUG off.
+serve: setup
+	$(PY) -m qa_platform.serve
 
 # The import rules between the layers (.importlinter); a broken contract fails the build.
 lint-imports: setup
