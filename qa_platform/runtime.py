@@ -57,7 +57,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
              "--dir", str(self.workdir), "--protected-mode", "yes"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
         )
         _wait_for_redis(self.url, self.process, self.timeout)
 
@@ -144,7 +144,9 @@ class PostgresServer:
             self._initdb()
 
     def _run(self, *args: str) -> None:
-        result = subprocess.run(args, check=False, user=self.run_as, capture_output=True, text=True, cwd=self.workdir)
+        # A session of its own: Ctrl-C in the terminal reaches the caller, which stops the server in order.
+        result = subprocess.run(args, check=False, user=self.run_as, capture_output=True, text=True,
+                                cwd=self.workdir, start_new_session=True)
         if result.returncode != 0:
             raise ServiceError(f"{Path(args[0]).name} failed: {(result.stderr or result.stdout).strip()[-500:]}")
 
