@@ -28,6 +28,13 @@ if HTTPS:
 SECURE_SSL_REDIRECT = os.environ.get("DJANGO_SSL_REDIRECT", "1" if HTTPS else "0") == "1"
 # Secure cookies wherever the site is known to be HTTPS (a browser drops them on plain http).
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = os.environ.get("DJANGO_SECURE_COOKIES", "1" if HTTPS else "0") == "1"
+# The participant pages run inside MTurk's frame (studies.views.framing), where the session cookie
+# is a third-party cookie: a browser sends it there only when it is SameSite=None, which it
+# accepts only with Secure. Lax where cookies are not secure (plain-http loopback). The flow does
+# not need the cookie (the URL token is the credential); it lets a worker resume in the same
+# browser. The CSRF cookie stays Lax: the participant pages do not use it.
+SESSION_COOKIE_SAMESITE = os.environ.get("DJANGO_SESSION_COOKIE_SAMESITE",
+                                         "None" if SESSION_COOKIE_SECURE else "Lax")
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("DJANGO_HSTS_INCLUDE_SUBDOMAINS", "0") == "1"
 SECURE_HSTS_PRELOAD = os.environ.get("DJANGO_HSTS_PRELOAD", "0") == "1"
@@ -192,6 +199,13 @@ FACEQA_OPEN_RESEARCHER_PAGES = os.environ.get("FACEQA_OPEN_RESEARCHER_PAGES", "1
 # Join attempts (consent posts) one address may make per minute, counted in the cache: Redis when
 # DJANGO_CACHE_URL names one (several web processes then share the count), else per process.
 FACEQA_JOINS_PER_MINUTE = int(os.environ.get("FACEQA_JOINS_PER_MINUTE", "30"))
+# Crowd platforms that show the participant pages in a frame, MTurk's ExternalQuestion
+# (studies.crowd): the origins that may frame them (CSP frame-ancestors; MTurk's worker site,
+# the old one and the sandbox), and the servers a finished HIT may be submitted to (turkSubmitTo).
+FACEQA_FRAME_ANCESTORS = comma_list(os.environ.get(
+    "FACEQA_FRAME_ANCESTORS", "https://worker.mturk.com,https://www.mturk.com,https://workersandbox.mturk.com"))
+FACEQA_MTURK_SUBMIT_ORIGINS = comma_list(os.environ.get(
+    "FACEQA_MTURK_SUBMIT_ORIGINS", "https://www.mturk.com,https://workersandbox.mturk.com"))
 if os.environ.get("DJANGO_CACHE_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": os.environ["DJANGO_CACHE_URL"]}}

@@ -138,6 +138,11 @@ class Participant(models.Model):
     external_id = models.CharField(max_length=200, null=True, blank=True)
     external_study_id = models.CharField(max_length=200, blank=True)
     external_session_id = models.CharField(max_length=200, blank=True)
+    submit_to = models.CharField(
+        max_length=200, blank=True,
+        help_text="MTurk: the server the finished HIT is submitted to (turkSubmitTo, an origin checked "
+                  "against FACEQA_MTURK_SUBMIT_ORIGINS); external_session_id holds the assignment id.",
+    )
     is_simulated = models.BooleanField(default=False)
     assignment_seed = models.PositiveBigIntegerField()
     consented_at = models.DateTimeField(null=True, blank=True)

@@ -174,13 +174,15 @@ def _playlist(study: Study, rng: np.random.Generator) -> list[Stimulus]:
 
 
 def participant_join(*, study: Study, platform: str = Platform.LAB, external_id: str | None = None,
-                     external_study_id: str = "", external_session_id: str = "",
+                     external_study_id: str = "", external_session_id: str = "", submit_to: str = "",
                      assignment_seed: int | None = None) -> tuple[Participant, bool]:
     """Return ``(participant, created)``: the existing participation of
     ``external_id`` (one per external id and study), or a new participant with
     a stored playlist drawn with ``assignment_seed`` (default: fresh, derived
-    from the study's seed) and stored with it. Raises ``StudyError`` when the
-    study is closed or a new person would pass ``study.max_participants``."""
+    from the study's seed) and stored with it. ``submit_to``: MTurk's server for
+    the finished HIT, an origin the caller checked (``studies.crowd``). Raises
+    ``StudyError`` when the study is closed or a new person would pass
+    ``study.max_participants``."""
     if external_id:
         existing = Participant.objects.filter(study=study, platform=platform, external_id=external_id).first()
         if existing is not None:
@@ -194,7 +196,7 @@ def participant_join(*, study: Study, platform: str = Platform.LAB, external_id:
             _check_room(study, platform)
             participant = Participant.objects.create(
                 study=study, platform=platform, external_id=external_id or None,
-                external_study_id=external_study_id, external_session_id=external_session_id,
+                external_study_id=external_study_id, external_session_id=external_session_id, submit_to=submit_to,
                 is_simulated=platform == Platform.SIMULATED, assignment_seed=assignment_seed,
             )
             playlist = _playlist(study, np.random.default_rng(assignment_seed))
@@ -206,6 +208,20 @@ def participant_join(*, study: Study, platform: str = Platform.LAB, external_id:
     except AssignmentError as error:
         raise StudyError(str(error)) from error
     return participant, True
+
+
+def participant_record_assignment(*, participant: Participant, external_session_id: str,
+                                  submit_to: str = "") -> Participant:
+    """Keep a resuming crowd participant's session id and submit server current (those given, when
+    they changed): an MTurk worker who returned the HIT and accepted it again works under a new
+    assignment id, and the finished HIT must be submitted under that one."""
+    changed = {name: value for name, value in (("external_session_id", external_session_id), ("submit_to", submit_to))
+               if value and getattr(participant, name) != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(participant, name, value)
+        participant.save(update_fields=list(changed))
+    return participant
 
 
 def participants_purge_external_ids(*, study: Study) -> int:
@@ -235,9 +251,14 @@ def participant_consent(*, participant: Participant) -> Participant:
     return participant
 
 
+def _zoom_estimate(value) -> float | None:
+    """None: not measured (a page in a crowd platform's frame cannot compare its width with the browser window's)."""
+    return None if value is None else float(value)
+
+
 VIEWING_FIELDS = {
     "screen_width": float, "screen_height": float, "window_width": float, "window_height": float,
-    "device_pixel_ratio": float, "zoom_estimate": float, "user_agent": str,
+    "device_pixel_ratio": float, "zoom_estimate": _zoom_estimate, "user_agent": str,
 }
 
 
@@ -245,13 +266,16 @@ def participant_record_viewing(*, participant: Participant, viewing: dict) -> li
     """Store the viewing-condition check and return what is wrong with it.
 
     viewing: screen and window sizes in CSS px, the device pixel ratio, the
-    zoom estimate and the user agent (unknown keys are dropped). The check
+    zoom estimate (None when not measured) and the user agent, and ``framed``
+    (true when the page ran in a frame, e.g. MTurk's; default false; unknown
+    keys are dropped). The check
     passes, and ``viewing_checked_at`` is set, only when the window holds the
     study's largest video at native size (``studies.viewing``). Raises
     ``StudyError`` for a missing or malformed value.
     """
     try:
         cleaned = {key: cast(viewing[key]) for key, cast in VIEWING_FIELDS.items()}
+        cleaned["framed"] = viewing.get("framed") is True
         problems = viewing_problems(cleaned, study_video_size(participant.study))
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
         raise StudyError(f"viewing conditions incomplete or malformed: {error!r}") from error

@@ -5,7 +5,11 @@ controlled or at least recorded. A browser can show a video pixel-for-pixel
 only if its window holds the video at native size in device pixels (CSS
 width = width / devicePixelRatio) and the page is not zoomed; the zoom is
 estimated as outer / inner window width, which is 1 at 100 % zoom in
-Chromium and Firefox when no side panel is open.
+Chromium and Firefox when no side panel is open. A page in a frame (MTurk's
+ExternalQuestion) cannot estimate it so: its inner width is the frame's, not
+the window's; its zoom estimate is None and only the size is checked (the
+device pixel ratio, which follows the zoom in Chromium and Firefox, still
+sizes the video natively).
 """
 
 ZOOM_TOLERANCE = 0.1
@@ -18,7 +22,7 @@ def viewing_problems(viewing: dict, video_size: int) -> list[str]:
     """What keeps this browser from showing a ``video_size`` px square video natively.
 
     viewing: window_width, window_height (CSS px), device_pixel_ratio (> 0),
-    zoom_estimate (1.0 at 100 %). Returns sentences a participant can act on;
+    zoom_estimate (1.0 at 100 %; None: not measured). Returns sentences a participant can act on;
     empty when the conditions are fine.
     """
     problems = []
@@ -29,7 +33,7 @@ def viewing_problems(viewing: dict, video_size: int) -> list[str]:
             f"Your browser window is {viewing['window_width']:.0f} x {viewing['window_height']:.0f}; "
             f"please make it at least {need_w:.0f} x {need_h:.0f} (maximise it)."
         )
-    if abs(viewing["zoom_estimate"] - 1.0) > ZOOM_TOLERANCE:
+    if viewing["zoom_estimate"] is not None and abs(viewing["zoom_estimate"] - 1.0) > ZOOM_TOLERANCE:
         problems.append(
             f"Your browser zoom looks like {viewing['zoom_estimate']:.0%}; please reset it to 100 % "
             "(Ctrl+0, or Cmd+0 on a Mac)."

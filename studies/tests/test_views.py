@@ -108,10 +108,10 @@ class TestLanding:
 
     def test_a_crowd_id_resumes_only_in_the_browser_that_started_it(self, client, study):
         url = reverse("studies:landing", args=["pilot"])
-        params = {"workerId": "w1", "hitId": "h", "assignmentId": "a1"}
+        params = {"PROLIFIC_PID": "p1", "STUDY_ID": "s", "SESSION_ID": "a"}  # MTurk: studies/tests/test_mturk.py
         first = client.post(url, params)
         other = Client().post(url, params)
-        assert other.status_code == 409 and "MTurk id is already taking part" in other.content.decode()
+        assert other.status_code == 409 and "Prolific id is already taking part" in other.content.decode()
         assert client.post(url, params).url == first.url and study.participants.count() == 1
 
     def test_joins_from_one_address_are_rate_limited(self, client, study, settings):

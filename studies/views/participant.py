@@ -1,5 +1,8 @@
 """The participant's way through a study: landing and consent, viewing check,
-trials, completion. The URL token is the participant's only credential."""
+trials, completion. The URL token is the participant's only credential.
+
+Every view here may be shown inside a crowd platform's frame (MTurk's ExternalQuestion) and works
+there without cookies (``studies.views.framing``); every other page of the site refuses frames."""
 import json
 import math
 from pathlib import Path
@@ -17,38 +20,64 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from studies import services
+from studies.crowd import MTURK_PREVIEW, MTURK_SUBMIT_PARAMETER, mturk_submit_origin, mturk_submit_url
 from studies.models import AcrScore, Participant, Platform, StimulusRole, Study
 from studies.selectors import next_trial, participant_progress, study_video_size
 from studies.throttle import client_address, join_allowed
+from studies.views.framing import crowd_frameable, same_origin_post
 
-# Query parameters crowd platforms append to the study link.
+# Query parameters crowd platforms append to the study link: participant, study, session ids
+# (MTurk's ExternalQuestion: worker, HIT, assignment; studies.crowd).
 CROWD_PARAMETERS = {
     Platform.PROLIFIC: ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"),
     Platform.MTURK: ("workerId", "hitId", "assignmentId"),
 }
-MTURK_PREVIEW = "ASSIGNMENT_ID_NOT_AVAILABLE"
+# Carried from the link to the consent form, and so to the join.
+LINK_PARAMETERS = (*sum(CROWD_PARAMETERS.values(), ()), MTURK_SUBMIT_PARAMETER)
 
 
 def _external_identity(params) -> dict:
-    """Platform and ids from the study link; a lab link has none."""
+    """Platform and ids from the study link; a lab link has none. ``ValueError`` when an MTurk
+    link's ``turkSubmitTo`` is not one of ``FACEQA_MTURK_SUBMIT_ORIGINS``."""
     for platform, (participant_key, study_key, session_key) in CROWD_PARAMETERS.items():
         if params.get(participant_key):
-            return {
+            identity = {
                 "platform": platform, "external_id": params[participant_key],
                 "external_study_id": params.get(study_key, ""),
                 "external_session_id": params.get(session_key, ""),
             }
+            if platform == Platform.MTURK and params.get(MTURK_SUBMIT_PARAMETER):
+                identity["submit_to"] = mturk_submit_origin(params[MTURK_SUBMIT_PARAMETER],
+                                                            allowed=settings.FACEQA_MTURK_SUBMIT_ORIGINS)
+            return identity
     return {"platform": Platform.LAB}
+
+
+def _may_resume(request, study: Study, participant: Participant, identity: dict) -> bool:
+    """A crowd id resumes in the browser that started it (its session), or, on MTurk, under the
+    assignment it joined with: MTurk puts the assignment id only into the link of the worker who
+    accepted it, and inside MTurk's frame a browser may keep no cookie of ours."""
+    if request.session.get(_session_key(study)) == str(participant.token):
+        return True
+    assignment = identity.get("external_session_id")
+    return (participant.platform == Platform.MTURK and bool(assignment) and assignment != MTURK_PREVIEW
+            and participant.external_session_id == assignment)
 
 
 def _session_key(study: Study) -> str:
     return f"studies:{study.name}:token"
 
 
+@crowd_frameable
+@same_origin_post
 def landing_view(request, name):
     """Consent and instructions; agreeing joins the study (or resumes it)."""
     study = get_object_or_404(Study, name=name)
-    identity = _external_identity(request.GET if request.method == "GET" else request.POST)
+    try:
+        identity = _external_identity(request.GET if request.method == "GET" else request.POST)
+    except ValueError as error:
+        return render(request, "studies/closed.html", {"study": study, "reason": f"this link is broken: {error}"},
+                      status=400)
     is_preview = request.GET.get("assignmentId") == MTURK_PREVIEW
     if request.method == "POST" and not is_preview:
         if not join_allowed(client_address(request)):
@@ -61,19 +90,23 @@ def landing_view(request, name):
             participant, created = services.participant_join(study=study, **identity)
         except services.StudyError as error:
             return render(request, "studies/closed.html", {"study": study, "reason": str(error)}, status=409)
-        if not created and request.session.get(_session_key(study)) != str(participant.token):
-            # A crowd id resumes only in the browser that started it: its progress, votes and
-            # completion code are that person's.
+        if not created and not _may_resume(request, study, participant, identity):
+            # A crowd id resumes only where it started: its progress, votes and completion code
+            # are that person's.
             reason = (f"this {participant.get_platform_display()} id is already taking part in this study in "
                       "another browser; go on there, or write to the researcher")
             return render(request, "studies/closed.html", {"study": study, "reason": reason}, status=409)
+        if not created and participant.platform == Platform.MTURK:
+            services.participant_record_assignment(participant=participant,
+                                                   external_session_id=identity["external_session_id"],
+                                                   submit_to=identity.get("submit_to", ""))
         services.participant_consent(participant=participant)
         request.session[_session_key(study)] = str(participant.token)
         return redirect("studies:session", token=participant.token)
     return render(request, "studies/landing.html", {
         "study": study, "identity": identity, "is_preview": is_preview,
         "resume_token": request.session.get(_session_key(study)),
-        "crowd_fields": {k: v for k, v in request.GET.items() if k in sum(CROWD_PARAMETERS.values(), ())},
+        "crowd_fields": {k: v for k, v in request.GET.items() if k in LINK_PARAMETERS},
     })
 
 
@@ -81,6 +114,7 @@ def _participant(token) -> Participant:
     return get_object_or_404(Participant.objects.select_related("study"), token=token, is_simulated=False)
 
 
+@crowd_frameable
 def session_view(request, token):
     """Whatever comes next: the viewing check, the next unanswered trial, or the end."""
     participant = _participant(token)
@@ -109,6 +143,7 @@ def session_view(request, token):
     })
 
 
+@crowd_frameable
 def video_view(request, token, position):
     """The video of the trial being shown (the participant's next unanswered one), under a URL and
     a file name that do not tell a hidden reference, a PVS or the trap apart. Any other position is
@@ -138,6 +173,8 @@ def _json_body(request) -> dict:
     return body
 
 
+@crowd_frameable
+@same_origin_post
 @require_POST
 def viewing_view(request, token):
     """Record the viewing check; answer with the problems found (none = passed)."""
@@ -175,6 +212,8 @@ def _seconds(value) -> float:
 VOTE_FIELDS = {"watch_seconds": _seconds, "stall_count": _count, "stall_seconds": _seconds, "replays": _count}
 
 
+@crowd_frameable
+@same_origin_post
 @require_POST
 def vote_view(request, token):
     """Store one vote; a repeated post is answered with the vote stored first."""
@@ -197,13 +236,25 @@ def vote_view(request, token):
     }, status=201 if created else 200)
 
 
+@crowd_frameable
 def done_view(request, token):
-    """The completion code, and the way back to the crowd platform."""
+    """The completion code, and the way back to the crowd platform: on MTurk, the form that submits
+    the HIT (``assignmentId`` and the completion code, by POST to ``{turkSubmitTo}/mturk/externalSubmit``,
+    from inside MTurk's frame as Amazon's examples do; ``studies.crowd``)."""
     participant = _participant(token)
     if next_trial(participant) is not None:
         return redirect("studies:session", token=participant.token)
     study = participant.study
-    completion_url = study.completion_url.replace("{code}", study.completion_code) if study.completion_url else ""
+    mturk_submit = ""
+    if participant.platform == Platform.MTURK and participant.external_session_id not in ("", MTURK_PREVIEW):
+        try:  # checked when stored; checked again, as the setting may have changed since
+            mturk_submit = mturk_submit_url(mturk_submit_origin(participant.submit_to,
+                                                                allowed=settings.FACEQA_MTURK_SUBMIT_ORIGINS))
+        except ValueError:
+            pass  # no known server to submit to: the page shows the completion code only
+    completion_url = ""
+    if study.completion_url and not mturk_submit:
+        completion_url = study.completion_url.replace("{code}", study.completion_code)
     return render(request, "studies/done.html", {
-        "participant": participant, "study": study, "completion_url": completion_url,
+        "participant": participant, "study": study, "completion_url": completion_url, "mturk_submit": mturk_submit,
     })

@@ -71,7 +71,7 @@
       try {
         const response = await fetch(config.vote_url, {
           method: "POST",
-          headers: {"Content-Type": "application/json", "X-CSRFToken": window.FACEQA_CSRF},
+          headers: {"Content-Type": "application/json"},
           body: JSON.stringify(payload),
         });
         if (response.ok) return response.json();
