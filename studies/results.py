@@ -119,8 +119,9 @@ def pvs_table(study: Study, scores: pd.DataFrame, differential: pd.DataFrame) ->
 def participant_table(study: Study, subjects: pd.DataFrame, include_simulated: bool) -> pd.DataFrame:
     """One row per participant: subject (anonymous id), platform, simulated,
     completed, votes, gold_failures, rejected, reason, bias, inconsistency,
-    device_pixel_ratio, window and screen (CSS px), zoom_estimate,
-    median_watch_seconds."""
+    device_pixel_ratio, window and screen (CSS px), framed (shown inside a
+    crowd platform's frame), zoom_estimate (empty when framed: not measurable
+    there), median_watch_seconds."""
     participants = Participant.objects.filter(study=study)
     if not include_simulated:
         participants = participants.filter(is_simulated=False)
@@ -142,6 +143,7 @@ def participant_table(study: Study, subjects: pd.DataFrame, include_simulated: b
             "device_pixel_ratio": p.viewing.get("device_pixel_ratio"),
             "window": f"{p.viewing['window_width']:.0f}x{p.viewing['window_height']:.0f}" if p.viewing else "",
             "screen": f"{p.viewing['screen_width']:.0f}x{p.viewing['screen_height']:.0f}" if p.viewing else "",
+            "framed": bool(p.viewing.get("framed")),
             "zoom_estimate": p.viewing.get("zoom_estimate"),
             "median_watch_seconds": float(np.median(watch)) if watch else np.nan,
         })
