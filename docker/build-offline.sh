@@ -119,7 +119,7 @@ server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$WHEEL_PORT") 2>/dev/null && break; sleep 0.1; done
 step "building $APP_IMAGE (docker/Dockerfile on $BASE_IMAGE, wheels from 127.0.0.1:$WHEEL_PORT)"
-docker build --network host -f docker/Dockerfile -t "$APP_IMAGE" \
+docker build --force-rm --network host -f docker/Dockerfile -t "$APP_IMAGE" \
   --build-arg "BASE_IMAGE=$BASE_IMAGE" \
   --build-arg "FACEQA_CODE_VERSION=${FACEQA_CODE_VERSION:-$(git rev-parse --short HEAD 2>/dev/null || true)}" \
   --build-arg "PIP_INSTALL_ARGS=--no-index --find-links http://127.0.0.1:$WHEEL_PORT/" .
@@ -128,9 +128,9 @@ trap - EXIT
 
 # --- 4. the database and the broker -------------------------------------------------------------
 step "building $POSTGRES_IMAGE and $REDIS_IMAGE (docker/services.Dockerfile on $BASE_IMAGE)"
-docker build -q -f docker/services.Dockerfile --target postgres -t "$POSTGRES_IMAGE" \
+docker build --force-rm -q -f docker/services.Dockerfile --target postgres -t "$POSTGRES_IMAGE" \
   --build-arg "BASE_IMAGE=$BASE_IMAGE" docker >/dev/null
-docker build -q -f docker/services.Dockerfile --target redis -t "$REDIS_IMAGE" \
+docker build --force-rm -q -f docker/services.Dockerfile --target redis -t "$REDIS_IMAGE" \
   --build-arg "BASE_IMAGE=$BASE_IMAGE" docker >/dev/null
 
 # A rebuild leaves the images it replaced untagged (a new requirements.txt: a whole new 7 GB one):
