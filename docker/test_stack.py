@@ -23,6 +23,7 @@ import csv
 import io
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -282,8 +283,9 @@ def export_as_staff(stack: Stack, browser, workdir: Path) -> Path:
         context.close()
 
 
-def check_export(path: Path, session: dict, pvs_ids: list[int]) -> str:
-    """The zip holds the session's test votes (hidden references and PVSs, not training or trap)."""
+def check_export(path: Path, session: dict, pvs_ids: list[int], code_version: str) -> str:
+    """The zip holds the session's test votes (hidden references and PVSs, not training or trap), and
+    its dataset card the code version the image recorded."""
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
 
@@ -295,6 +297,9 @@ def check_export(path: Path, session: dict, pvs_ids: list[int]) -> str:
             if not any(n.endswith("/" + wanted) for n in names):
                 raise StackError(f"the export has no {wanted}: {names}")
         votes, pvs, participants = table("votes.csv"), table("pvs.csv"), table("participants.csv")
+        (card,) = [archive.read(n).decode() for n in names if n.endswith("/README.md")]
+    if code_version and code_version not in card:
+        raise StackError(f"the dataset card does not name the image's code version {code_version}")
     tested = [p for p, role in session["roles"].items() if role == "test"]
     if len(votes) != len(tested):
         raise StackError(f"votes.csv has {len(votes)} votes, the session gave {len(tested)} test votes")
@@ -337,7 +342,8 @@ def main() -> int:
             # Errors fail; the warnings are a deployment's to read (TLS settings, codecs without
             # their programs, weights that cannot be fetched offline). Later commands skip the checks.
             report = stack.manage("check", "--deploy", "--fail-level", "ERROR")
-            say(" ".join(line for line in report.splitlines() if "identified" in line) or report.strip())
+            ids = re.findall(r"\(([a-z_]+\.[WE]\d+)\)", report)
+            say(f"{len(ids)} warnings: " + ", ".join(f"{i} x{ids.count(i)}" for i in sorted(set(ids))))
         with step("create a staff user"):
             stack.command("createsuperuser", "--noinput", "--username", STAFF_USER, "--email", "staff@example.org",
                          env={"DJANGO_SUPERUSER_PASSWORD": stack.staff_password})
@@ -346,7 +352,9 @@ def main() -> int:
         with step(f"build the database through the worker: {CODECS} {RATES}, metrics {JOB_METRICS}"):
             output = stack.command("build_database", "--codecs", CODECS, "--rates", RATES, "--timeout", "900",
                                   timeout=1000)
-            print(output.strip()[-1500:], flush=True)
+            lines = [line for line in output.splitlines() if line.strip()]
+            progress = [line for line in lines if line.startswith("PVS jobs:")]
+            print("\n".join([line for line in lines if not line.startswith("PVS jobs:")] + progress[-1:]), flush=True)
             jobs = stack.shell(
                 "import json; from qa_platform.core.models import Pvs; from metrics.models import MetricResult; "
                 "print(json.dumps({'pvs': [[p.pk, p.status, p.kbps, p.message] for p in Pvs.objects.order_by('pk')], "
@@ -378,7 +386,7 @@ def main() -> int:
                         raise StackError(f"{stored} votes stored for {len(session['votes'])} given")
                 with step("export the dataset as staff (export page, job on the worker) and check the zip"):
                     zipped = export_as_staff(stack, browser, workdir)
-                    say(check_export(zipped, session, pvs_ids))
+                    say(check_export(zipped, session, pvs_ids, image_code_version(images)))
             finally:
                 browser.close()
     except BaseException:
@@ -395,6 +403,13 @@ def main() -> int:
                 stack.compose("down", "-v", "--remove-orphans", timeout=300)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def image_code_version(images: dict[str, str]) -> str:
+    """FACEQA_CODE_VERSION as the app image recorded it (empty when it was built without git)."""
+    env = run(["docker", "image", "inspect", "-f", "{{json .Config.Env}}",
+               images.get("FACEQA_IMAGE", "faceqa:latest")]).stdout
+    return next((item.split("=", 1)[1] for item in json.loads(env) if item.startswith("FACEQA_CODE_VERSION=")), "")
 
 
 def chromium_args() -> list[str]:
