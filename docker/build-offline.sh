@@ -13,7 +13,7 @@
 #                             base, Debian's packages (docker/services.Dockerfile).
 #
 # Each step is skipped when its result is there and up to date (the base image is labelled with
-# the hash of its package list, the wheel folder with the hash of requirements.txt; the app image
+# the hash of its recipe, the wheel folder with the hash of requirements.txt and the Python version; the app image
 # uses Docker's layer cache). Run as root (mmdebstrap, docker). Then start the stack with
 #   FACEQA_BASE_IMAGE=faceqa-base:bookworm FACEQA_POSTGRES_IMAGE=faceqa-postgres:bookworm \
 #   FACEQA_REDIS_IMAGE=faceqa-redis:bookworm docker-compose --env-file ENV -f docker/compose.yaml up -d
@@ -52,7 +52,10 @@ docker info >/dev/null 2>&1 || fail "the Docker daemon does not answer (docker i
 [ "$(id -u)" = 0 ] || fail "run as root (mmdebstrap builds the root file system as root)"
 
 # --- 1. the base image ------------------------------------------------------------------------
-base_hash=$(printf '%s\n' "$PACKAGES" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" 3 | sha256sum | cut -c1-16)
+# The label names the recipe: the packages, the mirrors and a number to raise when the mmdebstrap
+# command below changes. Debian's security updates come with FACEQA_REBUILD_BASE=1.
+recipe=1
+base_hash=$(printf '%s\n' "$PACKAGES" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" "$recipe" | sha256sum | cut -c1-16)
 have_hash=$(docker image inspect -f '{{ index .Config.Labels "faceqa.base" }}' "$BASE_IMAGE" 2>/dev/null || true)
 if [ "$have_hash" = "$base_hash" ] && [ "${FACEQA_REBUILD_BASE:-0}" != 1 ]; then
   step "base image $BASE_IMAGE is up to date"
