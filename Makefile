@@ -8,7 +8,7 @@ STARTED := $(shell date +%s)
 # pytest's own options for `make test`; e.g. make test PYTEST_ARGS="-k ingest"
 PYTEST_ARGS ?=
 
-.PHONY: setup apt venv migrate demo serve lint-imports test test-unit clean
+.PHONY: setup apt venv migrate demo serve lint-imports test test-unit test-docker clean
 
 setup: apt venv migrate
 
@@ -59,6 +59,12 @@ test: setup lint-imports
 
 test-unit: setup
 	$(PY) -m pytest -m "not integration and not browser and not slow" $(PYTEST_ARGS)
+
+# The Docker deployment end to end (docker/test_stack.py): builds the images (docker/build-offline.sh
+# when no image registry answers), starts web, PostgreSQL, Redis and a CPU worker, ingests a real
+# clip, builds a small database, rates it in Chromium, exports it; tears the stack down. Needs Docker.
+test-docker: apt venv
+	$(PY) docker/test_stack.py
 
 clean:
 	rm -rf data .pytest_cache

@@ -224,6 +224,9 @@ FACEQA_JOB_SKIP_METRICS = _names("FACEQA_JOB_SKIP_METRICS")
 # Memory for the SRCs' reference-side deep features (LPIPS, DISTS) a worker
 # keeps for the next PVS of the same SRC (metrics.features), MiB.
 FACEQA_FEATURE_CACHE_MB = int(os.environ.get("FACEQA_FEATURE_CACHE_MB", "1024"))
+# The code's version where there is no git checkout to ask (a container image: docker/Dockerfile
+# records the commit it was built from); stored with analyses and exports (studies.versions).
+FACEQA_CODE_VERSION = os.environ.get("FACEQA_CODE_VERSION", "")
 # Bootstrap resamples behind every confidence interval of the correlation dashboard.
 FACEQA_BOOTSTRAP_RESAMPLES = int(os.environ.get("FACEQA_BOOTSTRAP_RESAMPLES", "1000"))
 

@@ -17,10 +17,15 @@ def package_version(name: str) -> str:
 
 
 def code_version() -> str:
-    """The short git commit of the checkout (``settings.BASE_DIR``), or a sentence saying there is none."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=settings.BASE_DIR, check=False)
-    return commit.stdout.strip() or "unknown (not a git checkout)"
+    """The short git commit of the checkout (``settings.BASE_DIR``), else ``settings.FACEQA_CODE_VERSION``
+    (a container image has neither git nor .git: its build records the commit there), else a
+    sentence saying there is none."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=settings.BASE_DIR, check=False).stdout.strip()
+    except OSError:  # no git program
+        commit = ""
+    return commit or settings.FACEQA_CODE_VERSION or "unknown (not a git checkout)"
 
 
 def software_versions(packages: list[str] = PACKAGES) -> dict[str, str]:
