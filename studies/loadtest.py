@@ -6,7 +6,10 @@ landing page and the consent form (half of them with a Prolific id in the
 link, half as lab participants), the viewing check, then trial after trial
 the trial page, its static files (once per participant), the whole video,
 a pause while the participant "watches and rates" (``Plan.think`` seconds on
-average, drawn from 0.5x to 1.5x), the vote, and at the end the completion
+average, drawn from 0.5x to 1.5x; by default 8 s, as a SRC of the common test
+conditions, 125 to 250 frames at 25 fps, is played once before the scale
+unlocks, then rated; the scratch study's clips are shorter only to keep its
+set-up quick), the vote, and at the end the completion
 page. A participant who finishes is replaced by a new one, so the server
 sees ``participants`` people at once for ``seconds``; when the time is up
 each finishes the vote it is on (retries included) and stops.
