@@ -254,9 +254,13 @@ def stop_process_group(process: subprocess.Popen, sig: int = signal.SIGTERM, tim
 
 
 def gunicorn_command(port: int, workers: int) -> list[str]:
-    """The argument list that starts this project's production server on 127.0.0.1:``port``."""
+    """The argument list that starts this project's production server on 127.0.0.1:``port``.
+
+    Without gunicorn's control socket: its default path (``~/.gunicorn/gunicorn.ctl``) is one per
+    user, so two servers on one machine would take it from each other.
+    """
     return [sys.executable, "-m", "gunicorn", "qa_platform.wsgi", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers), "--chdir", str(BASE_DIR)]
+            "--workers", str(workers), "--chdir", str(BASE_DIR), "--no-control-socket"]
 
 
 @contextlib.contextmanager
