@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from qa_platform import runtime
 from studies.models import Study
 
+
 @pytest.fixture
 def postgres_installed():
     try:

@@ -99,7 +99,10 @@ class TestVoteCounts:
         assert vote_counts({(str(token), 0): 3}, 0, [(token, 0, 3)]).lost == 0
 
 
-def _report(errors=(), votes=VoteCounts(10, 10, 0, 0)) -> LoadReport:
+CLEAN = VoteCounts(10, 10, 0, 0)
+
+
+def _report(errors=(), votes=CLEAN) -> LoadReport:
     result = DriveResult(plan=Plan(participants=2, seconds=10), wall_seconds=10.0,
                          errors=Counter(dict(errors)), started=3, completed=1)
     result.times["vote POST"] = [10.0, 20.0, 30.0]
