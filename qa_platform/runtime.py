@@ -2,10 +2,12 @@
 
 ``redis_server()`` runs Debian's ``redis-server`` on a free port;
 ``postgres_server()`` a throw-away PostgreSQL cluster; ``celery_worker()`` one
-worker process for the ``cpu`` and ``gpu`` queues. Each stops what it started
+worker process for the ``cpu`` and ``gpu`` queues; ``gunicorn_server()`` the
+production web server. Each stops what it started
 when the ``with`` block ends.
 """
 import contextlib
+import http.client
 import os
 import secrets
 import shutil
@@ -264,3 +266,57 @@ def stop_process_group(process: subprocess.Popen, sig: int = signal.SIGTERM, tim
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def gunicorn_command(port: int, workers: int) -> list[str]:
+    """The argument list that starts this project's production server on 127.0.0.1:``port``.
+
+    Without gunicorn's control socket: its default path (``~/.gunicorn/gunicorn.ctl``) is one per
+    user, so two servers on one machine would take it from each other.
+    """
+    return [sys.executable, "-m", "gunicorn", "qa_platform.wsgi", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--chdir", str(BASE_DIR), "--no-control-socket"]
+
+
+@contextlib.contextmanager
+def gunicorn_server(env: dict | None = None, port: int | None = None, workers: int = 3,
+                    log_path: Path | None = None, timeout: float = 120.0):
+    """Run the production server (``gunicorn qa_platform.wsgi``) on 127.0.0.1; yield its base URL.
+
+    ``env`` is added to this process's environment (the settings read it:
+    DJANGO_SECRET_KEY, POSTGRES_*, ...); ``port`` defaults to a free one.
+    Waits until the server answers an HTTP request (any status). Its output
+    goes to ``log_path`` (or is discarded). It runs in its own process group,
+    so that its workers stop with it.
+    """
+    port = port or free_port()
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    process = subprocess.Popen(
+        gunicorn_command(port, workers), cwd=BASE_DIR, env={**os.environ, **(env or {})},
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        _wait_for_http("127.0.0.1", port, process, timeout, log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process_group(process)
+        if log_path:
+            log.close()
+
+
+def _wait_for_http(host: str, port: int, process: subprocess.Popen, timeout: float, log_path: Path | None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-1500:] if log_path else "(no log kept)"
+            raise ServiceError(f"gunicorn exited with code {process.returncode}: {tail}")
+        connection = http.client.HTTPConnection(host, port, timeout=5)
+        try:
+            connection.request("GET", "/", headers={"Host": f"{host}:{port}"})
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+        finally:
+            connection.close()
+    raise ServiceError(f"gunicorn did not answer on {host}:{port} within {timeout:g} s")

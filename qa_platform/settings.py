@@ -86,21 +86,26 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "qa_platform.wsgi.application"
 
-if os.environ.get("POSTGRES_HOST"):
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "HOST": os.environ["POSTGRES_HOST"],
-            "PORT": os.environ.get("POSTGRES_PORT", "5432"),
-            "NAME": os.environ.get("POSTGRES_DB", "faceqa"),
-            "USER": os.environ.get("POSTGRES_USER", "faceqa"),
-            "PASSWORD": os.environ.get("POSTGRES_PASSWORD", "faceqa"),
-            # One connection per process, checked before reuse: after a PostgreSQL
-            # restart a request reconnects instead of failing on a dead socket.
-            "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
-        }
+
+def postgres_database(environ) -> dict:
+    """The DATABASES entry for the PostgreSQL server that ``POSTGRES_*`` in ``environ`` name
+    (also used by the load test to reach its scratch database)."""
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": environ["POSTGRES_HOST"],
+        "PORT": environ.get("POSTGRES_PORT", "5432"),
+        "NAME": environ.get("POSTGRES_DB", "faceqa"),
+        "USER": environ.get("POSTGRES_USER", "faceqa"),
+        "PASSWORD": environ.get("POSTGRES_PASSWORD", "faceqa"),
+        # One connection per process, checked before reuse: after a PostgreSQL
+        # restart a request reconnects instead of failing on a dead socket.
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
     }
+
+
+if os.environ.get("POSTGRES_HOST"):
+    DATABASES = {"default": postgres_database(os.environ)}
 else:
     DATABASES = {
         "default": {

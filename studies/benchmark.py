@@ -13,19 +13,16 @@ The study's analyses and its export are then made through the services the
 jobs run (``analyses_compute``, ``export_write`` as a job step), timed, before the pages
 are requested: the pages only read what those stored.
 """
-import contextlib
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.db import connections
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +36,7 @@ from studies import services
 from studies.analysis_store import analyses_compute
 from studies.export import export_write
 from studies.models import DatasetExport, Platform, StimulusRole, Study, Trial, Vote
+from studies.scratch import scratch_database, sqlite_database
 from studies.simulation import ObserverModel, draw_observer, simulate_vote
 
 STUDY_NAME = "benchmark"
@@ -86,24 +84,6 @@ class BenchmarkReport:
     @property
     def slowest_p95_ms(self) -> float:
         return max(page.p95_ms for page in self.pages)
-
-
-@contextlib.contextmanager
-def scratch_database(folder: Path) -> Iterator[None]:
-    """Point the default connection at a new, migrated SQLite file in ``folder``
-    for the duration of the block; the previous connection object and settings
-    come back afterwards (so this also works inside a test's transaction)."""
-    saved_settings, saved_connection = connections.settings["default"], connections["default"]
-    connections.settings["default"] = {**saved_settings, "ENGINE": "django.db.backends.sqlite3",
-                                       "NAME": str(folder / "scratch.sqlite3"), "OPTIONS": {}}
-    connections["default"] = connections.create_connection("default")
-    try:
-        call_command("migrate", verbosity=0, interactive=False)
-        yield
-    finally:
-        connections["default"].close()
-        connections["default"] = saved_connection
-        connections.settings["default"] = saved_settings
 
 
 def _clip(data_dir: Path) -> tuple[str, str]:
@@ -259,7 +239,7 @@ def run_benchmark(size: Size = Size(), *, repeats: int = 20, seed: int = 0,
         folder = Path(tmp)
         data_dir = folder / "data"
         data_dir.mkdir()
-        with scratch_database(folder), override_settings(DATA_DIR=data_dir, ALLOWED_HOSTS=["testserver"]):
+        with scratch_database(sqlite_database(folder)), override_settings(DATA_DIR=data_dir, ALLOWED_HOSTS=["testserver"]):
             start = time.perf_counter()
             study, votes = build_synthetic_study(size, data_dir, seed=seed)
             build_seconds = time.perf_counter() - start

@@ -14,10 +14,10 @@ VOTE_COLUMNS = [
 
 
 def next_trial(participant: Participant) -> Trial | None:
-    """The first trial of the playlist without a vote, or None when all are answered."""
+    """The first trial of the playlist without a vote (with its stimulus and SRC), or None when all are answered."""
     return (
         participant.trials.filter(vote__isnull=True)
-        .select_related("stimulus__source", "stimulus__pvs__hrc")
+        .select_related("stimulus__source")
         .order_by("position").first()
     )
 

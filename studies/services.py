@@ -301,26 +301,27 @@ def vote_submit(*, participant: Participant, position: int, score: int, watch_se
         raise StudyError(f"score must be one of {sorted(AcrScore.values)}, not {score!r}")
     with transaction.atomic():
         # The participant's row is locked: their votes (a retry racing its original, two tabs) are
-        # stored one at a time, so "the next unanswered trial" is read by one request at a time.
+        # stored one at a time, so "the next unanswered trial" is read by one request at a time, and
+        # the trial found unanswered below is still unanswered when its vote is inserted.
         Participant.objects.select_for_update().filter(pk=participant.pk).values_list("pk").get()
-        trial = Trial.objects.filter(participant=participant, position=position).select_related("vote").first()
+        # The whole playlist in one query (a few dozen rows): the trial, whether it is the next one,
+        # and whether it is the last one are read from it.
+        trials = list(Trial.objects.filter(participant=participant).select_related("vote").order_by("position"))
+        trial = next((t for t in trials if t.position == position), None)
         if trial is None:
             raise TrialNotFound(f"trial {position} is not in this participant's playlist")
         if hasattr(trial, "vote"):
             return trial.vote, False
-        expected = participant.trials.filter(vote__isnull=True).order_by("position").first()
-        if expected.position != position:
-            raise StudyError(f"trial {position} has not been shown yet: the next trial is {expected.position}")
-        vote, created = Vote.objects.get_or_create(trial=trial, defaults={
-            "score": score, "watch_seconds": watch_seconds, "stall_count": stall_count,
-            "stall_seconds": stall_seconds, "replays": replays,
-        })
-        if created and not participant.trials.filter(vote__isnull=True).exists():
+        unanswered = [t.position for t in trials if not hasattr(t, "vote")]
+        if unanswered[0] != position:
+            raise StudyError(f"trial {position} has not been shown yet: the next trial is {unanswered[0]}")
+        vote = Vote.objects.create(trial=trial, score=score, watch_seconds=watch_seconds, stall_count=stall_count,
+                                   stall_seconds=stall_seconds, replays=replays)
+        if len(unanswered) == 1:
             participant.completed_at = timezone.now()
             participant.save(update_fields=["completed_at"])
-        if created:
-            analyses_schedule(study=participant.study)
-    return vote, created
+        analyses_schedule(study=participant.study)
+    return vote, True
 
 
 def _latent_by_stimulus(study: Study, metric: str, model: ObserverModel) -> dict[int, float]:
