@@ -136,6 +136,7 @@ class PostgresServer:
         password_file = workdir.parent / f"{workdir.name}.password"
         workdir.mkdir(parents=True, exist_ok=True)
         if self.run_as:
+            _check_traversable(workdir.parent.resolve(), self.run_as)
             shutil.chown(workdir, self.run_as)
         if (self.data_dir / "PG_VERSION").is_file():
             self.password = password_file.read_text()
@@ -185,6 +186,14 @@ class PostgresServer:
                              dbname="postgres", autocommit=True) as connection:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.env(name)
+
+
+def _check_traversable(folder: Path, user: str) -> None:
+    """Raise ``ServiceError`` unless ``user`` (not root, not the owner) may pass through every folder up to ``folder``."""
+    for part in (folder, *folder.parents):
+        if not part.stat().st_mode & 0o001:
+            raise ServiceError(f"the {user} user that runs PostgreSQL cannot pass through {part} (mode "
+                               f"{part.stat().st_mode & 0o777:o}): chmod o+x it, or put the data directory elsewhere")
 
 
 @contextlib.contextmanager

@@ -75,8 +75,6 @@ VIEWING = {"screen_width": 1920, "screen_height": 1080, "window_width": 1600, "w
            "device_pixel_ratio": 1, "zoom_estimate": 1.0, "user_agent": "faceqa-loadtest"}
 USER_AGENT = "faceqa-loadtest (python http.client)"
 
-_FORM_CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-_SCRIPT_CSRF = re.compile(r'(?:window\.FACEQA_CSRF|const csrf) = "([^"]+)"')
 _TRIAL_CONFIG = re.compile(r'<script id="trial-config" type="application/json">(.*?)</script>', re.DOTALL)
 _STATIC = re.compile(r'(?:src|href)="(/static/[^"]+)"')
 _SESSION = re.compile(r"/session/([0-9a-f-]{36})/$")
@@ -327,7 +325,6 @@ class _Participant:
                 self.recorder.count("completed")
                 return
             config = json.loads(_find(_TRIAL_CONFIG, page.text, "trial config", self.recorder))
-            csrf = _find(_SCRIPT_CSRF, page.text, "CSRF token", self.recorder)
             if not static_fetched:
                 for path in dict.fromkeys(_STATIC.findall(page.text)):
                     self.browser.request("static GET", "GET", path)
@@ -338,7 +335,7 @@ class _Participant:
                 raise _Abort
             think = self.driver.plan.think * self.rng.uniform(0.5, 1.5)
             time.sleep(think)
-            self._vote(config["vote_url"], config["position"], self.rng.randint(1, 5), think, csrf)
+            self._vote(config["vote_url"], config["position"], self.rng.randint(1, 5), think)
 
     @property
     def session_url(self) -> str:
@@ -352,29 +349,36 @@ class _Participant:
                      "STUDY_ID": f"loadtest-{self.driver.run_id}", "SESSION_ID": self.name}
             landing += "?" + urllib.parse.urlencode(crowd)
         page = self.browser.request("page GET", "GET", landing)
-        form = {"csrfmiddlewaretoken": _find(_FORM_CSRF, page.text, "consent form", self.recorder), **crowd}
+        if 'id="consent"' not in page.text:
+            self.recorder.error("landing page without the consent form")
+            raise _Abort
         joined = self.browser.request(
-            "join POST", "POST", landing, body=urllib.parse.urlencode(form).encode(), expect=(302,),
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": self.browser.origin})
+            "join POST", "POST", landing, body=urllib.parse.urlencode(crowd).encode(), expect=(302,),
+            headers={**self._origin_headers, "Content-Type": "application/x-www-form-urlencoded"})
         self.token = _find(_SESSION, joined.headers.get("Location", ""), "session redirect", self.recorder)
         self.recorder.joined(self.token)
 
     def _viewing_check(self) -> None:
-        page = self.browser.request("page GET", "GET", self.session_url)
-        csrf = _find(_SCRIPT_CSRF, page.text, "CSRF token", self.recorder)
+        self.browser.request("page GET", "GET", self.session_url)
         answer = self.browser.request("viewing POST", "POST", f"{self.session_url}viewing/",
-                                      body=json.dumps(VIEWING).encode(), headers=self._json_headers(csrf))
+                                      body=json.dumps(VIEWING).encode(), headers=self._json_headers)
         if not json.loads(answer.body).get("passed"):
             self.recorder.error("viewing check not passed")
             raise _Abort
 
-    def _json_headers(self, csrf: str) -> dict:
-        return {"Content-Type": "application/json", "X-CSRFToken": csrf, "Origin": self.browser.origin}
+    @property
+    def _origin_headers(self) -> dict:
+        """What a browser sends with a POST from the study's own pages (studies.views.framing checks it)."""
+        return {"Origin": self.browser.origin, "Sec-Fetch-Site": "same-origin"}
 
-    def _vote(self, url: str, position: int, score: int, watched: float, csrf: str) -> None:
+    @property
+    def _json_headers(self) -> dict:
+        return {**self._origin_headers, "Content-Type": "application/json"}
+
+    def _vote(self, url: str, position: int, score: int, watched: float) -> None:
         body = json.dumps({"position": position, "score": score, "watch_seconds": round(watched, 3),
                            "stall_count": 0, "stall_seconds": 0.0, "replays": 0}).encode()
-        headers = self._json_headers(csrf)
+        headers = self._json_headers
         plan, draw = self.driver.plan, self.rng.random()
         if draw < plan.retry_share:
             self.browser.send_and_drop(url, body, headers)
