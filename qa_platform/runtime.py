@@ -180,11 +180,17 @@ class PostgresServer:
         return {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(self.port), "POSTGRES_DB": database,
                 "POSTGRES_USER": self.user, "POSTGRES_PASSWORD": self.password}
 
-    def create_database(self, name: str) -> dict[str, str]:
-        """Create an empty database ``name``; return ``env(name)``."""
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
-                             dbname="postgres", autocommit=True) as connection:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    def connect(self, database: str = "postgres") -> psycopg.Connection:
+        """A connection (autocommit) to ``database`` as the superuser; use it in a ``with`` block."""
+        return psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
+                               dbname=database, autocommit=True)
+
+    def create_database(self, name: str, exist_ok: bool = False) -> dict[str, str]:
+        """Create an empty database ``name`` (with ``exist_ok``, unless it exists); return ``env(name)``."""
+        with self.connect() as connection:
+            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not (exist_ok and exists):
+                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.env(name)
 
 

@@ -12,12 +12,11 @@ import argparse
 import contextlib
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
 from pathlib import Path
-
-import psycopg
 
 from qa_platform import runtime
 
@@ -35,14 +34,6 @@ def secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def ensure_database(server: runtime.PostgresServer, name: str) -> dict[str, str]:
-    """Create database ``name`` on ``server`` unless it exists; return ``server.env(name)``."""
-    with psycopg.connect(host="127.0.0.1", port=server.port, user=server.user, password=server.password,
-                         dbname="postgres") as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-    return server.env(name) if exists else server.create_database(name)
-
-
 def production_env(data_dir: Path, database: dict[str, str], broker_url: str) -> dict[str, str]:
     """The environment of every process of the stack: production settings on loopback."""
     return {
@@ -56,7 +47,7 @@ def production_env(data_dir: Path, database: dict[str, str], broker_url: str) ->
 
 def write_env_file(path: Path, env: dict[str, str]) -> None:
     path.touch(mode=0o600)
-    path.write_text("".join(f"{name}='{value}'\n" for name, value in sorted(env.items())))
+    path.write_text("".join(f"{name}={shlex.quote(value)}\n" for name, value in sorted(env.items())))
 
 
 def manage(env: dict[str, str], *args: str) -> None:
@@ -81,7 +72,7 @@ def serve(data_dir: Path, port: int, web_workers: int, concurrency: int) -> None
         stack.callback(postgres.stop)
         redis.start()
         stack.callback(redis.stop)
-        env = production_env(data_dir, ensure_database(postgres, DATABASE), redis.url)
+        env = production_env(data_dir, postgres.create_database(DATABASE, exist_ok=True), redis.url)
         write_env_file(data_dir / "serve.env", env)
         print("migrating and collecting static files…", flush=True)
         manage(env, "migrate", "--noinput")

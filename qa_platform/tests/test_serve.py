@@ -25,11 +25,11 @@ def test_the_secret_key_is_made_once_and_kept_private(tmp_path, monkeypatch):
 
 
 def test_the_env_file_is_private_and_sourceable(tmp_path):
-    serve.write_env_file(tmp_path / "serve.env", {"POSTGRES_PASSWORD": "p w", "DJANGO_DEBUG": "0"})
+    serve.write_env_file(tmp_path / "serve.env", {"POSTGRES_PASSWORD": "p w'$x", "DJANGO_DEBUG": "0"})
     assert (tmp_path / "serve.env").stat().st_mode & 0o077 == 0
     shown = subprocess.run(["sh", "-c", f". {tmp_path / 'serve.env'}; echo \"$POSTGRES_PASSWORD|$DJANGO_DEBUG\""],
                            check=True, capture_output=True, text=True).stdout
-    assert shown == "p w|0\n"
+    assert shown == "p w'$x|0\n"
 
 
 def _status(url: str) -> int:
