@@ -234,10 +234,10 @@ def participants_purge_external_ids(*, study: Study) -> int:
 
 def _check_room(study: Study, platform: str) -> None:
     """Raise ``StudyError`` when one more person would pass the study's cap (the study row locked,
-    so two joins at once cannot both take the last place)."""
-    cap = Study.objects.select_for_update().values_list("max_participants", flat=True).get(pk=study.pk)
-    if platform == Platform.SIMULATED or cap is None:
+    so two joins at once cannot both take the last place; joins to a study without a cap lock nothing)."""
+    if platform == Platform.SIMULATED or study.max_participants is None:
         return
+    cap = Study.objects.select_for_update().values_list("max_participants", flat=True).get(pk=study.pk)
     joined = study.participants.filter(is_simulated=False).count()
     if joined >= cap:
         raise StudyError(f"the study {study.name!r} is full: {joined} of {cap} people took part")
