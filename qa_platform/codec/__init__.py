@@ -17,7 +17,7 @@ plugin that needs no face model or network never imports dlib or torch.
   key frames (``key_frames``), checkpoints (``checkpoints``);
 - frames and faces: ``video`` (video I/O), ``faces`` (dlib), ``tensors`` (torch);
 - learned codecs: ``fomm`` (the FOMM networks and their checkpoints);
-- external programs: :class:`ManifestCodec` (``manifest``).
+- external programs: :class:`ManifestCodec` (``manifest``), the FFmpeg program (``ffmpeg``).
 """
 import importlib
 
@@ -39,7 +39,7 @@ _EXPORTS = {
     "manifest": ("ManifestCodec",),
 }
 _MODULES = ("anchor", "base", "bitstream", "checkpoints", "faces", "feature_coding", "fomm", "key_frames",
-            "manifest", "tensors", "video")
+            "manifest", "tensors", "video", "ffmpeg")
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted([*_HOME, *_MODULES])
