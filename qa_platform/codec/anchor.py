@@ -1,4 +1,11 @@
-"""Raw H.264/H.265/AV1/VP9 elementary streams through PyAV's CodecContext (no container). Django-free.
+"""Raw H.264/H.265/H.266/AV1/VP9 elementary streams, no container. Django-free.
+
+Encoders run in-process through PyAV's CodecContext, except those PyAV's
+FFmpeg lacks (libvvenc, VVC): they run in the FFmpeg program of the
+``imageio-ffmpeg`` wheel (``qa_platform.codec.ffmpeg``), fed the same
+Y'CbCr 4:2:0 pictures through a pipe (``StreamFormat.program``). Every
+stream is decoded in-process by PyAV's FFmpeg (its native VVC decoder for
+H.266).
 
 The anchors run low delay, as the VTM anchors of the GFVC literature do
 (VTM's ``encoder_lowdelay_P`` configuration: one intra frame, then P frames
@@ -41,7 +48,7 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
-from qa_platform.codec import video
+from qa_platform.codec import ffmpeg, video
 from qa_platform.codec.base import Codec, CodecError, Family, SourceClip
 from qa_platform.codec.bitstream import (
     SUFFIX,
@@ -83,6 +90,10 @@ class StreamFormat:
     framing: Framing = Framing.ANNEX_B
     # Environment variables the encoder library reads, set (where unset) while it encodes.
     environment: dict[str, str] = field(default_factory=dict)
+    # Run the encoder in the FFmpeg program, writing the stream with this raw muxer (e.g. "vvc"); "" = PyAV.
+    program_muxer: str = ""
+    # The pixel format the encoder takes: "yuv420p", or "yuv420p10le" (the 8-bit picture x 4, exact).
+    input_pix_fmt: str = PIX_FMT
 
 
 LIBRARY_VERSION = f"PyAV {av.__version__}, libavcodec " + ".".join(map(str, av.library_versions["libavcodec"]))
@@ -158,7 +169,14 @@ def to_yuv(image: np.ndarray, index: int) -> av.VideoFrame:
 
 
 def to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    """yuv420p frame (BT.601, limited range) -> RGB uint8 (H, W, 3), full range."""
+    """Y'CbCr 4:2:0 frame (BT.601, limited range, 8 or 10 bits) -> RGB uint8 (H, W, 3), full range.
+
+    libswscale with ``ACCURATE_RND``: chroma upsampled bilinearly, the BT.601
+    matrix applied to the limited-range samples (Y' 16..235, Cb/Cr 16..240 at 8
+    bits; 64..940 and 64..960 at 10 bits) and each result rounded to the
+    nearest 8-bit code, clipped to 0..255. A 10-bit picture goes straight to
+    8-bit RGB in that one rounding; it is not first cut to 8-bit Y'CbCr.
+    """
     return frame.reformat(
         format="rgb24", src_colorspace=Colorspace.ITU601, dst_colorspace=Colorspace.ITU601,
         src_color_range=ColorRange.MPEG, dst_color_range=ColorRange.JPEG, interpolation=_TO_RGB,
@@ -186,6 +204,8 @@ def encode_frames(frames: np.ndarray, fps: Fraction, fmt: StreamFormat, qp: int)
     units it drops. Raises ``CodecError`` for a bad QP, frame array or size.
     """
     frames = check_frames(frames)
+    if fmt.program_muxer:
+        return _encode_in_program(frames, fps, fmt, check_qp(qp, fmt.qp_range))
     with _environment(fmt.environment):
         context = _encoder_context(fmt, frames.shape[2], frames.shape[1], fps, qp)
         packets = []
@@ -196,6 +216,38 @@ def encode_frames(frames: np.ndarray, fps: Fraction, fmt: StreamFormat, qp: int)
         unit_filter = av.bitstream.BitStreamFilterContext(f"filter_units=remove_types={fmt.drop_units}", fmt.decoder)
         packets = [out for packet in packets for out in unit_filter.filter(packet)] + unit_filter.filter(None)
     return join_packets([bytes(packet) for packet in packets], fmt.framing)
+
+
+def yuv420_planes(frames: np.ndarray, pix_fmt: str = PIX_FMT) -> bytes:
+    """Raw planar Y'CbCr 4:2:0 of RGB frames, as an encoder program reads it from a pipe.
+
+    frames: uint8 (T, H, W, 3) RGB, H and W even. Each frame is converted by
+    :func:`to_yuv` (BT.601, limited range, 8-bit) and written as its Y, Cb, Cr
+    planes. pix_fmt "yuv420p10le": the 8-bit samples times 4 as 16-bit
+    little-endian words, the exact 10-bit picture of the 8-bit one (an encoder
+    working at 8 bits internally gets the 8-bit picture back).
+    """
+    if pix_fmt not in (PIX_FMT, "yuv420p10le"):
+        raise CodecError(f"an encoder program takes yuv420p or yuv420p10le, not {pix_fmt}")
+    planes = np.stack([to_yuv(image, index).to_ndarray() for index, image in enumerate(frames)])
+    return planes.tobytes() if pix_fmt == PIX_FMT else (planes.astype("<u2") << 2).tobytes()
+
+
+def _encode_in_program(frames: np.ndarray, fps: Fraction, fmt: StreamFormat, qp: int) -> bytes:
+    """Encode with ``fmt.encoder`` in the FFmpeg program; raw 4:2:0 in through stdin, the stream out of stdout."""
+    height, width = frames.shape[1:3]
+    if width % 2 or height % 2:
+        raise CodecError(f"{fmt.encoder} codes 4:2:0, which needs an even frame size; got {width}x{height}")
+    fps = Fraction(fps)
+    options = [arg for key, value in fmt.options(qp).items() for arg in (f"-{key}", value)]
+    args = ["-f", "rawvideo", "-pix_fmt", fmt.input_pix_fmt, "-s", f"{width}x{height}",
+            "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-",
+            "-c:v", fmt.encoder, *options, "-f", fmt.program_muxer, "-"]
+    try:
+        with _environment(fmt.environment):
+            return ffmpeg.run(args, stdin=yuv420_planes(frames, fmt.input_pix_fmt))
+    except ffmpeg.FFmpegError as exc:
+        raise CodecError(f"{fmt.encoder}: {exc}") from exc
 
 
 def decode_pictures(data: bytes, fmt: StreamFormat) -> list[av.VideoFrame]:
@@ -250,12 +302,17 @@ class AnchorCodec(Codec):
         if "qp" not in params:
             raise CodecError(f"{self.name} needs parameter qp ({qp_range.start}..{qp_range.stop - 1}), "
                              f"e.g. {self.default_rate_points[0]}")
-        qp = check_qp(params["qp"], qp_range)
+        coded = {key: params[key] for key in self.param_names if key in params}
+        coded["qp"] = check_qp(params["qp"], qp_range)
         frames = check_frames(clip.frames)
-        stream = encode_frames(frames, clip.fps, self.stream, qp)
-        header = BitstreamHeader(codec=self.name, params={"qp": qp}, width=frames.shape[2],
+        stream = encode_frames(frames, clip.fps, self.stream_for(coded), coded["qp"])
+        header = BitstreamHeader(codec=self.name, params=coded, width=frames.shape[2],
                                  height=frames.shape[1], fps=clip.fps, frame_count=len(frames))
         return [write_bitstream(Path(workdir) / f"{self.name}{SUFFIX}", header, [stream])]
+
+    def stream_for(self, params: dict) -> StreamFormat:
+        """The stream format an HRC's parameters select; ``stream`` unless a subclass has more than one."""
+        return self.stream
 
     def intra_encode(self, frame: np.ndarray, fps: Fraction, qp: int) -> bytes:
         """One frame, uint8 (H, W, 3) RGB, as a one-frame elementary stream at ``qp`` (a key frame)."""
