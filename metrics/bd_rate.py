@@ -249,9 +249,16 @@ def bd_over_sources(curves: dict[str, dict[str, tuple[list[float], list[float]]]
     return CodecBd(codec, anchor, tuple(per_source))
 
 
+# The anchor of every BD-rate view and command unless another is named: the VVC anchor, against which
+# the GFVC literature and the JVET GFVC common test conditions state their gains.
+DEFAULT_ANCHOR = "vvc"
+
+
 def curve_names(curves: dict[str, dict[str, tuple[list[float], list[float]]]]) -> list[str]:
-    """The curves with points on any SRC of ``curves`` (as :func:`bd_over_sources` takes them), sorted."""
-    return sorted({name for by_curve in curves.values() for name in by_curve})
+    """The curves with points on any SRC of ``curves`` (as :func:`bd_over_sources` takes them),
+    :data:`DEFAULT_ANCHOR` first when it has points, then sorted."""
+    names = {name for by_curve in curves.values() for name in by_curve}
+    return sorted(names, key=lambda name: (name != DEFAULT_ANCHOR, name))
 
 
 def bd_against_anchor(curves: dict[str, dict[str, tuple[list[float], list[float]]]], *, anchor: str,

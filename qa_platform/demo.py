@@ -28,7 +28,8 @@ from studies.management.commands import (
     simulate_ratings,
 )
 
-DEMO_CODECS = ["x264", "x265", "landmark-warp"]
+# The VVC anchor (the GFVC literature's reference), HEVC, and a generative codec.
+DEMO_CODECS = ["vvc", "x265", "landmark-warp"]
 DEMO_STUDY = "demo"
 # 40 PVSs and the 10 hidden references make a session a person can sit through
 # (about 12 minutes); 45 observers give each of the 120 PVSs 15 votes (45 x 40 = 120 x 15).

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from metrics.bd import bd_report
+from metrics.bd_rate import DEFAULT_ANCHOR
 from qa_platform.core.arguments import comma_list
 
 
@@ -9,8 +10,8 @@ class Command(BaseCommand):
             "against an anchor on one metric: per SRC, the mean over SRCs, and the warnings.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--anchor", required=True,
-                            help="the anchor curve, e.g. x265 or 'landmark-warp key_period=10'")
+        parser.add_argument("--anchor", default=DEFAULT_ANCHOR,
+                            help=f"the anchor curve (default {DEFAULT_ANCHOR}), e.g. x265 or 'landmark-warp key_period=10'")
         parser.add_argument("--metric", required=True, help="the quality axis, a metric name, e.g. dists")
         parser.add_argument("--codecs", help="test curves, comma-separated (default: every other curve with points)")
         parser.add_argument("--sources", help="SRC names, comma-separated (default: every SRC)")

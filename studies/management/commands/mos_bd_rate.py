@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from metrics.bd_rate import DEFAULT_ANCHOR
 from qa_platform.core.arguments import comma_list
 from studies.analysis import MODELS
 from studies.management.lookup import study_named
@@ -13,8 +14,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--study", required=True, help="the study's name")
-        parser.add_argument("--anchor", required=True,
-                            help="the anchor curve, e.g. x265 or 'landmark-warp key_period=10'")
+        parser.add_argument("--anchor", default=DEFAULT_ANCHOR,
+                            help=f"the anchor curve (default {DEFAULT_ANCHOR}), e.g. x265 or 'landmark-warp key_period=10'")
         parser.add_argument("--codecs", help="test curves, comma-separated (default: every other rated curve)")
         parser.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL, help="subject model for the MOS")
 
