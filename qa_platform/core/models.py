@@ -159,7 +159,7 @@ class Pvs(Job):
     )
     import_files = models.JSONField(
         default=list, blank=True,
-        help_text="The files of an imported PVS as they were read: a list of {role: bitstream | decoded | report, "
+        help_text="The files of an imported PVS as they were read: a list of {role: bitstream | decoded | unread | report, "
                   "name: original path, stored: name under bitstream/ (bitstream files), bytes, sha256}.",
     )
 

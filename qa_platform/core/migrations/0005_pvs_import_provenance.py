@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='pvs',
             name='import_files',
-            field=models.JSONField(blank=True, default=list, help_text='The files of an imported PVS as they were read: a list of {role: bitstream | decoded | report, name: original path, stored: name under bitstream/ (bitstream files), bytes, sha256}.'),
+            field=models.JSONField(blank=True, default=list, help_text='The files of an imported PVS as they were read: a list of {role: bitstream | decoded | unread | report, name: original path, stored: name under bitstream/ (bitstream files), bytes, sha256}.'),
         ),
         migrations.AddField(
             model_name='pvs',
