@@ -37,8 +37,7 @@ def _write_y4m(path: Path, frames: np.ndarray, fps: int = 25) -> Path:
     y, u, v = video.rgb_to_yuv420p(frames)
     with open(path, "wb") as handle:
         handle.write(f"YUV4MPEG2 W{frames.shape[2]} H{frames.shape[1]} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for index in range(len(frames)):
-            handle.write(b"FRAME\n" + y[index].tobytes() + u[index].tobytes() + v[index].tobytes())
+        handle.writelines(b"FRAME\n" + y[index].tobytes() + u[index].tobytes() + v[index].tobytes() for index in range(len(frames)))
     return path
 
 
@@ -309,19 +308,19 @@ class TestImportJvetFolder:
         lines = str(error.value).splitlines()
         assert lines[0] == f"4 bad entries in {iframe}, nothing imported:"
         assert sorted(lines[1:]) == sorted([
-            "  dec/synthetic_qp22_bqp30.rgb: not a {seq}_qp{qp}.rgb name (HDAC base-layer runs, "
-            "{seq}_qp{qp}_bqp{bl_qp}, are not supported)",
-            "  synthetic_qp32: frame 7 has no bitstream (neither enc/synthetic_qp32/frame0007.bin nor "
-            "kp/synthetic_qp32/frame0007.bin)",
-            "  synthetic_qp42: enc/synthetic_qp42/frame012.bin is not a frame{NNNN}.bin bitstream "
-            "(reference frames coded by a learned image codec are not supported)",
-            f"  VOXCELEB_002_64x64_25_8bit_444_qp42: decoded file {rgb}: 20 frames of 64x64, the SRC "
-            "voxceleb_002_64x64_25_8bit_444 has 25",
+            ("  dec/synthetic_qp22_bqp30.rgb: not a {seq}_qp{qp}.rgb name (HDAC base-layer runs, "
+             "{seq}_qp{qp}_bqp{bl_qp}, are not supported)"),
+            ("  synthetic_qp32: frame 7 has no bitstream (neither enc/synthetic_qp32/frame0007.bin nor "
+             "kp/synthetic_qp32/frame0007.bin)"),
+            ("  synthetic_qp42: enc/synthetic_qp42/frame012.bin is not a frame{NNNN}.bin bitstream "
+             "(reference frames coded by a learned image codec are not supported)"),
+            (f"  VOXCELEB_002_64x64_25_8bit_444_qp42: decoded file {rgb}: 20 frames of 64x64, the SRC "
+             "voxceleb_002_64x64_25_8bit_444 has 25"),
         ])
         assert_nothing_written(data_dir)
 
     def test_runs_of_existing_pvss_or_unknown_srcs_are_refused(self, experiment, data_dir):
-        iframe, runs = experiment
+        iframe, _ = experiment
         pvs_import(codec="DAC", params={"qp": 42}, source="synthetic",
                    decoded=iframe / "dec" / "synthetic_qp42.rgb", bitstream=[iframe / "kp" / "synthetic_qp42" /
                                                                             "metadata.bin"])

@@ -4,7 +4,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from qa_platform.codec.base import Family
 from qa_platform.core.arguments import comma_list
-from qa_platform.core.imports import JVET_LAYOUT, PvsImportError, pvs_import, pvs_import_jvet, read_source_map
+from qa_platform.core.imports import (
+    JVET_LAYOUT,
+    PvsImportError,
+    pvs_import,
+    pvs_import_jvet,
+    read_source_map,
+)
 
 
 class Command(BaseCommand):
@@ -38,8 +44,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, codec, hrc, source, decoded, bitstream, layout, folder, source_map, family,
                rate_params, codec_version, **options):
-        common = dict(codec=codec, family=family, rate_params=tuple(comma_list(rate_params)),
-                      codec_version=codec_version)
+        common = {"codec": codec, "family": family, "rate_params": tuple(comma_list(rate_params)),
+                  "codec_version": codec_version}
         try:
             if layout == JVET_LAYOUT:
                 if folder is None:
