@@ -154,3 +154,26 @@ def rgb_to_yuv420p(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
             rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
             planes[index].append(rows[:, :plane.width])
     return tuple(np.stack(plane) for plane in planes)
+
+
+def read_planar_rgb(path: Path, width: int, height: int) -> np.ndarray:
+    """Read raw planar RGB 4:4:4, 8 bits: per frame the R plane, then G, then B, each ``height`` x ``width``.
+
+    This is the ``.rgb`` layout of the JVET GFVC software (its decoders write
+    each frame as a uint8 3 x H x W array with ``ndarray.tofile``). Returns
+    uint8 (T, height, width, 3) RGB with T = file size / (3 x width x height).
+    Raises ``VideoError`` when the file is missing, empty, or its size is not a
+    whole number of frames.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: no such file")
+    n_bytes = path.stat().st_size
+    frame_bytes = 3 * width * height
+    if n_bytes == 0:
+        raise VideoError(f"{path}: file is empty (0 bytes)")
+    if n_bytes % frame_bytes:
+        raise VideoError(f"{path}: {n_bytes} bytes is not a whole number of {width}x{height} planar RGB frames "
+                         f"({frame_bytes} bytes each)")
+    planes = np.fromfile(path, dtype=np.uint8).reshape(n_bytes // frame_bytes, 3, height, width)
+    return np.ascontiguousarray(planes.transpose(0, 2, 3, 1))

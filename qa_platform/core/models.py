@@ -148,6 +148,20 @@ class Pvs(Job):
     browser_path = models.CharField(max_length=500, blank=True)
     encode_seconds = models.FloatField(null=True, blank=True)
     decode_seconds = models.FloatField(null=True, blank=True)
+    imported_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the PVS was imported from a codec run elsewhere (manage.py import_pvs); "
+                  "empty when FaceQA coded it.",
+    )
+    import_origin = models.CharField(
+        max_length=1000, blank=True,
+        help_text="Where an imported PVS came from: 'files' or the layout and folder, e.g. 'jvet-gfvc /runs/DAC/Iframe_YUV420'.",
+    )
+    import_files = models.JSONField(
+        default=list, blank=True,
+        help_text="The files of an imported PVS as they were read: a list of {role: bitstream | decoded | unread | report, "
+                  "name: original path, stored: name under bitstream/ (bitstream files), bytes, sha256}.",
+    )
 
     class Meta:
         ordering = ["source__name", "hrc__codec", "hrc__label"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
@@ -192,11 +193,8 @@ def pvs_code(*, pvs: Pvs) -> Pvs:
     src_frames, fps = video.read_frames(_data_path(pvs.source.lossless_path))
     if TARGET_KBPS in coding_params:
         coding_params = pvs_rate_point(pvs=pvs, codec=codec, clip=SourceClip(frames=src_frames, fps=fps))
-    folder = _data_path(str(_pvs_folder(pvs)))
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = pvs_folder_reset(pvs=pvs)
     bitstream_dir = folder / "bitstream"
-    bitstream_dir.mkdir()
     with tempfile.TemporaryDirectory(dir=folder, prefix=".encode-") as workdir:
         started = time.perf_counter()
         written = codec.encode(SourceClip(frames=src_frames, fps=fps), coding_params, Path(workdir))
@@ -204,7 +202,6 @@ def pvs_code(*, pvs: Pvs) -> Pvs:
         for path in written:
             shutil.move(path, bitstream_dir / Path(path).name)
     stored = bitstream_files(bitstream_dir)
-    n_bytes = bitstream_bytes(stored)
     started = time.perf_counter()
     decoded = codec_registry.get_codec(pvs.hrc.codec).decode_controlled(stored, controls)
     decode_seconds = time.perf_counter() - started
@@ -212,15 +209,41 @@ def pvs_code(*, pvs: Pvs) -> Pvs:
         raise ValueError(
             f"{codec.name} decoded {decoded.shape}, expected the SRC's {src_frames.shape}"
         )
+    return pvs_store(pvs=pvs, decoded=decoded, fps=fps, codec_version=codec.version,
+                     device=codec.execution_device(), encode_seconds=encode_seconds, decode_seconds=decode_seconds)
+
+
+def pvs_folder_reset(*, pvs: Pvs) -> Path:
+    """Empty the PVS's folder ``pvs/<id>/`` under the data directory, leaving an empty ``bitstream/`` in it.
+
+    Returns the folder's absolute path. Whatever an earlier, interrupted run
+    (or import) left there is removed.
+    """
+    folder = _data_path(str(_pvs_folder(pvs)))
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "bitstream").mkdir(parents=True)
+    return folder
+
+
+def pvs_store(*, pvs: Pvs, decoded: np.ndarray, fps: Fraction, **facts) -> Pvs:
+    """Store a decoded PVS whose bitstream files are in place in ``pvs/<id>/bitstream/``.
+
+    ``decoded``: uint8 (T, H, W, 3) RGB, the SRC's frame count and size; ``fps``
+    the SRC's. Writes ``decoded.mkv`` (lossless FFV1) and ``browser.mp4`` (each
+    atomically), then updates the row once: the paths, the bitstream's size
+    (bytes, every file in ``bitstream/``) and its bitrate (kbit/s at ``fps``),
+    and ``facts`` (other ``Pvs`` fields: codec version, device, timings,
+    status). Raises ``ValueError`` for frames that are not uint8 (T, H, W, 3).
+    """
+    folder = _data_path(str(_pvs_folder(pvs)))
+    n_bytes = bitstream_bytes(bitstream_files(folder / "bitstream"))
     relative = _pvs_folder(pvs)
     video.write_lossless(folder / "decoded.mkv", decoded, fps)
     video.write_browser_copy(folder / "browser.mp4", decoded, fps)
     Pvs.objects.filter(pk=pvs.pk).update(
-        codec_version=codec.version, device=codec.execution_device(),
         bitstream_path=str(relative / "bitstream"), bitstream_bytes=n_bytes,
-        kbps=bitrate_kbps(n_bytes, len(src_frames), fps),
-        decoded_path=str(relative / "decoded.mkv"), browser_path=str(relative / "browser.mp4"),
-        encode_seconds=encode_seconds, decode_seconds=decode_seconds,
+        kbps=bitrate_kbps(n_bytes, len(decoded), fps),
+        decoded_path=str(relative / "decoded.mkv"), browser_path=str(relative / "browser.mp4"), **facts,
     )
     pvs.refresh_from_db()
     return pvs
