@@ -38,6 +38,7 @@ use libswscale through PyAV with ``BITEXACT``, so a decode repeats byte for byte
 import contextlib
 import enum
 import os
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -124,16 +125,52 @@ def split_packets(data: bytes, framing: Framing, context: av.CodecContext) -> li
     if framing is Framing.ANNEX_B:
         packets = context.parse(data) + context.parse(None)
     else:
-        packets, offset = [], 0
-        while offset < len(data):
-            size, offset = read_uleb128(data, offset, f"size of packet {len(packets)}")
-            if not size or offset + size > len(data):
-                raise BitstreamError(f"packet {len(packets)} announces {size} bytes, {len(data) - offset} remain")
-            packets.append(av.Packet(data[offset:offset + size]))
-            offset += size
+        packets = [av.Packet(payload) for payload in leb128_payloads(data)]
     for index, packet in enumerate(packets):
         packet.pts = index
     return packets
+
+
+def leb128_payloads(data: bytes) -> list[bytes]:
+    """The packets of a ULEB128-framed stream; ``BitstreamError`` for an empty one or one past the end."""
+    payloads, offset = [], 0
+    while offset < len(data):
+        size, offset = read_uleb128(data, offset, f"size of packet {len(payloads)}")
+        if not size or offset + size > len(data):
+            raise BitstreamError(f"packet {len(payloads)} announces {size} bytes, {len(data) - offset} remain")
+        payloads.append(data[offset:offset + size])
+        offset += size
+    return payloads
+
+
+# Annex B streams as reference decoders read them, by FFmpeg decoder: the usual file suffixes.
+ANNEX_B_SUFFIX = {"h264": ".264", "hevc": ".265", "vvc": ".266"}
+# IVF four-character codes (as libaom's and libvpx's IVF writers use), by FFmpeg decoder.
+IVF_FOURCC = {"libdav1d": b"AV01", "vp9": b"VP90"}
+# An AV1 temporal delimiter OBU: header (type 2, has_size_field) and obu_size 0 (AV1 spec 5.3, 5.6).
+AV1_TEMPORAL_DELIMITER = b"\x12\x00"
+
+
+def reference_stream(data: bytes, fmt: StreamFormat, header: BitstreamHeader) -> tuple[str, bytes]:
+    """A stored elementary stream as reference decoders read it: (file suffix, bytes).
+
+    H.264/H.265/H.266 Annex B streams are returned unchanged (``.264``,
+    ``.265``, ``.266``: VTM's DecoderApp, HM, JM, vvdec and FFmpeg read them).
+    ULEB128-framed AV1 and VP9 become IVF (``.ivf``: aomdec, dav1d, vpxdec):
+    a 32-byte file header, then each packet after a 12-byte frame header
+    (size, pts). AV1 temporal units get back the temporal delimiter OBU the
+    encoder's stream had (AV1 spec 7.5: each temporal unit starts with one).
+    """
+    if fmt.framing is Framing.ANNEX_B:
+        return ANNEX_B_SUFFIX.get(fmt.decoder, ".bit"), data
+    packets = leb128_payloads(data)
+    if fmt.decoder == "libdav1d":
+        packets = [AV1_TEMPORAL_DELIMITER + packet for packet in packets]
+    fps = Fraction(header.fps)
+    file_header = struct.pack("<4sHH4sHHIII4x", b"DKIF", 0, 32, IVF_FOURCC[fmt.decoder], header.width,
+                              header.height, fps.numerator, fps.denominator, len(packets))
+    frames = [struct.pack("<IQ", len(packet), pts) + packet for pts, packet in enumerate(packets)]
+    return ".ivf", file_header + b"".join(frames)
 
 
 def check_frames(frames: np.ndarray) -> np.ndarray:
@@ -321,6 +358,12 @@ class AnchorCodec(Codec):
     def intra_decode(self, data: bytes, width: int, height: int) -> np.ndarray:
         """The frame of a one-frame stream: uint8 (H, W, 3) RGB; ``BitstreamError`` when damaged."""
         return decode_frames(data, self.stream)[0]
+
+    def export_streams(self, bitstream: list[Path]) -> dict[str, bytes]:
+        """The elementary stream of the one bitstream file as reference decoders read it (:func:`reference_stream`)."""
+        header, (stream,) = read_bitstream(only_file(bitstream), codec=self.name, sections=1)
+        suffix, data = reference_stream(stream, self.stream, header)
+        return {f"{self.name}{suffix}": data}
 
     def rate_ladder(self) -> list[dict]:
         """Every QP of the format, highest (lowest rate) first."""

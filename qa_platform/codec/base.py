@@ -123,6 +123,16 @@ class Codec(ABC):
         """Decode what :meth:`intra_encode` returned: uint8 (height, width, 3) RGB; ``BitstreamError`` when damaged."""
         raise CodecError(f"{self.name} cannot decode key frames")
 
+    def export_streams(self, bitstream: list[Path]) -> dict[str, bytes]:
+        """What a decoder outside FaceQA reads, by file name: ``{name: bytes}``.
+
+        The default is the bitstream files as stored. Anchors override it to
+        give their bare elementary stream (e.g. ``vvc.266``, what VTM's
+        DecoderApp reads), without FaceQA's container. Raises
+        ``BitstreamError`` when a file is missing or damaged.
+        """
+        return {Path(path).name: Path(path).read_bytes() for path in bitstream}
+
     def unavailable_reason(self) -> str:
         """Why this codec cannot run in this process ("" when it can).
 
