@@ -40,7 +40,7 @@ from metrics.registry import (
     FULL_REFERENCE,
     MetricSpec,
 )
-from metrics.spec import FACE_KINDS
+from metrics.spec import FACE_KINDS, MetricUnavailableError
 from metrics.weights import WeightsMissingError
 from qa_platform.codec.video import read_frames
 
@@ -245,6 +245,8 @@ def _timed(name: str, frames: int, run) -> tuple[Timing, object]:
     seconds = time.perf_counter() - start
     if isinstance(outcome, WeightsMissingError):
         status = "unavailable (weights missing)"
+    elif isinstance(outcome, MetricUnavailableError):
+        status = f"unavailable: {outcome}"
     elif isinstance(outcome, Exception):
         status = f"failed: {type(outcome).__name__}: {outcome}"
     else:

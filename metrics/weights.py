@@ -16,12 +16,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from metrics.spec import MetricUnavailableError
 from qa_platform.codec.storage import atomic_path, sha256_file
 
 FETCH_COMMAND = "python manage.py fetch_weights"
 
 
-class WeightsMissingError(RuntimeError):
+class WeightsMissingError(MetricUnavailableError):
     """A metric needs weight files that are not installed."""
 
     def __init__(self, missing: list["WeightFile"]):
