@@ -85,7 +85,11 @@ def xpsnr_planes(distorted: YuvPlanes, reference: YuvPlanes, fps: Fraction | flo
     original's spatial and temporal activity). ``fps`` matters: below 32 fps
     the temporal activity is a first-order frame difference, from 32 fps a
     second-order one. Values are capped at ``XPSNR_CAP_DB`` (identical frames
-    give infinity). Errors as :func:`libvmaf_vmaf`.
+    give infinity). As in FFmpeg, the first frame (two from 32 fps) measures
+    its temporal activity against an all-zero picture, so its weights are
+    small and its XPSNR high (+15 dB on the synthetic texture of the tests);
+    those values are kept, as the reference implementation gives them.
+    Errors as :func:`libvmaf_vmaf`.
     """
     text = _run_filter("[1:v][0:v]xpsnr=stats_file={log}", distorted, reference, fps)
     rows = re.findall(r"^n:\s*(\d+)\s+XPSNR y:\s*(\S+)\s+XPSNR u:\s*(\S+)\s+XPSNR v:\s*(\S+)", text, re.MULTILINE)
