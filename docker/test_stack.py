@@ -47,8 +47,9 @@ FRAMES = 25  # 1 s at 25 fps: cheap to code and quick to watch
 # One cheap anchor at two rate points: two PVSs (the study needs finished PVSs; training spreads over them).
 CODECS = "x264"
 RATES = '{"x264": [{"qp": 45}, {"qp": 30}]}'
-# A metric per stage: the gpu stage (VMAF, model inside its package) runs on the CPU worker.
-JOB_METRICS = "psnr_y,ssim,vmaf"
+# Metrics of both stages: libvmaf's VMAF (the FFmpeg of imageio-ffmpeg) on the cpu stage; the gpu
+# stage (vmaf-torch, model inside its package) runs on the CPU worker.
+JOB_METRICS = "psnr_y,ssim,vmaf,vmaf_torch"
 CHROMIUM = "/usr/bin/chromium"
 RATING_TIMEOUT_MS = 30_000
 OFFICIAL_IMAGES = ("python:3.11-slim-bookworm", "postgres:16", "redis:7")

@@ -15,8 +15,9 @@ Three measurements (``benchmark_metrics``):
   embeddings for the identity metrics) redone for every face metric and frame;
   metrics that look across frames (VMAF, the temporal ones, the expression
   correlations) run once each on the whole clip with their own reference work.
-  The library calls are the same (piq, lpips, vmaf-torch, OpenCV, dlib through
-  our kernels), so the difference is batching and sharing, not the formulas.
+  The library calls are the same (piq, lpips, vmaf-torch, libvmaf and xpsnr in
+  the FFmpeg program, OpenCV, dlib through our kernels), so the difference is
+  batching and sharing, not the formulas.
 
 Wall time, CPU time (all threads) and the peak resident memory of the process
 during each measurement (sampled every 5 ms) are reported.
@@ -40,7 +41,7 @@ from metrics.registry import (
     FULL_REFERENCE,
     MetricSpec,
 )
-from metrics.spec import FACE_KINDS
+from metrics.spec import FACE_KINDS, MetricUnavailableError
 from metrics.weights import WeightsMissingError
 from qa_platform.codec.video import read_frames
 
@@ -245,6 +246,8 @@ def _timed(name: str, frames: int, run) -> tuple[Timing, object]:
     seconds = time.perf_counter() - start
     if isinstance(outcome, WeightsMissingError):
         status = "unavailable (weights missing)"
+    elif isinstance(outcome, MetricUnavailableError):
+        status = f"unavailable: {outcome}"
     elif isinstance(outcome, Exception):
         status = f"failed: {type(outcome).__name__}: {outcome}"
     else:

@@ -4,6 +4,10 @@ from django.core import checks
 
 from metrics.registry import UnknownMetricError, all_metrics, get_metric
 from metrics.weights import FETCH_COMMAND, missing_weights
+from qa_platform.codec import ffmpeg
+
+# The metrics that run the FFmpeg program of imageio-ffmpeg (metrics.kernels.lavfi).
+FFMPEG_METRICS = ("vmaf", "xpsnr_y")
 
 
 @checks.register()
@@ -20,6 +24,20 @@ def metric_weights_check(app_configs, **kwargs):
                 id="metrics.W001",
             ))
     return warnings
+
+
+@checks.register()
+def ffmpeg_program_check(app_configs, **kwargs):
+    """metrics.W002 when the FFmpeg program that libvmaf's VMAF and XPSNR run is missing."""
+    try:
+        ffmpeg.executable()
+    except ffmpeg.FFmpegError as error:
+        return [checks.Warning(
+            f"{error}; {', '.join(FFMPEG_METRICS)} will be reported unavailable.",
+            hint="pip install -r requirements.txt (imageio-ffmpeg ships the FFmpeg program).",
+            id="metrics.W002",
+        )]
+    return []
 
 
 @checks.register()

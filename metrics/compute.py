@@ -13,6 +13,7 @@ weights); the others' outcomes are float64 per-frame arrays (T,), or a
 """
 import logging
 from collections.abc import Callable, Hashable
+from fractions import Fraction
 
 import numpy as np
 import torch
@@ -56,7 +57,7 @@ def run_metrics(
     specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
     device: torch.device, reference_faces: Callable[[], ReferenceFaces] | None = None,
     reference_key: Hashable | None = None, feature_cache_bytes: int = 0,
-    batch_size: int | None = None,
+    batch_size: int | None = None, fps: Fraction | float = 25,
 ) -> dict[str, Outcome]:
     """Per-frame values of ``specs`` on uint8 clips (T, H, W, 3) RGB of one shape.
 
@@ -65,6 +66,7 @@ def run_metrics(
     becomes the outcome of each such metric). ``reference_key`` names the SRC's
     frames so that their deep features can be kept across PVSs, within
     ``feature_cache_bytes``. ``batch_size`` defaults to ``default_batch_size(device)``.
+    ``fps`` is the clips' frame rate, for the clip metrics that depend on it (XPSNR).
     Returns one outcome per spec name.
     """
     batch_size = batch_size or default_batch_size(device)
@@ -82,7 +84,7 @@ def run_metrics(
                              reference_key=reference_key, feature_cache_bytes=feature_cache_bytes)
     clips = [spec for spec in specs if spec.kind == CLIP]
     if clips:
-        outcomes |= _run_each(clips, ClipPair(distorted, reference, device))
+        outcomes |= _run_each(clips, ClipPair(distorted, reference, device, fps))
     face = [spec for spec in specs if spec.kind == FACE and spec.name not in outcomes]
     if face:
         outcomes |= _run_each(face, DistortedFaces(distorted, faces))

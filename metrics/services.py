@@ -16,6 +16,7 @@ from metrics.pooling import (
     pooling_label,
 )
 from metrics.registry import DEVICES, FACE, MetricSpec, all_metrics, get_metric
+from metrics.spec import MetricUnavailableError
 from metrics.weights import WeightsMissingError, missing_weights
 from qa_platform.codec.video import read_frames
 from qa_platform.core.models import Pvs, Source
@@ -54,7 +55,7 @@ def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None,
     deep metrics the SRC's reference features kept on this worker. Each
     metric's result is ``ok`` (per-frame values, pooled by ``pooling``,
     default ``settings.FACEQA_METRIC_POOLING``; see ``metrics.pooling``),
-    ``unavailable`` (weights missing; nothing computed) or ``failed`` (the
+    ``unavailable`` (weights or the FFmpeg program missing; nothing computed) or ``failed`` (the
     error as reason); all are written in one transaction, replacing earlier
     results. Raises ``UnknownMetricError`` for an unknown name, ``ValueError``
     for an unknown stage, ``qa_platform.codec.video.VideoError`` for an unreadable
@@ -79,6 +80,7 @@ def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None,
         [spec for spec in specs if spec.name not in outcomes], distorted, reference, device=device,
         reference_faces=lambda: source_reference_faces(source=pvs.source, frames=reference),
         reference_key=_reference_key(pvs.source), feature_cache_bytes=settings.FACEQA_FEATURE_CACHE_MB << 20,
+        fps=pvs.source.fps,
     )
     with transaction.atomic():
         return [_store(pvs, spec, outcomes[spec.name], _device_label(spec, device), pooling) for spec in specs]
@@ -167,7 +169,7 @@ def _store(pvs: Pvs, spec: MetricSpec, outcome: compute.Outcome, device: str, po
         "version": spec.version, "pooling": pooling_label(pooling, spec), "device": device,
         "status": MetricStatus.OK, "value": None, "per_frame": [], "reason": "",
     }
-    if isinstance(outcome, WeightsMissingError):
+    if isinstance(outcome, MetricUnavailableError):  # weights, or the FFmpeg program or filter, missing
         fields.update(status=MetricStatus.UNAVAILABLE, reason=str(outcome), device="")
     elif isinstance(outcome, Exception):
         fields.update(status=MetricStatus.FAILED, reason=f"{type(outcome).__name__}: {outcome}")

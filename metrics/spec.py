@@ -43,6 +43,14 @@ DEVICES = ("cpu", "gpu")
 AED_FRAME_STEP = 5
 
 
+class MetricUnavailableError(RuntimeError):
+    """What a metric needs is not installed here (weight files, an external program or filter).
+
+    The metric is recorded *unavailable* with this message as the reason,
+    never computed otherwise (DESIGN.md, "Model weights").
+    """
+
+
 @dataclass(frozen=True)
 class MetricSpec:
     """What one metric is: its name, scale, direction, provenance and kernel.

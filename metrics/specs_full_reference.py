@@ -1,15 +1,25 @@
 """Registry entries of the full-reference metrics. Django-free.
 
 Frame metrics (``metrics.kernels.full_reference``) and the whole-clip ones
-(``metrics.kernels.clip``: YUV PSNR, VMAF, temporal measures), listed in the
-order tables show them; ``metrics.registry`` registers them.
+(``metrics.kernels.clip``: YUV PSNR, XPSNR, VMAF, temporal measures), listed in
+the order tables show them; ``metrics.registry`` registers them.
+
+VMAF has two entries, one implementation each, so that a stored value always
+says which made it (its name and version): ``vmaf`` is libvmaf, Netflix's
+reference implementation, on the ``cpu`` stage; ``vmaf_torch`` is vmaf-torch,
+a PyTorch port, on the ``gpu`` stage (CUDA where the worker has it). A study
+compares PVSs under one name, so one worker's choice of device never mixes the
+two implementations in one column. ``metrics/tests/test_vmaf_libvmaf.py``
+measures how far apart they are on real face clips.
 """
+from metrics.kernels.lavfi import LIBVMAF_VERSION, VMAF_MODEL
 from metrics.spec import CLIP, FULL_REFERENCE, MetricSpec, package_version
 
 _PIQ = f"piq-{package_version('piq')}"
 _LPIPS = f"lpips-{package_version('lpips')}"
 _FR = "metrics.kernels.full_reference"
 _CLIP = "metrics.kernels.clip"
+_FFMPEG = f"imageio-ffmpeg-{package_version('imageio-ffmpeg')}"  # pins the FFmpeg program (n9.0.2 in 0.8.1)
 _YUV = "BT.601 limited-range YUV 4:2:0 from the RGB frames by FFmpeg's swscale (its default, as the anchors' encoders get them)"
 
 SPECS = (
@@ -33,6 +43,17 @@ SPECS = (
         source="(6 PSNR_Y + PSNR_U + PSNR_V) / 8 per frame, as JVET common test conditions report "
                f"PSNR-YUV; each plane's PSNR with peak 255 on the {_YUV}; capped at 80 dB like psnr_rgb",
         kernel_path=f"{_CLIP}:psnr_yuv",
+    ),
+    MetricSpec(
+        name="xpsnr_y", label="XPSNR (Y)", unit="dB", value_range=(0.0, 80.0),
+        higher_is_better=True, kind=CLIP, device="cpu", version=f"1/{_FFMPEG}",
+        source="Helmrich et al., \"XPSNR: A Low-Complexity Extension of the Perceptually Weighted PSNR "
+               "for High-Resolution Video Quality Assessment\", ICASSP 2020: block SSE weighted by the "
+               "reference's spatial (high-pass) and temporal activity (as FFmpeg computes it: a "
+               "first-order frame difference below 32 fps, second-order from 32 fps); FFmpeg's xpsnr "
+               "filter (Fraunhofer HHI), its luma value per frame (FFmpeg reports Y, U, V and their "
+               f"minimum, no weighted combination); peak 255 on the {_YUV}; capped at 80 dB like psnr_rgb",
+        kernel_path=f"{_CLIP}:xpsnr_y",
     ),
     MetricSpec(
         name="ssim", label="SSIM", unit="", value_range=(0.0, 1.0),
@@ -98,13 +119,23 @@ SPECS = (
     ),
     MetricSpec(
         name="vmaf", label="VMAF", unit="", value_range=(0.0, 100.0),
-        higher_is_better=True, kind=CLIP, device="gpu",
-        version=f"1/vmaf-torch-{package_version('vmaf-torch')}/vmaf_v0.6.1",
-        source="Li et al., Netflix tech blog 2016; model vmaf_v0.6.1 (ADM2, VIF scales 0-3, motion2; "
-               "SVM embedded in vmaf-torch, a float PyTorch port of libvmaf, which its authors "
-               "report within 0.03 of libvmaf on the Netflix public dataset); per-frame scores "
+        higher_is_better=True, kind=CLIP, device="cpu",
+        version=f"2/libvmaf-{LIBVMAF_VERSION}/{_FFMPEG}/{VMAF_MODEL}",
+        source="Li et al., Netflix tech blog 2016; libvmaf, Netflix's reference implementation (the "
+               "libvmaf filter of the FFmpeg program in imageio-ffmpeg), with its built-in model "
+               "vmaf_v0.6.1 (ADM2, VIF scales 0-3, motion2, integer features, SVM); per-frame scores "
                f"clipped to [0, 100]; luma of the {_YUV}",
         kernel_path=f"{_CLIP}:vmaf",
+    ),
+    MetricSpec(
+        name="vmaf_torch", label="VMAF (vmaf-torch)", unit="", value_range=(0.0, 100.0),
+        higher_is_better=True, kind=CLIP, device="gpu",
+        version=f"1/vmaf-torch-{package_version('vmaf-torch')}/{VMAF_MODEL}",
+        source="VMAF vmaf_v0.6.1 as vmaf_torch computes it: a float PyTorch port of libvmaf (SVM of "
+               "vmaf_v0.6.1.json embedded), for GPU workers; its authors report it within 0.03 of "
+               "libvmaf on the Netflix public dataset, and metrics/tests/test_vmaf_libvmaf.py measures "
+               f"it against libvmaf (the vmaf metric) on x265-coded face clips; luma of the {_YUV}",
+        kernel_path=f"{_CLIP}:vmaf_torch",
     ),
     MetricSpec(
         name="tdiff", label="Temporal difference error", unit="code values", value_range=(0.0, 30.0),

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from metrics.spec import MetricUnavailableError
 from qa_platform.codec.storage import atomic_path, sha256_file
 
 FETCH_COMMAND = "python manage.py fetch_weights"
 
 
-class WeightsMissingError(RuntimeError):
+class WeightsMissingError(MetricUnavailableError):
     """A metric needs weight files that are not installed."""
 
     def __init__(self, missing: list["WeightFile"]):
@@ -139,7 +140,8 @@ BUNDLED = (
                  "lpips_vgg (linear layers; the VGG16 backbone is 'vgg16')"),
     BundledModel("vmaf_v0.6.1", "vmaf_torch", "svm_predict.py",
                  "vmaf-torch, BSD-3-Clause; model of Netflix vmaf (BSD+Patent)",
-                 "vmaf (SVM of vmaf_v0.6.1.json embedded in the source file)"),
+                 "vmaf_torch (SVM of vmaf_v0.6.1.json embedded in the source file; the vmaf "
+                 "metric uses the same model built into libvmaf)"),
 )
 
 

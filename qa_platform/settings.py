@@ -162,7 +162,7 @@ TORCH_HOME = Path(os.environ.get("TORCH_HOME", DATA_DIR / "torch")).resolve()
 # The stages of a PVS job, in order: Celery task names taking the PVS id (and
 # the stage's keyword arguments). A queue of "codec" means the codec's device
 # queue (cpu or gpu). The metrics are split by device: dlib and the classic
-# metrics on a cpu worker, the deep ones (LPIPS, DISTS, VMAF) on a gpu worker.
+# metrics (and libvmaf's VMAF) on a cpu worker, the deep ones (LPIPS, DISTS, vmaf-torch) on a gpu worker.
 FACEQA_PVS_STAGES = [
     {"task": "qa_platform.pvs_code", "queue": "codec"},
     {"task": "metrics.pvs_metrics", "queue": "cpu", "kwargs": {"stage": "cpu"}},

@@ -1,4 +1,4 @@
-"""Metrics that need whole clips: YUV 4:2:0 PSNR, VMAF, temporal measures. Django-free.
+"""Metrics that need whole clips: YUV 4:2:0 PSNR, VMAF, XPSNR, temporal measures. Django-free.
 
 Kernel contract: ``kernel(clips)`` with a ``ClipPair``; returns float64 (T,),
 one value per frame, NaN on frames without a value (the first frame of a
@@ -7,12 +7,14 @@ temporal measure). The YUV 4:2:0 planes of both clips are converted once per
 """
 import functools
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 
 import cv2
 import numpy as np
 import torch
 
+from metrics.kernels import lavfi
 from qa_platform.codec.video import check_frames, rgb_to_yuv420p
 
 # VMAF runs on chunks of this many frames (plus one neighbour on each side for
@@ -25,17 +27,22 @@ FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
 
 @dataclass
 class ClipPair:
-    """A PVS and its SRC: uint8 (T, H, W, 3) RGB each, and the torch device for tensor work."""
+    """A PVS and its SRC: uint8 (T, H, W, 3) RGB each, the torch device for tensor
+    work and the frame rate (frames per second; XPSNR's temporal activity
+    depends on it; 25 by default, the GFVC test format's rate)."""
 
     distorted: np.ndarray
     reference: np.ndarray
     device: torch.device
+    fps: Fraction | float = 25
 
     def __post_init__(self):
         check_frames(self.distorted)
         check_frames(self.reference)
         if self.distorted.shape != self.reference.shape:
             raise ValueError(f"distorted {self.distorted.shape} and reference {self.reference.shape} differ")
+        if not self.fps > 0:
+            raise ValueError(f"fps must be positive, not {self.fps}")
 
     @property
     def frame_count(self) -> int:
@@ -65,9 +72,35 @@ def psnr_yuv(clips: ClipPair) -> np.ndarray:
 
 
 def vmaf(clips: ClipPair) -> np.ndarray:
-    """VMAF v0.6.1 per frame (vmaf-torch: ADM, VIF at 4 scales and motion2 on
-    luma, the SVM of Netflix's vmaf_v0.6.1.json embedded; scores clipped to
-    [0, 100] as libvmaf does). Luma is the BT.601 limited-range Y."""
+    """VMAF v0.6.1 per frame by libvmaf, the reference implementation, float64 (T,) in [0, 100].
+
+    libvmaf in the FFmpeg program of imageio-ffmpeg (``metrics.kernels.lavfi``),
+    on the BT.601 limited-range YUV 4:2:0 planes (it reads the luma), with as
+    many threads as torch uses here. Always on the CPU, whatever
+    ``clips.device``. Raises ``lavfi.FilterMissingError`` (the metric is then
+    unavailable) without FFmpeg or libvmaf, ``FFmpegError`` when it fails.
+    """
+    return lavfi.libvmaf_vmaf(clips.distorted_yuv, clips.reference_yuv, clips.fps,
+                              threads=torch.get_num_threads())
+
+
+def xpsnr_y(clips: ClipPair) -> np.ndarray:
+    """Luma XPSNR per frame (Helmrich et al., ICASSP 2020), dB, float64 (T,), at most 80 dB.
+
+    FFmpeg's ``xpsnr`` filter on the BT.601 limited-range YUV 4:2:0 planes at
+    ``clips.fps``; the weights come from the reference's spatial and temporal
+    activity. Errors as :func:`vmaf`.
+    """
+    return lavfi.xpsnr_planes(clips.distorted_yuv, clips.reference_yuv, clips.fps)[:, 0]
+
+
+def vmaf_torch(clips: ClipPair) -> np.ndarray:
+    """VMAF v0.6.1 per frame by vmaf-torch, on ``clips.device`` (CUDA on a gpu worker), float64 (T,).
+
+    vmaf-torch: ADM, VIF at 4 scales and motion2 on luma, in float, the SVM of
+    Netflix's vmaf_v0.6.1.json embedded; scores clipped to [0, 100] as libvmaf
+    does. Luma is the BT.601 limited-range Y, the same samples :func:`vmaf` gets.
+    """
     model = _vmaf_model(str(clips.device))
     reference, distorted = (
         torch.from_numpy(planes[0]).to(clips.device).float()[:, None]

@@ -1,4 +1,4 @@
-from metrics.checks import job_metrics_check, metric_weights_check
+from metrics.checks import ffmpeg_program_check, job_metrics_check, metric_weights_check
 
 
 class TestMetricWeightsCheck:
@@ -27,3 +27,19 @@ class TestJobMetricsCheck:
     def test_is_silent_for_registered_names(self, settings):
         settings.FACEQA_JOB_METRICS, settings.FACEQA_JOB_SKIP_METRICS = ["vmaf"], ["fsim"]
         assert job_metrics_check(None) == []
+
+
+class TestFfmpegProgramCheck:
+    def test_is_silent_with_the_ffmpeg_program_of_imageio_ffmpeg(self):
+        assert ffmpeg_program_check(None) == []
+
+    def test_warns_that_vmaf_and_xpsnr_will_be_unavailable_without_it(self, monkeypatch):
+        from qa_platform.codec import ffmpeg
+
+        def absent():
+            raise ffmpeg.FFmpegError("imageio-ffmpeg has no FFmpeg program here (test)")
+
+        monkeypatch.setattr(ffmpeg, "executable", absent)
+        warnings = ffmpeg_program_check(None)
+        assert [w.id for w in warnings] == ["metrics.W002"]
+        assert "vmaf, xpsnr_y will be reported unavailable" in warnings[0].msg

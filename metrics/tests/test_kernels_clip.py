@@ -1,4 +1,4 @@
-"""Whole-clip metrics: YUV PSNR, VMAF, temporal measures."""
+"""Whole-clip metrics: YUV PSNR, VMAF (libvmaf and vmaf-torch), XPSNR, temporal measures."""
 import numpy as np
 import pytest
 import torch
@@ -28,7 +28,11 @@ class TestClipPair:
         clips = pair(talker, talker)
         clips.reference_yuv, clips.distorted_yuv
         monkeypatch.setattr(clip, "rgb_to_yuv420p", lambda frames: pytest.fail("converted again"))
-        clip.psnr_yuv(clips), clip.temporal_difference(clips)
+        clip.psnr_yuv(clips), clip.temporal_difference(clips), clip.vmaf(clips), clip.xpsnr_y(clips)
+
+    def test_fps_must_be_positive(self, talker):
+        with pytest.raises(ValueError, match="fps"):
+            clip.ClipPair(talker, talker, CPU, fps=0)
 
 
 class TestPsnrYuv:
@@ -45,15 +49,25 @@ class TestPsnrYuv:
 
 
 class TestVmaf:
-    def test_scores_fall_with_blur(self, talker):
-        scores = [clip.vmaf(pair(blurred(talker, sigma), talker)).mean() for sigma in (0.5, 1.5, 3.0)]
-        assert 100 >= scores[0] > scores[1] > scores[2] >= 0
+    @pytest.mark.parametrize("kernel", [clip.vmaf, clip.vmaf_torch])
+    def test_scores_fall_with_blur(self, talker, kernel):
+        scores = [kernel(pair(blurred(talker, sigma), talker)) for sigma in (0.5, 1.5, 3.0)]
+        assert all(score.shape == (20,) for score in scores)
+        assert 100 >= scores[0].mean() > scores[1].mean() > scores[2].mean() >= 0
 
-    def test_chunks_give_the_same_scores_as_the_whole_clip(self, talker, monkeypatch):
+    def test_vmaf_torch_chunks_give_the_same_scores_as_the_whole_clip(self, talker, monkeypatch):
         distorted = noisy(blurred(talker, 1.0), 2)
-        whole = clip.vmaf(pair(distorted, talker))
+        whole = clip.vmaf_torch(pair(distorted, talker))
         monkeypatch.setattr(clip, "VMAF_CHUNK_FRAMES", 6)  # 20 frames: chunks of 6, 6, 6, 2
-        np.testing.assert_allclose(clip.vmaf(pair(distorted, talker)), whole, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(clip.vmaf_torch(pair(distorted, talker)), whole, rtol=1e-5, atol=1e-4)
+
+
+class TestXpsnr:
+    def test_luma_xpsnr_falls_with_noise_and_depends_on_the_frame_rate(self, talker):
+        values = [clip.xpsnr_y(pair(noisy(talker, sigma), talker)) for sigma in (2, 6)]
+        assert values[0].shape == (20,) and values[0].mean() > values[1].mean()
+        at_50 = clip.xpsnr_y(clip.ClipPair(noisy(talker, 2), talker, CPU, fps=50))
+        assert not np.allclose(at_50, values[0])  # second-order temporal activity from 32 fps
 
 
 class TestTemporal:

@@ -10,9 +10,10 @@
   ``vmafmotion`` filters, both ported from libvmaf: motion within 0.006
   (FFmpeg prints it with two decimals); VIF per scale within 0.035 and in the
   same order (FFmpeg's filter is a 2017 port of libvmaf's float VIF; the gap
-  grows with the distortion, 0.03 at scale 0 for blur 3 px + noise 8). FFmpeg
-  has no ADM filter and PyAV's FFmpeg no libvmaf, so the VMAF score itself is
-  not compared here; vmaf-torch's authors report it within 0.03 of libvmaf.
+  grows with the distortion, 0.03 at scale 0 for blur 3 px + noise 8). The
+  VMAF score itself is compared with libvmaf (the FFmpeg program of
+  imageio-ffmpeg) in ``test_vmaf_libvmaf.py``, XPSNR with a port of FFmpeg's
+  filter in ``test_kernels_lavfi.py``.
 - LPIPS and DISTS split into features and comparison (``metrics.features``)
   against the lpips package's and piq's own forward pass, within 1e-5. Their
   ImageNet weights are not on this machine, so these run on random weights:

@@ -17,8 +17,8 @@ from metrics.weights import WEIGHTS
 
 # The web pages are written against these names, in this order.
 FIXED_NAMES = [
-    "psnr_rgb", "psnr_y", "psnr_yuv", "ssim", "ms_ssim", "fsim", "gmsd", "vif", "lpips_alex", "lpips_vgg", "dists",
-    "vmaf", "tdiff", "tof", "face_psnr", "face_ssim", "face_lpips", "aed", "id_sim", "akd", "akd_mouth", "akd_eyes",
+    "psnr_rgb", "psnr_y", "psnr_yuv", "xpsnr_y", "ssim", "ms_ssim", "fsim", "gmsd", "vif", "lpips_alex", "lpips_vgg",
+    "dists", "vmaf", "vmaf_torch", "tdiff", "tof", "face_psnr", "face_ssim", "face_lpips", "aed", "id_sim", "akd", "akd_mouth", "akd_eyes",
     "pose_yaw", "pose_pitch", "pose_roll", "ear_r", "mouth_r",
 ]
 
@@ -38,13 +38,18 @@ class TestRegistry:
 
     def test_kinds(self):
         kinds = {name: spec.kind for name, spec in all_metrics().items()}
-        assert [n for n, k in kinds.items() if k == CLIP] == ["psnr_yuv", "vmaf", "tdiff", "tof"]
+        assert [n for n, k in kinds.items() if k == CLIP] == ["psnr_yuv", "xpsnr_y", "vmaf", "vmaf_torch", "tdiff", "tof"]
         assert [n for n, k in kinds.items() if k == FACE_REGION] == ["face_psnr", "face_ssim", "face_lpips"]
-        assert [n for n, k in kinds.items() if k == FACE] == FIXED_NAMES[17:]
+        assert [n for n, k in kinds.items() if k == FACE] == FIXED_NAMES[19:]
 
     def test_deep_metrics_belong_on_the_gpu_queue(self):
         on_gpu = [n for n, spec in all_metrics().items() if spec.device == "gpu"]
-        assert on_gpu == ["lpips_alex", "lpips_vgg", "dists", "vmaf", "face_lpips"]
+        assert on_gpu == ["lpips_alex", "lpips_vgg", "dists", "vmaf_torch", "face_lpips"]
+
+    def test_the_two_vmaf_implementations_are_told_apart_by_name_and_version(self):
+        libvmaf, torch_port = get_metric("vmaf"), get_metric("vmaf_torch")
+        assert libvmaf.device == "cpu" and "libvmaf-" in libvmaf.version and "vmaf_v0.6.1" in libvmaf.version
+        assert torch_port.version.startswith("1/vmaf-torch-") and torch_port.version.endswith("vmaf_v0.6.1")
 
     def test_directions(self):
         lower_is_better = [n for n, spec in all_metrics().items() if not spec.higher_is_better]
@@ -74,7 +79,7 @@ class TestRegistry:
         assert all(all_metrics()[n].frame_values for n in fixed)
 
     def test_unknown_name_suggests_close_names(self):
-        with pytest.raises(UnknownMetricError, match=r"did you mean psnr_y, psnr_yuv\?"):
+        with pytest.raises(UnknownMetricError, match=r"did you mean psnr_y, xpsnr_y, psnr_yuv\?"):
             get_metric("psnr-yy")
 
     def test_duplicate_name_is_refused(self):

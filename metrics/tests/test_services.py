@@ -1,3 +1,5 @@
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,8 @@ pytestmark = pytest.mark.django_db
 FACE_METRICS = ["aed", "id_sim", "akd", "akd_mouth", "akd_eyes", "pose_yaw", "pose_pitch", "pose_roll",
                 "face_psnr", "face_ssim"]
 WEIGHTED_METRICS = ["lpips_alex", "dists"]
-PLAIN_METRICS = ["psnr_rgb", "psnr_y", "psnr_yuv", "ssim", "ms_ssim", "fsim", "gmsd", "vif", "vmaf"]
+PLAIN_METRICS = ["psnr_rgb", "psnr_y", "psnr_yuv", "xpsnr_y", "ssim", "ms_ssim", "fsim", "gmsd", "vif", "vmaf",
+                 "vmaf_torch"]
 
 
 @pytest.fixture
@@ -54,10 +57,10 @@ class TestPvsComputeMetrics:
 
     @pytest.mark.parametrize("stage", ["cpu", "gpu"])
     def test_a_stage_computes_and_replaces_only_its_devices_metrics(self, face_pvs, stage):
-        services.pvs_compute_metrics(pvs=face_pvs, metric_names=["psnr_rgb", "vmaf"], stage="cpu" if stage == "gpu" else "gpu")
+        services.pvs_compute_metrics(pvs=face_pvs, metric_names=["psnr_rgb", "vmaf_torch"], stage="cpu" if stage == "gpu" else "gpu")
         results = by_name(services.pvs_compute_metrics(pvs=face_pvs, stage=stage))
         assert set(results) == {name for name, spec in all_metrics().items() if spec.device == stage}
-        assert {"psnr_rgb", "vmaf"} <= set(MetricResult.objects.filter(pvs=face_pvs).values_list("metric", flat=True))
+        assert {"psnr_rgb", "vmaf_torch"} <= set(MetricResult.objects.filter(pvs=face_pvs).values_list("metric", flat=True))
         # No CUDA here: the gpu stage runs on the CPU and says so with each value.
         assert {r.device for r in results.values() if r.status == MetricStatus.OK} == {"cpu"}
 
@@ -93,6 +96,31 @@ class TestPvsComputeMetrics:
         for name in WEIGHTED_METRICS:
             assert results[name].status == MetricStatus.OK, results[name].reason
             assert results[name].per_frame.shape == (10,) and results[name].device == "cpu"
+
+    def test_ffmpeg_metrics_without_the_ffmpeg_program_are_stored_unavailable(self, data_dir, small_clip,
+                                                                           monkeypatch):
+        from qa_platform.codec import ffmpeg
+
+        def absent():
+            raise ffmpeg.FFmpegError("imageio-ffmpeg has no FFmpeg program here (test); reinstall requirements.txt")
+
+        monkeypatch.setattr(ffmpeg, "executable", absent)
+        frames, fps = small_clip
+        pvs = make_pvs(data_dir, frames, blurred(frames, sigma=1), fps, name="pattern")
+        results = by_name(services.pvs_compute_metrics(pvs=pvs, metric_names=["vmaf", "xpsnr_y", "psnr_y"]))
+        for name in ("vmaf", "xpsnr_y"):
+            assert results[name].status == MetricStatus.UNAVAILABLE and results[name].value is None
+            assert "imageio-ffmpeg has no FFmpeg program" in results[name].reason
+        assert results["psnr_y"].status == MetricStatus.OK
+
+    def test_the_sources_frame_rate_reaches_xpsnr(self, data_dir, small_clip, monkeypatch):
+        seen = []
+        monkeypatch.setattr("metrics.kernels.clip.xpsnr_y", lambda clips: seen.append(clips.fps) or
+                            np.zeros(clips.frame_count))
+        frames, _ = small_clip
+        pvs = make_pvs(data_dir, frames, blurred(frames, sigma=1), Fraction(50), name="pattern")
+        services.pvs_compute_metrics(pvs=pvs, metric_names=["xpsnr_y"])
+        assert seen == [Fraction(50)]
 
     def test_a_failing_metric_is_stored_failed_and_the_others_still_ok(self, face_pvs, monkeypatch):
         def broken(distorted, reference):

@@ -32,15 +32,15 @@ class TestPvsMetricsTask:
         notes = []
         monkeypatch.setattr("metrics.services.pvs_compute_metrics",
                             lambda pvs, **kwargs: notes.append(type(pvs).objects.get(pk=pvs.pk).message))
-        pvs_metrics_task.apply(args=[pvs.pk], kwargs={"metric_names": ["psnr_y", "vmaf"], "stage": "gpu"},
+        pvs_metrics_task.apply(args=[pvs.pk], kwargs={"metric_names": ["psnr_y", "vmaf_torch"], "stage": "gpu"},
                                task_id=task_id).get()
         assert notes == ["computing gpu metrics"]
 
     def test_stores_only_its_devices_metrics(self, data_dir, small_clip):
         pvs, task_id = _queued_pvs(data_dir, small_clip)
-        pvs_metrics_task.apply(args=[pvs.pk], kwargs={"metric_names": ["psnr_y", "vmaf"], "stage": "gpu"},
+        pvs_metrics_task.apply(args=[pvs.pk], kwargs={"metric_names": ["psnr_y", "vmaf_torch"], "stage": "gpu"},
                                task_id=task_id).get()
-        assert list(MetricResult.objects.filter(pvs=pvs).values_list("metric", flat=True)) == ["vmaf"]
+        assert list(MetricResult.objects.filter(pvs=pvs).values_list("metric", flat=True)) == ["vmaf_torch"]
 
     def test_a_message_that_is_not_the_step_due_computes_nothing(self, data_dir, small_clip):
         pvs, _ = _queued_pvs(data_dir, small_clip)
