@@ -8,4 +8,5 @@ urlpatterns = [
     path("pvs/<int:pk>/", views.pvs_view, name="pvs"),
     path("pvs/<int:pk>/frame/<int:index>/<slug:kind>.png", views.pvs_picture_view, name="pvs_picture"),
     path("metrics/rd/", views.rd_view, name="rd"),
+    path("metrics/conditions/<slug:name>/", views.conditions_view, name="conditions"),
 ]

@@ -8,6 +8,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from metrics.bd import bd_matrix
+from metrics.conditions import conditions_csv, conditions_report
 from metrics.figures import agreement_figure, per_frame_figure, rd_figure
 from metrics.grid import database_grid
 from metrics.registry import MetricSpec, all_metrics
@@ -21,6 +22,7 @@ from metrics.services import PICTURE_KINDS, NoPicture, pvs_picture
 from metrics.weights import WeightsMissingError
 from qa_platform.codec.base import split_controls
 from qa_platform.core.access import researcher_only
+from qa_platform.core.conditions import CONDITIONS
 from qa_platform.core.models import Pvs, Source
 
 
@@ -95,3 +97,22 @@ def pvs_picture_view(request, pk, index, kind):
     except WeightsMissingError as error:
         return HttpResponse(str(error), status=409, content_type="text/plain")
     return HttpResponse(image, content_type="image/png")
+
+
+@researcher_only
+def conditions_view(request, name):
+    """The results of common test conditions ``name`` (e.g. ``jvet-gfvc``): the table in the layout of
+    the JVET GFVC reporting template and BD-rates against the anchor; ``?format=csv`` downloads it."""
+    if name not in CONDITIONS:
+        raise Http404(f"No test conditions named {name!r}.")
+    report = conditions_report(CONDITIONS[name])
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(conditions_csv(report), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}-results.csv"'
+        return response
+    specs = all_metrics()
+    return render(request, "metrics/conditions.html", {
+        "report": report,
+        "columns": [specs[metric] for metric in report.metrics],
+        "named": set(report.conditions.metrics),
+    })
