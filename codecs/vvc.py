@@ -7,7 +7,7 @@ conditions code their VVC anchor with VTM 22.2, ``encoder_lowdelay_vtm.cfg``
 pictures only, constant QP 37, 42, 47, 52, 8-bit internal coding of the
 4:2:0 input. This anchor asks vvenc for the same structure:
 ``IntraPeriod=-1, DecodingRefreshType=0, GOPSize=8, PicReordering=0,
-InternalBitDepth=8`` at a constant ``-qp``.
+InternalBitDepth=8`` at a constant ``-qp`` without perceptual QP adaptation.
 
 What differs from VTM (vvenc is a fast encoder of the same standard, and its
 streams decode with any VVC decoder, VTM's included):
@@ -19,7 +19,9 @@ streams decode with any VVC decoder, VTM's included):
 - vvenc's low-delay GOP is its own table (past references only, QP offsets by
   temporal layer); VTM's ``Frame1..Frame8`` lines (QP offsets, lambda
   factors, four references each) are not copied;
-- vvenc's adaptive QP, ALF and LMCS follow its preset; ``-qp`` fixes the base QP;
+- no perceptual QP adaptation (``-qpa 0``, on by default in libvvenc), so the
+  QP is constant, as VTM's (``MaxDeltaQP 0``); vvenc's ALF, LMCS and other
+  tools follow its preset;
 - no access unit delimiters (``AccessUnitDelimiter=0``; VTM writes none by
   default; they would cost about 1.4 kbit/s at 25 fps) and no SEI.
 
@@ -52,7 +54,7 @@ def stream_format(bit_depth: int = 8) -> StreamFormat:
         raise CodecError(f"vvc: bit_depth is 8 or 10, got {bit_depth!r}")
 
     def options(qp: int) -> dict[str, str]:
-        return {"preset": "medium", "qp": str(qp), "threads": "1",
+        return {"preset": "medium", "qp": str(qp), "qpa": "0", "threads": "1",
                 "vvenc-params": f"{LOW_DELAY_B}:InternalBitDepth={bit_depth}"}
 
     return StreamFormat(encoder="libvvenc", decoder="vvc", drop_units="", options=options,
@@ -62,7 +64,7 @@ def stream_format(bit_depth: int = 8) -> StreamFormat:
 @register_codec
 class Vvc(AnchorCodec):
     name = "vvc"
-    version = f"1 (imageio-ffmpeg {package_version('imageio-ffmpeg')}, libvvenc {LIBVVENC_VERSION}, medium)"
+    version = f"2 (imageio-ffmpeg {package_version('imageio-ffmpeg')}, libvvenc {LIBVVENC_VERSION}, medium)"
     description = "H.266/VVC anchor (vvenc), low delay B as the JVET GFVC test conditions, constant QP"
     param_names = ("qp", "bit_depth")
     stream = stream_format(8)
