@@ -27,11 +27,21 @@ source. The model runs at its checkpoint's size (64, 128 or 256 px): frames
 of another size are resized to it on the way in (area filter) and back out
 (bicubic). The encoder's keypoints come from the source frames.
 
+Reference structure (``refs``, ``qa_platform.codec.key_frames``): ``"last"``
+(the default) animates the last key frame; ``"bidir"`` animates each frame
+from the key frames before and after it and blends the two predictions with
+weights linear in temporal distance (the last frame is a key frame too;
+structural delay ``key_period - 1`` frames, in the HRC label); ``"multi"``
+keeps the last four key frames and animates the one the encoder chose by
+PSNR, signalled per frame in a third section. With ``"bidir"`` and
+``"multi"`` a key frame shows its decoded picture itself (FOMM does not give
+it back exactly when animated from itself).
+
 HRC parameters: ``checkpoint`` (the checkpoint's SHA-256, 16 to 64 hex
 digits; the checkpoint file is found in ``qa_platform.codec.checkpoints.codec_folder
 ("keypoint-anim")`` and its hash is verified on every use), ``q`` (pixels,
-``Q_RANGE``) and the key-frame parameters ``key_qp``, ``key_period``,
-``key_threshold_db``, ``key_codec``.
+``Q_RANGE``), the key-frame parameters ``key_qp``, ``key_period``,
+``key_threshold_db``, ``key_codec`` and ``refs``.
 """
 import functools
 from fractions import Fraction
@@ -42,9 +52,13 @@ import torch
 
 from qa_platform.codec import (
     KEY_FRAME_PARAMS,
+    LAST,
     LIBRARY_VERSION,
+    MULTI,
+    REFS,
     SUFFIX,
     TARGET_KBPS,
+    BitstreamError,
     BitstreamHeader,
     CheckpointError,
     Codec,
@@ -57,11 +71,13 @@ from qa_platform.codec import (
     SourceClip,
     check_decoded,
     check_frames,
+    choose_references,
     code_key_frames,
     codec_folder,
     decode_features,
     decode_key_frames,
     default_device,
+    delay_note,
     encode_features,
     find_checkpoint,
     frames_to_tensor,
@@ -69,11 +85,15 @@ from qa_platform.codec import (
     load_checkpoint,
     model_from_checkpoint,
     only_file,
+    pack_choices,
+    plan_frames,
     quantise_closed_loop,
     read_bitstream,
     read_checkpoint,
     register_codec,
+    render,
     resize_clip,
+    unpack_choices,
     write_bitstream,
 )
 
@@ -194,7 +214,7 @@ class KeypointAnim(Codec):
     family = Family.GENERATIVE
     device = Device.GPU
     description = "FOMM keypoint animation: x265 key frames + DPCM/range-coded keypoints and Jacobians"
-    param_names = ("checkpoint", "q", *KEY_FRAME_PARAMS)
+    param_names = ("checkpoint", "q", *KEY_FRAME_PARAMS, REFS)
     default_rate_points = _LatestCheckpointRatePoints()
     # training.services trains codecs that declare this recipe (training.fomm_training).
     training_recipe = "fomm"
@@ -223,6 +243,10 @@ class KeypointAnim(Codec):
         curve is the codec, its checkpoint and its other key-frame settings, even where no checkpoint is."""
         return {"q", "key_qp", TARGET_KBPS}
 
+    def label(self, params: dict) -> str:
+        """The base label plus the structural delay of ``refs="bidir"`` (e.g. ``(delay 24 frames)``)."""
+        return " ".join(filter(None, [super().label(params), delay_note(params)]))
+
     def feature_residuals(self, clip: SourceClip, params: dict) -> tuple[np.ndarray, np.ndarray]:
         """The DPCM residuals of the keypoint (and Jacobian) features and their context groups."""
         reference, q, _ = self._check(params)
@@ -250,15 +274,27 @@ class KeypointAnim(Codec):
             return animate(model, decoded_key, driving[t:t + 1], width, on)[0]
 
         key_frames = code_key_frames(frames, Fraction(clip.fps), policy, reconstruct)
+        sections = [key_frames.payload, stream.data]
+        if policy.refs == MULTI:
+            def animate_from(key: int, ts: list[int]) -> np.ndarray:
+                return animate(model, key_frames.decoded[key], driving[torch.tensor(ts)], width, on)
+
+            choices = choose_references(frames, key_frames.indices, animate_from)
+            sections.append(pack_choices(choices, key_frames.indices))
         header = BitstreamHeader(codec=self.name, params={"checkpoint": reference, "q": q, **policy.as_params()},
                                  width=width, height=height, fps=clip.fps, frame_count=count)
-        return [write_bitstream(Path(workdir) / f"{self.name}{SUFFIX}", header, [key_frames.payload, stream.data])]
+        return [write_bitstream(Path(workdir) / f"{self.name}{SUFFIX}", header, sections)]
 
     def decode(self, bitstream: list[Path]) -> np.ndarray:
-        """Animate the decoded key frames with the decoded keypoints: uint8 (T, H, W, 3) RGB."""
+        """Animate the decoded key frames with the decoded keypoints (as ``refs`` says): uint8 (T, H, W, 3) RGB."""
         path = only_file(bitstream)
-        header, (key_section, feature_section) = read_bitstream(path, codec=self.name, sections=2)
+        header, sections = read_bitstream(path, codec=self.name)
         reference, q, policy = self._check(header.params)
+        expected = 3 if policy.refs == MULTI else 2
+        if len(sections) != expected:
+            raise BitstreamError(f"{path}: {self.name} bitstreams with refs={policy.refs} hold {expected} sections, "
+                                 f"this one {len(sections)}")
+        key_section, feature_section = sections[:2]
         on = device()
         _, model = load_model(reference, on)
         config = model.config
@@ -267,10 +303,18 @@ class KeypointAnim(Codec):
         groups = feature_groups(config.num_kp, config.jacobians)
         features = decode_features(feature_section, header.frame_count, len(groups), q, groups)
         driving = features_to_keypoints(features, config.num_kp, config.jacobians, width)
-        bounds = [*keys.indices, header.frame_count]
-        frames = [animate(model, key, driving[start:stop], width, on)
-                  for key, start, stop in zip(keys.decoded, bounds, bounds[1:])]
-        return check_decoded(np.concatenate(frames), header, path)
+        if policy.refs == LAST:
+            bounds = [*keys.indices, header.frame_count]
+            frames = [animate(model, key, driving[start:stop], width, on)
+                      for key, start, stop in zip(keys.decoded, bounds, bounds[1:])]
+            return check_decoded(np.concatenate(frames), header, path)
+        choices = unpack_choices(sections[2], keys.indices, header.frame_count) if policy.refs == MULTI else None
+        plans = plan_frames(keys.indices, header.frame_count, policy.refs, choices)
+
+        def animate_from(key: int, ts: list[int]) -> np.ndarray:
+            return animate(model, keys.decoded[key], driving[torch.tensor(ts)], width, on)
+
+        return check_decoded(render(plans, keys.decoded, animate_from), header, path)
 
     def _check(self, params: dict) -> tuple[str, float, KeyFramePolicy]:
         params = self.check_params(params)

@@ -19,6 +19,15 @@ each frame's, over one Delaunay triangulation of the key frame's landmarks
 plus eight fixed border points (corners and edge midpoints), so the triangles
 never change topology and the background stays still.
 
+Reference structure (``refs``, ``qa_platform.codec.key_frames``): ``"last"``
+(the default) warps the last key frame; ``"bidir"`` warps the key frames
+before and after each frame and blends the two warps with weights linear in
+temporal distance (the last frame is a key frame too; structural delay
+``key_period - 1`` frames, in the HRC label); ``"multi"`` keeps the last four
+key frames and warps the one the encoder chose by PSNR, signalled per frame
+in a third section. With ``"bidir"`` and ``"multi"`` a key frame shows its
+decoded picture itself (unless decode-time controls edit its landmarks).
+
 Decode-time controls (``control_names``; interactive and controllable face
 video coding, e.g. IFVC and CoFaCo) edit the decoded landmarks before the
 warp and change no bit of the bitstream: ``mouth`` opens (negative: closes,
@@ -46,8 +55,13 @@ from scipy.spatial import Delaunay
 
 from qa_platform.codec import (
     KEY_FRAME_PARAMS,
+    LAST,
     LIBRARY_VERSION,
+    MULTI,
+    REFS,
     SUFFIX,
+    Blend,
+    BitstreamError,
     BitstreamHeader,
     Codec,
     CodecError,
@@ -57,14 +71,20 @@ from qa_platform.codec import (
     SourceClip,
     check_decoded,
     check_frames,
+    choose_references,
     code_key_frames,
     decode_key_frames,
+    delay_note,
     faces,
     feature_coding,
     key_for_frame,
     only_file,
+    pack_choices,
+    plan_frames,
     read_bitstream,
     register_codec,
+    render,
+    unpack_choices,
     write_bitstream,
 )
 
@@ -254,7 +274,7 @@ class LandmarkWarp(Codec):
     family = Family.GENERATIVE
     device = Device.CPU
     description = "x265 key frames + DPCM/range-coded 68 landmarks, piecewise-affine warp, decode-time controls"
-    param_names = ("q", *KEY_FRAME_PARAMS)
+    param_names = ("q", *KEY_FRAME_PARAMS, REFS)
     control_names = ("mouth", "blink", "shift_x", "shift_y", "rotate")
     default_rate_points = (
         {"q": 6.0, "key_qp": 47},
@@ -269,6 +289,11 @@ class LandmarkWarp(Codec):
         return [{"q": float(np.clip(np.round(4 * 2 ** ((key_qp - 32) / 5)) / 4, *Q_RANGE)), "key_qp": key_qp}
                 for key_qp in range(51, 21, -1)]
 
+    def label(self, params: dict) -> str:
+        """The base label plus the structural delay of ``refs="bidir"``, e.g.
+        ``landmark-warp q=2.0 key_qp=37 key_period=25 refs=bidir (delay 24 frames)``."""
+        return " ".join(filter(None, [super().label(params), delay_note(params)]))
+
     def feature_residuals(self, clip: SourceClip, params: dict) -> tuple[np.ndarray, np.ndarray]:
         """The chained landmark residuals int64 (T, 136) and their x/y context groups."""
         q, _ = self._check(params)
@@ -277,7 +302,8 @@ class LandmarkWarp(Codec):
         return landmark_residuals(fill_missed(track_landmarks(frames), width, height), q)[1], GROUPS
 
     def encode(self, clip: SourceClip, params: dict, workdir: Path) -> list[Path]:
-        """Code the key frames and the landmarks of all frames."""
+        """Code the key frames and the landmarks of all frames (and, for ``refs="multi"``, the reference
+        chosen per frame: a third section)."""
         q, policy = self._check(params)
         frames = check_frames(clip.frames)
         height, width = frames.shape[1:3]
@@ -291,9 +317,15 @@ class LandmarkWarp(Codec):
             return warps[key_index](anchors[t])
 
         keys = code_key_frames(frames, clip.fps, policy, reconstruct)
+        sections = [keys.payload, stream.data]
+        if policy.refs == MULTI:
+            def animate(key: int, ts: list[int]) -> np.ndarray:
+                return np.stack([reconstruct(keys.decoded[key], keys.indices[key], t) for t in ts])
+
+            sections.append(pack_choices(choose_references(frames, keys.indices, animate), keys.indices))
         header = BitstreamHeader(codec=self.name, params={"q": q, **policy.as_params()}, width=width,
                                  height=height, fps=clip.fps, frame_count=len(frames))
-        return [write_bitstream(Path(workdir) / f"{self.name}{SUFFIX}", header, [keys.payload, stream.data])]
+        return [write_bitstream(Path(workdir) / f"{self.name}{SUFFIX}", header, sections)]
 
     def decode(self, bitstream: list[Path]) -> np.ndarray:
         """Warp the decoded key frames to every frame's landmarks: uint8 (T, H, W, 3) RGB."""
@@ -303,17 +335,32 @@ class LandmarkWarp(Codec):
         """Decode with the landmarks edited by ``controls`` (see the module docstring)."""
         controls = self.check_controls(controls)
         path = only_file(bitstream)
-        header, (key_section, feature_stream) = read_bitstream(path, codec=self.name, sections=2)
+        header, sections = read_bitstream(path, codec=self.name)
         q, policy = self._check(header.params)
+        expected = 3 if policy.refs == MULTI else 2
+        if len(sections) != expected:
+            raise BitstreamError(f"{path}: {self.name} bitstreams with refs={policy.refs} hold {expected} sections, "
+                                 f"this one {len(sections)}")
+        key_section, feature_stream = sections[:2]
         width, height = header.width, header.height
         keys = decode_key_frames(key_section, policy.codec, width, height, header.frame_count)
         landmarks = decode_landmarks(feature_stream, header.frame_count, q)
         shown = apply_controls(landmarks, controls, header.fps) if controls else landmarks
         warps = [PiecewiseAffineWarp(key, warp_anchors(landmarks[index], width, height))
                  for key, index in zip(keys.decoded, keys.indices)]
-        frames = [warps[key_for_frame(keys.indices, t)](warp_anchors(points, width, height))
-                  for t, points in enumerate(shown)]
-        return check_decoded(np.stack(frames), header, path)
+        if policy.refs == LAST:
+            frames = np.stack([warps[key_for_frame(keys.indices, t)](warp_anchors(points, width, height))
+                               for t, points in enumerate(shown)])
+            return check_decoded(frames, header, path)
+        choices = unpack_choices(sections[2], keys.indices, header.frame_count) if policy.refs == MULTI else None
+        plans = plan_frames(keys.indices, header.frame_count, policy.refs, choices)
+        if controls:  # a key frame's landmarks are edited too: warp it rather than show it
+            plans = [Blend(plan.keys, plan.weights) for plan in plans]
+
+        def animate(key: int, ts: list[int]) -> np.ndarray:
+            return np.stack([warps[key](warp_anchors(shown[t], width, height)) for t in ts])
+
+        return check_decoded(render(plans, keys.decoded, animate), header, path)
 
     def _check(self, params: dict) -> tuple[float, KeyFramePolicy]:
         params = self.check_params(params)

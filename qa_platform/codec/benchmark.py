@@ -125,3 +125,51 @@ def mean_ratio(rows: list[CodecTiming]) -> float | None:
     ratios = [row.feature_bits_per_frame / row.jvet_bits_per_frame for row in rows
               if row.feature_bits_per_frame is not None]
     return float(np.mean(ratios)) if ratios else None
+
+
+@dataclass(frozen=True)
+class ReferenceResult:
+    """One clip coded with one reference structure (``refs``, ``qa_platform.codec.key_frames``).
+
+    clip: its position in the list given. refs: "last", "bidir" or "multi".
+    key_frames: key frames sent. kbps: bitrate of the whole bitstream, kbit/s.
+    psnr_db: mean over frames of the RGB PSNR (peak 255), dB. ssim: mean over
+    frames of piq's SSIM (RGB in [0, 1], 11x11 Gaussian window).
+    """
+
+    clip: int
+    refs: str
+    key_frames: int
+    kbps: float
+    psnr_db: float
+    ssim: float
+
+
+def compare_references(codec: Codec, params: dict, clips: list[SourceClip],
+                       modes: tuple[str, ...] = ("last", "bidir", "multi")) -> list[ReferenceResult]:
+    """Code every clip at ``params`` once per reference structure in ``modes`` and measure what the decoder shows.
+
+    For the same key frames in every mode, give clips of ``k x key_period + 1``
+    frames: "bidir"'s final key frame then falls on a periodic one.
+    """
+    import piq
+    import torch
+
+    from qa_platform.codec.bitstream import read_bitstream
+    from qa_platform.codec.key_frames import decode_key_frames, psnr
+
+    results = []
+    for number, clip in enumerate(clips):
+        reference = torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float() / 255
+        for refs in modes:
+            with tempfile.TemporaryDirectory(prefix="faceqa-refs-") as workdir:
+                paths = codec.encode(clip, {**params, "refs": refs}, Path(workdir))
+                decoded = codec.decode(paths)
+                keys = decode_key_frames(read_bitstream(paths[0])[1][0]).indices
+                n_bytes = bitstream_bytes(paths)
+            shown = torch.from_numpy(decoded).permute(0, 3, 1, 2).float() / 255
+            results.append(ReferenceResult(
+                clip=number, refs=refs, key_frames=len(keys), kbps=8 * n_bytes / clip.duration_seconds / 1000,
+                psnr_db=float(np.mean([psnr(a, b) for a, b in zip(decoded, clip.frames)])),
+                ssim=float(piq.ssim(shown, reference, data_range=1.0, reduction="mean"))))
+    return results

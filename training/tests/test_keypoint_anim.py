@@ -125,6 +125,36 @@ def test_bad_parameters_are_refused(codec, trained, source, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("refs", ["bidir", "multi"])
+def test_reference_structures_round_trip_from_the_file_alone(codec, trained, source, tmp_path, refs):
+    from qa_platform.codec.bitstream import BitstreamError, pack_bitstream, write_bitstream
+    from qa_platform.codec.key_frames import plan_frames, unpack_choices
+
+    params = {"checkpoint": trained.sha256[:16], "q": 1.0, "key_qp": 37, "key_period": 4}
+    paths = codec.encode(source, {**params, "refs": refs}, tmp_path / "encode")
+    header, sections = read_bitstream(paths[0], codec="keypoint-anim")
+    assert paths[0].stat().st_size == len(pack_bitstream(header, sections))
+    keys = decode_key_frames(sections[0])
+    assert keys.indices == ((0, 4, 8, 9) if refs == "bidir" else (0, 4, 8))
+    assert len(sections) == (3 if refs == "multi" else 2) and header.params["refs"] == refs
+    copy = tmp_path / "decode" / "stream.fqbs"
+    copy.parent.mkdir()
+    copy.write_bytes(paths[0].read_bytes())
+    decoded = codec.decode([copy])
+    assert decoded.shape == source.frames.shape and decoded.dtype == np.uint8
+    for key, index in enumerate(keys.indices):  # a key frame shows its decoded picture
+        assert np.array_equal(decoded[index], keys.decoded[key])
+    if refs == "multi":
+        choices = unpack_choices(sections[2], keys.indices, 10)
+        assert all(plan.keys[0] <= 2 for plan in plan_frames(keys.indices, 10, "multi", choices))
+        damaged = write_bitstream(tmp_path / "damaged.fqbs", header, [*sections[:2], b"\1\2\3"])
+        with pytest.raises(BitstreamError):
+            codec.decode([damaged])
+    plain = codec.encode(source, params, tmp_path / "plain")[0].read_bytes()
+    assert codec.encode(source, {**params, "refs": "last"}, tmp_path / "last")[0].read_bytes() == plain
+    assert codec.label({**params, "refs": refs}).endswith("(delay 3 frames)") == (refs == "bidir")
+
+
 class TestKeypointAnimContract(CodecContract):
     """The codec contract on keypoint-anim with the tiny checkpoint trained in the test (8 steps at 64 px):
     its quality is not promised to rise with the rate."""

@@ -52,3 +52,17 @@ class TestBenchmark:
         rows, notes = codec_benchmark.benchmark([codec], [no_face])
         assert rows == [] and len(notes) == len(codec.default_rate_points)
         assert "failed (landmark-warp found no face in any frame" in notes[0]
+
+
+class TestCompareReferences:
+    def test_every_structure_on_the_same_key_frames(self, faces_dir):
+        codec = codec_registry.get_codec("landmark-warp", dirs=PLUGIN_DIRS)
+        source = prepare_clip(faces_dir / "lp_d0.mp4", max_frames=21)
+        results = codec_benchmark.compare_references(codec, {"q": 2.0, "key_qp": 37, "key_period": 10},
+                                                     [SourceClip(source.frames, source.fps)])
+        assert [r.refs for r in results] == ["last", "bidir", "multi"]
+        assert {r.key_frames for r in results} == {3}
+        by_refs = {r.refs: r for r in results}
+        # The same key frames: bidir pays only its header entry, multi also its reference choices.
+        assert by_refs["last"].kbps < by_refs["bidir"].kbps < by_refs["multi"].kbps < 1.01 * by_refs["last"].kbps
+        assert by_refs["bidir"].psnr_db > by_refs["last"].psnr_db and 0 < by_refs["last"].ssim < 1

@@ -213,3 +213,121 @@ class TestKeyFrameRefresh:
             results[period] = (decode_key_frames(keys).indices, paths[0].stat().st_size, error)
         assert results[0][0] == (0,) and results[10][0] == (0, 10, 20)
         assert results[10][1] > results[0][1] and results[10][2] < results[0][2]
+
+
+class TestReferenceStructures:
+    """refs: "last" (the default, unchanged), "bidir" and "multi" on 21 real frames, a key frame every 10."""
+
+    PARAMS = {"q": 2.0, "key_qp": 37, "key_period": 10}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def clip(cls):
+        from conftest import FACES_DIR
+
+        if not FACES_DIR.is_dir():
+            pytest.skip("../shared/faces is absent")
+        clip = prepare_clip(FACES_DIR / "lp_d0.mp4", max_frames=21)
+        return SourceClip(clip.frames, clip.fps)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def coded(cls, codec, clip, tmp_path_factory):
+        """{refs: (bitstream path, header, sections, decoded frames)}, each decoded from a copy of the file alone."""
+        from qa_platform.codec.bitstream import read_bitstream
+
+        out = {}
+        for refs in ("none", "last", "bidir", "multi"):
+            params = cls.PARAMS if refs == "none" else {**cls.PARAMS, "refs": refs}
+            path = codec.encode(clip, params, tmp_path_factory.mktemp(f"encode-{refs}"))[0]
+            copy = tmp_path_factory.mktemp(f"decode-{refs}") / "stream.fqbs"
+            copy.write_bytes(path.read_bytes())
+            path.unlink()
+            out[refs] = (copy, *read_bitstream(copy), codec.decode([copy]))
+        return out
+
+    @staticmethod
+    def forward_warps(plugin, header, sections):
+        """Every frame warped from every key frame, as the decoder's pieces: (keys, {(key, t): frame})."""
+        from qa_platform.codec.key_frames import decode_key_frames
+
+        keys = decode_key_frames(sections[0])
+        landmarks = plugin.decode_landmarks(sections[1], header.frame_count, header.params["q"])
+        anchors = [plugin.warp_anchors(points, header.width, header.height) for points in landmarks]
+        warps = {}
+        for key, index in enumerate(keys.indices):
+            warp = plugin.PiecewiseAffineWarp(keys.decoded[key], anchors[index])
+            warps.update({(key, t): warp(anchors[t]) for t in range(header.frame_count)})
+        return keys, warps
+
+    def test_refs_last_is_todays_stream_bit_for_bit_and_decodes_as_before(self, plugin, coded):
+        assert coded["last"][0].read_bytes() == coded["none"][0].read_bytes()
+        _, header, sections, decoded = coded["none"]
+        assert "refs" not in header.params and len(sections) == 2
+        keys, warps = self.forward_warps(plugin, header, sections)
+        before = np.stack([warps[plugin.key_for_frame(keys.indices, t), t] for t in range(21)])
+        assert np.array_equal(decoded, before)
+
+    def test_every_mode_round_trips_and_counts_every_byte(self, coded, clip):
+        from qa_platform.codec.bitstream import pack_bitstream
+
+        for refs, (path, header, sections, decoded) in coded.items():
+            assert decoded.shape == clip.frames.shape and decoded.dtype == np.uint8
+            assert path.stat().st_size == len(pack_bitstream(header, sections))
+        # multi = last + its choice section (4-byte length and payload) + ',"refs":"multi"' in the header.
+        extra = coded["multi"][0].stat().st_size - coded["last"][0].stat().st_size
+        assert extra == 4 + len(coded["multi"][2][2]) + len(',"refs":"multi"')
+        assert coded["bidir"][1].params["refs"] == "bidir" and len(coded["bidir"][2]) == 2
+
+    def test_bidir_blends_the_warps_of_both_key_frames_linearly(self, plugin, coded):
+        _, header, sections, decoded = coded["bidir"]
+        keys, warps = self.forward_warps(plugin, header, sections)
+        assert keys.indices == (0, 10, 20)
+        for t in (0, 10, 20):
+            assert np.array_equal(decoded[t], keys.decoded[keys.indices.index(t)])
+        midpoint = np.round(0.5 * warps[0, 5].astype(float) + 0.5 * warps[1, 5])
+        assert np.array_equal(decoded[5], midpoint.astype(np.uint8))
+        near_next = np.round(0.2 * warps[1, 18].astype(float) + 0.8 * warps[2, 18])
+        assert np.array_equal(decoded[18], near_next.astype(np.uint8))
+
+    def test_multi_animates_the_signalled_key_frame(self, plugin, coded, clip):
+        from qa_platform.codec.key_frames import choice_frames, psnr, stored_references, unpack_choices
+
+        _, header, sections, decoded = coded["multi"]
+        keys, warps = self.forward_warps(plugin, header, sections)
+        choices = unpack_choices(sections[2], keys.indices, 21)
+        assert choice_frames(keys.indices, 21) == [11, 12, 13, 14, 15, 16, 17, 18, 19]
+        for t in range(11, 20):
+            stored = stored_references(keys.indices, t)
+            assert np.array_equal(decoded[t], warps[stored[choices[t]], t])
+            # Closed loop: the choice is the best of the stored key frames against the source.
+            assert psnr(decoded[t], clip.frames[t]) == max(psnr(warps[key, t], clip.frames[t]) for key in stored)
+
+    def test_damaged_streams_raise_bitstream_error(self, codec, coded, tmp_path):
+        from qa_platform.codec.bitstream import BitstreamError, write_bitstream
+
+        _, header, sections, _ = coded["multi"]
+        for name, damaged in {"no-choices": sections[:2], "odd": [*sections[:2], b"\1\2\3"]}.items():
+            path = write_bitstream(tmp_path / f"{name}.fqbs", header, damaged)
+            with pytest.raises(BitstreamError):
+                codec.decode([path])
+        _, header, sections, _ = coded["bidir"]
+        # A bidirectional stream cut after frame 19 has lost its final key frame.
+        from dataclasses import replace
+        path = write_bitstream(tmp_path / "long.fqbs", replace(header, frame_count=22), sections)
+        with pytest.raises(BitstreamError):
+            codec.decode([path])
+
+    def test_the_label_names_the_delay_and_the_curve_the_structure(self, codec):
+        params = {"q": 2.0, "key_qp": 37, "key_period": 25, "refs": "bidir"}
+        assert codec.label(params) == "landmark-warp q=2.0 key_qp=37 key_period=25 refs=bidir (delay 24 frames)"
+        assert codec.curve_name(params) == "landmark-warp key_period=25 refs=bidir"
+        assert codec.label({"q": 2.0, "key_qp": 37}) == "landmark-warp q=2.0 key_qp=37"
+
+    @pytest.mark.parametrize("params, message", [
+        ({"q": 2.0, "key_qp": 37, "refs": "bidir"}, "needs key_period"),
+        ({"q": 2.0, "key_qp": 37, "key_period": 10, "refs": "forward"}, "reference structure"),
+    ])
+    def test_bad_structures_are_refused(self, codec, clip, tmp_path, params, message):
+        with pytest.raises(CodecError, match=message):
+            codec.encode(clip, params, tmp_path)
