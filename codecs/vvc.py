@@ -12,10 +12,11 @@ InternalBitDepth=8`` at a constant ``-qp`` without perceptual QP adaptation.
 What differs from VTM (vvenc is a fast encoder of the same standard, and its
 streams decode with any VVC decoder, VTM's included):
 
-- vvenc's ``medium`` preset, not VTM's full search: vvenc reports about
-  10 % more bits than VTM at equal PSNR for this preset; measured here on
-  256x256 face clips, ``medium`` codes 125 frames in about 9 s and ``slower``
-  in about 100 s for 1 % to 11 % fewer bytes;
+- vvenc's ``medium`` preset, not VTM's full search: vvenc trades coding
+  efficiency for speed against VTM, by a margin not measured here (no VTM on
+  these machines). Measured on lp_d18 (256x256, 125 frames, before ``-qpa 0``
+  was set): ``medium`` took about 9 s, ``slower`` about 100 s for 11 % fewer
+  bytes at QP 37 and 1 % at QP 52;
 - vvenc's low-delay GOP is its own table (past references only, QP offsets by
   temporal layer); VTM's ``Frame1..Frame8`` lines (QP offsets, lambda
   factors, four references each) are not copied;
