@@ -60,6 +60,10 @@ def manage(env: dict[str, str], *args: str) -> None:
 
 def serve(data_dir: Path, port: int, web_workers: int, concurrency: int) -> None:
     """Start the stack, migrate, collect the static files and serve until interrupted."""
+    # A process started in the background by a non-interactive shell (`make serve &`, nohup) inherits
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler: restore it so that
+    # Ctrl-C or `kill -INT` always stops the stack.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     data_dir.mkdir(parents=True, exist_ok=True)
     logs = data_dir / "logs"
     logs.mkdir(exist_ok=True)

@@ -1,4 +1,5 @@
 """make serve: the production stack on loopback."""
+import contextlib
 import os
 import shutil
 import signal
@@ -66,6 +67,20 @@ def test_a_data_directory_postgresql_cannot_reach_is_refused_with_what_to_do(tmp
 STOP_BUDGET_S = 150
 
 
+def _leftovers(process: subprocess.Popen, served_dir: Path) -> str:
+    """What still runs and what the services logged, when the stack does not stop; then kill what is left."""
+    state = f"serve: {'running' if process.poll() is None else f'exited {process.returncode}'}\n"
+    table = subprocess.run(["ps", "-eo", "pid,ppid,pgid,stat,etimes,args"], capture_output=True, text=True).stdout
+    mine = [line for line in table.splitlines() if str(served_dir) in line or f" {process.pid} " in line]
+    logs = [f"--- {log.name}\n" + log.read_text(errors="replace")[-3000:]
+            for log in sorted(served_dir.rglob("*.log"))]
+    process.kill()
+    for line in mine:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+    return state + "\n".join(mine) + "\n" + "\n".join(logs)
+
+
 @pytest.mark.integration
 def test_make_serve_runs_the_production_stack_and_ctrl_c_stops_it(served_dir):
     port = runtime.free_port()
@@ -90,7 +105,10 @@ def test_make_serve_runs_the_production_stack_and_ctrl_c_stops_it(served_dir):
         process.send_signal(signal.SIGINT)
         # Each service's stop is bounded (runtime.stop_process_group: 30 s for gunicorn, 30 s for the
         # worker, then Redis and PostgreSQL): on a loaded 2-core machine the sum can pass a minute.
-        rest, _ = process.communicate(timeout=STOP_BUDGET_S)
+        try:
+            rest, _ = process.communicate(timeout=STOP_BUDGET_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"Ctrl-C did not stop make serve in {STOP_BUDGET_S} s\n" + _leftovers(process, served_dir))
     assert process.returncode == 0, "".join(output) + rest
     time.sleep(0.5)
     with pytest.raises(OSError):
