@@ -27,9 +27,14 @@ commit 80b7b52):
 from dataclasses import dataclass, field
 
 from qa_platform.codec.base import Codec, Family
+from qa_platform.codec.key_frames import KEY_FRAME_PARAMS
 from qa_platform.codec.registry import load_codecs
 from qa_platform.core.models import Hrc, Pvs, Source
 from qa_platform.core.services import database_build
+
+
+# The conventional layer of the hybrid-* and predictive-* codecs: its QP parameter and its codec parameter.
+LAYER_PARAMS = {"aux_qp": "aux_codec", "res_qp": "res_codec"}
 
 
 class ConditionsError(ValueError):
@@ -74,11 +79,10 @@ class TestConditions:
             return []
         defaults = list(codec.default_rate_points)
         middle = {key: value for key, value in (defaults[len(defaults) // 2] if defaults else {}).items()
-                  if key not in ("key_qp", "key_period", "key_threshold_db", "key_codec")}
+                  if key not in KEY_FRAME_PARAMS}
         key = {"key_codec": self.key_codec}
-        for layer_qp in ("aux_qp", "res_qp"):
+        for layer_qp, layer_codec in LAYER_PARAMS.items():
             if layer_qp in codec.param_names:
-                layer_codec = layer_qp.replace("_qp", "_codec")
                 return [{**middle, **key, "key_qp": self.layered_key_qp, layer_codec: self.anchor, layer_qp: qp}
                         for qp in sorted(self.layer_qps, reverse=True)]
         return [{**middle, **key, "key_qp": qp} for qp in sorted(self.key_qps, reverse=True)]
@@ -95,10 +99,10 @@ class TestConditions:
             return params == {"qp": params.get("qp")} and params["qp"] in self.anchor_qps
         if params.get("key_codec") != self.key_codec or {"key_period", "key_threshold_db"} & set(params):
             return False
-        for layer_qp in ("aux_qp", "res_qp"):
+        for layer_qp, layer_codec in LAYER_PARAMS.items():
             if layer_qp in params:
                 return (params["key_qp"] == self.layered_key_qp and params[layer_qp] in self.layer_qps
-                        and params.get(layer_qp.replace("_qp", "_codec")) == self.anchor)
+                        and params.get(layer_codec) == self.anchor)
         return params.get("key_qp") in self.key_qps
 
     @property
