@@ -3,7 +3,7 @@
 Encoders run in-process through PyAV's CodecContext, except those PyAV's
 FFmpeg lacks (libvvenc, VVC): they run in the FFmpeg program of the
 ``imageio-ffmpeg`` wheel (``qa_platform.codec.ffmpeg``), fed the same
-Y'CbCr 4:2:0 pictures through a pipe (``StreamFormat.program``). Every
+Y'CbCr 4:2:0 pictures through a pipe (``StreamFormat.program_muxer``). Every
 stream is decoded in-process by PyAV's FFmpeg (its native VVC decoder for
 H.266).
 
@@ -181,9 +181,13 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
         raise CodecError(str(exc)) from exc
 
 
-def _encoder_context(fmt: StreamFormat, width: int, height: int, fps: Fraction, qp: int):
+def _check_even(fmt: StreamFormat, width: int, height: int) -> None:
     if width % 2 or height % 2:
         raise CodecError(f"{fmt.encoder} codes 4:2:0, which needs an even frame size; got {width}x{height}")
+
+
+def _encoder_context(fmt: StreamFormat, width: int, height: int, fps: Fraction, qp: int):
+    _check_even(fmt, width, height)
     context = av.CodecContext.create(fmt.encoder, "w")
     context.width, context.height = width, height
     context.pix_fmt = PIX_FMT
@@ -273,8 +277,7 @@ def yuv420_planes(frames: np.ndarray, pix_fmt: str = PIX_FMT) -> bytes:
 def _encode_in_program(frames: np.ndarray, fps: Fraction, fmt: StreamFormat, qp: int) -> bytes:
     """Encode with ``fmt.encoder`` in the FFmpeg program; raw 4:2:0 in through stdin, the stream out of stdout."""
     height, width = frames.shape[1:3]
-    if width % 2 or height % 2:
-        raise CodecError(f"{fmt.encoder} codes 4:2:0, which needs an even frame size; got {width}x{height}")
+    _check_even(fmt, width, height)
     fps = Fraction(fps)
     options = [arg for key, value in fmt.options(qp).items() for arg in (f"-{key}", value)]
     args = ["-f", "rawvideo", "-pix_fmt", fmt.input_pix_fmt, "-s", f"{width}x{height}",
