@@ -22,7 +22,7 @@ import numpy as np
 from django.conf import settings
 
 from qa_platform.codec import registry as codec_registry
-from qa_platform.codec.anchor import AnchorCodec, decode_pictures
+from qa_platform.codec.anchor import AnchorCodec, decode_pictures, reference_stream
 from qa_platform.codec.bitstream import BitstreamError, only_file, read_bitstream
 from qa_platform.codec.storage import sha256_file, write_bytes_atomic
 from qa_platform.core.models import Pvs
@@ -129,18 +129,20 @@ def check_conformance(*, pvs: Pvs, decoder: list[str]) -> Conformance:
     decoder: the argument list of :func:`reference_decoder`; it must write
     the decoded pictures as raw planar Y'CbCr 4:2:0 (8-bit samples, or 16-bit
     little-endian above 8 bits) to ``{output}``. Raises ``ExportError`` for a
-    PVS that is not an anchor's, or when the decoder fails.
+    PVS that is not an anchor's, a damaged stored bitstream, or when the decoder fails.
     """
     codec = codec_registry.load_codecs().get(pvs.hrc.codec)
     if codec is None or not issubclass(codec, AnchorCodec):
         raise ExportError(f"PVS {pvs.pk} is coded by {pvs.hrc.codec}, not a conventional anchor: a reference "
                           "decoder of a video coding standard cannot read its bitstream")
-    files = _stored_files(pvs)
-    header, (stream,) = read_bitstream(only_file(files), codec=codec.name, sections=1)
-    expected = [_planes(picture) for picture in decode_pictures(stream, codec.stream)]
-    (name, data), = codec().export_streams(files).items()
+    try:
+        header, (stream,) = read_bitstream(only_file(_stored_files(pvs)), codec=codec.name, sections=1)
+        expected = [_planes(picture) for picture in decode_pictures(stream, codec.stream)]
+    except BitstreamError as exc:
+        raise ExportError(f"PVS {pvs.pk}: {exc}") from exc
+    suffix, data = reference_stream(stream, codec.stream, header)
     with tempfile.TemporaryDirectory(prefix="faceqa-conformance-") as workdir:
-        bitstream, output = Path(workdir) / name, Path(workdir) / "decoded.yuv"
+        bitstream, output = Path(workdir) / f"{codec.name}{suffix}", Path(workdir) / "decoded.yuv"
         bitstream.write_bytes(data)
         command = [word.format(bitstream=bitstream, output=output) for word in decoder]
         _run_decoder(command)

@@ -105,6 +105,12 @@ class TestConformance:
         with pytest.raises(CommandError, match=r"differs from FaceQA's decode: pictures 3;"):
             call_command("check_conformance", str(vvc_pvs.pk), "--decoder", f"{stand_in} flip")
 
+    def test_a_damaged_stored_bitstream_is_a_one_line_error(self, vvc_pvs, data_dir, stand_in):
+        stored = next((data_dir / vvc_pvs.bitstream_path).iterdir())
+        stored.write_bytes(stored.read_bytes()[:40])
+        with pytest.raises(CommandError, match=rf"PVS {vvc_pvs.pk}: .*fqbs"):
+            call_command("check_conformance", str(vvc_pvs.pk), "--decoder", stand_in)
+
     def test_without_a_decoder_it_says_how_to_get_vtm(self, vvc_pvs, monkeypatch):
         monkeypatch.delenv("FACEQA_VTM_DECODER", raising=False)
         monkeypatch.setenv("PATH", "/nonexistent")
