@@ -158,7 +158,8 @@ def _study(size: Size, latent: dict[int, float], rng: np.random.Generator) -> tu
         for trial in Trial.objects.filter(participant=participant).select_related("stimulus"):
             pvs_id = trial.stimulus.pvs_id
             quality = low + (high - low) * latent[pvs_id] if pvs_id else model.reference_quality
-            votes.append(Vote(trial=trial, score=simulate_vote(observer, quality, rng),
+            score = simulate_vote(observer, quality, rng)
+            votes.append(Vote(trial=trial, score=score, scores={"overall": score},
                               watch_seconds=CLIP_FRAMES / 25 + 0.1))
         participant.completed_at = timezone.now()
         participant.save(update_fields=["completed_at"])

@@ -11,10 +11,35 @@ import uuid
 from django.db import models
 
 from qa_platform.core.models import Job, Pvs, Source
+from studies.dimensions import parse_dimensions
 
 
 class Method(models.TextChoices):
+    """The rating methods (``studies.methods.METHODS`` holds their scales and sources)."""
+
     ACR_HR = "acr-hr", "ACR-HR (absolute category rating with hidden reference)"
+    DCR = "dcr", "DCR (degradation category rating)"
+    CCR = "ccr", "CCR (comparison category rating)"
+    PC = "pc", "PC (pair comparison)"
+
+
+class Presentation(models.TextChoices):
+    """How the two videos of a pair are shown (DCR, CCR, PC)."""
+
+    SEQUENTIAL = "sequential", "one after the other, with a grey gap"
+    SIDE_BY_SIDE = "side-by-side", "side by side, at native size"
+
+
+class PairDesign(models.TextChoices):
+    """Which pairs a PC participant compares."""
+
+    ACTIVE = "active", "active sampling (ASAP: the pair of most expected information next)"
+    RANDOM = "random", "a balanced random draw of pairs"
+    FULL = "full", "every pair of every SRC"
+
+
+def default_dimensions() -> list[dict]:
+    return parse_dimensions(None)
 
 
 class AcrScore(models.IntegerChoices):
@@ -32,6 +57,16 @@ class Study(models.Model):
 
     name = models.SlugField(max_length=120, unique=True)
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.ACR_HR)
+    dimensions = models.JSONField(
+        default=default_dimensions,
+        help_text="What each trial asks, in order: [{key, label, wording}] (studies.dimensions); the first is primary.",
+    )
+    presentation = models.CharField(max_length=16, choices=Presentation.choices, default=Presentation.SEQUENTIAL,
+                                    help_text="Paired methods: how the two videos are shown.")
+    gap_ms = models.PositiveIntegerField(
+        default=1000, help_text="Sequential pairs: the mid-grey screen between the two videos, milliseconds.")
+    pair_design = models.CharField(max_length=8, choices=PairDesign.choices, default=PairDesign.ACTIVE,
+                                   help_text="PC only: how pairs are chosen.")
     votes_per_pvs = models.PositiveIntegerField(
         default=15, help_text="Votes every test stimulus should reach (P.910 asks for at least 15 viewers)."
     )
@@ -88,10 +123,15 @@ class StimulusRole(models.TextChoices):
 
 
 class Stimulus(models.Model):
-    """One video a study shows: a PVS, a SRC as hidden reference, or a trapping clip.
+    """What one trial shows: a PVS, a SRC as hidden reference, a trapping clip, or a pair.
 
     ``pvs`` is null for a hidden reference and for the trap (the trap is a SRC
     with an instruction rendered into the video, stored at ``media_path``).
+    A pair (``is_pair``) is two videos of one SRC: A (``pvs``, ``media_path``)
+    and B, its companion (``companion_pvs``, ``companion_media_path``); either
+    is the SRC itself when its PVS is null. DCR pairs have B = the SRC, shown
+    first; CCR and PC pairs are shown in the order drawn per trial
+    (``Trial.swapped``).
     """
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="stimuli")
@@ -99,6 +139,10 @@ class Stimulus(models.Model):
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
     pvs = models.ForeignKey(Pvs, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     media_path = models.CharField(max_length=500, help_text="Browser copy, relative to DATA_DIR.")
+    is_pair = models.BooleanField(default=False, help_text="Paired methods: the trial shows this and a companion.")
+    companion_pvs = models.ForeignKey(Pvs, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                      help_text="The pair's other video (null in a pair: the SRC itself).")
+    companion_media_path = models.CharField(max_length=500, blank=True)
     expected_scores = models.JSONField(
         default=list, blank=True, help_text="Gold trials: the scores a careful viewer gives."
     )
@@ -116,10 +160,18 @@ class Stimulus(models.Model):
 
     @property
     def label(self) -> str:
-        """The stimulus name used in votes files: ``SRC/HRC``, or ``SRC/REF``, or ``SRC/TRAP``."""
+        """The stimulus name used in votes files: ``SRC/HRC``, or ``SRC/REF``, or ``SRC/TRAP``
+        (a pair: the name of its A)."""
         if self.role == StimulusRole.TRAP:
             return f"{self.source.name}/TRAP"
         return f"{self.source.name}/{self.pvs.hrc.label if self.pvs_id else 'REF'}"
+
+    @property
+    def companion_label(self) -> str:
+        """A pair's B as ``SRC/HRC`` or ``SRC/REF``; empty for a single video."""
+        if not self.is_pair:
+            return ""
+        return f"{self.source.name}/{self.companion_pvs.hrc.label if self.companion_pvs_id else 'REF'}"
 
 
 class Platform(models.TextChoices):
@@ -173,17 +225,23 @@ class Participant(models.Model):
 
 
 class Trial(models.Model):
-    """One presentation in a participant's playlist, at ``position`` (0-based)."""
+    """One presentation in a participant's playlist, at ``position`` (0-based).
+
+    ``swapped``: a pair shown B first. ``repeat``: 0, or 1 for the second
+    showing of a stimulus repeated to measure the participant's consistency.
+    """
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="trials")
     stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="trials")
     position = models.PositiveIntegerField()
+    swapped = models.BooleanField(default=False)
+    repeat = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["participant_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["participant", "position"], name="unique_trial_position"),
-            models.UniqueConstraint(fields=["participant", "stimulus"], name="unique_trial_stimulus"),
+            models.UniqueConstraint(fields=["participant", "stimulus", "repeat"], name="unique_trial_stimulus"),
         ]
 
     def __str__(self):
@@ -191,10 +249,16 @@ class Trial(models.Model):
 
 
 class Vote(models.Model):
-    """The answer to one trial, with how the video was watched."""
+    """The answer to one trial, with how the video was watched.
+
+    ``score``: the answer on the study's primary (first) dimension, on the
+    method's scale as shown (``studies.methods``: 1..5, −3..+3, or 1/2 for the
+    first or second video shown); ``scores``: every dimension's answer by key.
+    """
 
     trial = models.OneToOneField(Trial, on_delete=models.CASCADE, related_name="vote")
-    score = models.PositiveSmallIntegerField(choices=AcrScore.choices)
+    score = models.SmallIntegerField()
+    scores = models.JSONField(default=dict, blank=True)
     watch_seconds = models.FloatField(
         null=True, blank=True, help_text="From play to the end of the last playback, seconds."
     )

@@ -31,6 +31,7 @@ from studies.assignment import (
     insert_at_random,
     order_without_repeats,
 )
+from studies.methods import get_method
 from studies.models import (
     AcrScore,
     Method,
@@ -285,20 +286,40 @@ def participant_record_viewing(*, participant: Participant, viewing: dict) -> li
     return problems
 
 
-def vote_submit(*, participant: Participant, position: int, score: int, watch_seconds: float | None = None,
-                stall_count: int = 0, stall_seconds: float = 0.0, replays: int = 0) -> tuple[Vote, bool]:
+def _checked_scores(study: Study, score: int | None, scores: dict | None) -> dict[str, int]:
+    """Every dimension's answer, on the method's scale; ``score`` alone answers a one-dimension study."""
+    keys = [d["key"] for d in study.dimensions]
+    if scores is None:
+        if len(keys) != 1:
+            raise StudyError(f"this study asks {len(keys)} questions ({', '.join(keys)}): send every answer in 'scores'")
+        scores = {keys[0]: score}
+    if set(scores) != set(keys):
+        raise StudyError(f"answers must be given for {', '.join(keys)}, not for {', '.join(map(str, scores)) or 'none'}")
+    allowed = get_method(study.method).values
+    for key, value in scores.items():
+        if isinstance(value, bool) or value not in allowed:
+            raise StudyError(f"the answer for {key} must be one of {sorted(allowed)}, not {value!r}")
+    return {key: int(scores[key]) for key in keys}
+
+
+def vote_submit(*, participant: Participant, position: int, score: int | None = None, scores: dict | None = None,
+                watch_seconds: float | None = None, stall_count: int = 0, stall_seconds: float = 0.0,
+                replays: int = 0) -> tuple[Vote, bool]:
     """Store the vote for the trial at ``position``; return ``(vote, created)``.
 
-    A trial answered already keeps its first vote, which is returned with
-    ``created=False`` (a double click or a retry). Raises ``TrialNotFound``
-    when ``position`` is not in this participant's playlist, and
-    ``StudyError`` for a score off the ACR scale or a trial that is not the
-    next unanswered one (it has not been shown). The participant is marked complete with
+    ``scores``: one answer per study dimension (``Study.dimensions``) by key,
+    on the method's scale as answered on the page (``studies.methods``); a
+    study of one dimension may send ``score`` alone. A trial answered already
+    keeps its first vote, which is returned with ``created=False`` (a double
+    click or a retry). Raises ``TrialNotFound`` when ``position`` is not in
+    this participant's playlist, and ``StudyError`` for a missing answer, one
+    off the method's scale, or a trial that is not the next unanswered one (it
+    has not been shown). The participant is marked complete with
     their last vote; the participant's row is locked meanwhile. A new vote schedules the study's analysis job
     (``studies.analysis_store.analyses_schedule``: many votes, one run).
     """
-    if score not in AcrScore.values:
-        raise StudyError(f"score must be one of {sorted(AcrScore.values)}, not {score!r}")
+    study = participant.study
+    scores = _checked_scores(study, score, scores)
     with transaction.atomic():
         # The participant's row is locked: their votes (a retry racing its original, two tabs) are
         # stored one at a time, so "the next unanswered trial" is read by one request at a time, and
@@ -315,7 +336,8 @@ def vote_submit(*, participant: Participant, position: int, score: int, watch_se
         unanswered = [t.position for t in trials if not hasattr(t, "vote")]
         if unanswered[0] != position:
             raise StudyError(f"trial {position} has not been shown yet: the next trial is {unanswered[0]}")
-        vote = Vote.objects.create(trial=trial, score=score, watch_seconds=watch_seconds, stall_count=stall_count,
+        vote = Vote.objects.create(trial=trial, score=scores[study.dimensions[0]["key"]], scores=scores,
+                                   watch_seconds=watch_seconds, stall_count=stall_count,
                                    stall_seconds=stall_seconds, replays=replays)
         if len(unanswered) == 1:
             participant.completed_at = timezone.now()

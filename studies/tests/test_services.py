@@ -145,7 +145,7 @@ class TestVote:
 
     def test_score_off_the_scale_is_refused(self, study):
         participant, _ = services.participant_join(study=study)
-        with pytest.raises(services.StudyError, match="score must be one of"):
+        with pytest.raises(services.StudyError, match="answer for overall must be one of"):
             services.vote_submit(participant=participant, position=0, score=6)
 
     def test_last_vote_completes_and_votes_table_has_test_trials_only(self, study):

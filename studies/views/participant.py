@@ -209,6 +209,22 @@ def _seconds(value) -> float:
     return float(value)
 
 
+def _score(value) -> int:
+    """A scale value: a whole number (CCR's are negative too)."""
+    if not (math.isfinite(_number(value)) and value == int(value) and abs(value) <= MAX_COUNT):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(value)
+
+
+def _answers(body: dict) -> dict:
+    """``{"scores": {dimension: value}}`` or, for one dimension, ``{"score": value}``."""
+    if "scores" not in body:
+        return {"score": _score(body["score"])}
+    if not isinstance(body["scores"], dict) or len(body["scores"]) > 32:
+        raise ValueError("scores must be an object of at most 32 answers")
+    return {"scores": {str(key)[:32]: _score(value) for key, value in body["scores"].items()}}
+
+
 VOTE_FIELDS = {"watch_seconds": _seconds, "stall_count": _count, "stall_seconds": _seconds, "replays": _count}
 
 
@@ -221,11 +237,12 @@ def vote_view(request, token):
     try:
         body = _json_body(request)
         extras = {k: cast(body[k]) for k, cast in VOTE_FIELDS.items() if body.get(k) is not None}
-        position, score = _count(body["position"]), _count(body["score"])
+        position = _count(body["position"])
+        answers = _answers(body)
     except (KeyError, TypeError, ValueError) as error:
         return HttpResponseBadRequest(f"vote not stored: {error!r}")
     try:
-        vote, created = services.vote_submit(participant=participant, position=position, score=score, **extras)
+        vote, created = services.vote_submit(participant=participant, position=position, **answers, **extras)
     except services.TrialNotFound as error:
         raise Http404(str(error)) from error
     except services.StudyError as error:
