@@ -329,7 +329,7 @@ class _Participant:
                 for path in dict.fromkeys(_STATIC.findall(page.text)):
                     self.browser.request("static GET", "GET", path)
                 static_fetched = True
-            video = self.browser.request("video GET", "GET", config["media_url"])
+            video = self.browser.request("video GET", "GET", config["media_urls"][0])
             if b"ftyp" not in video.body[:64]:
                 self.recorder.error("video GET not an MP4")
                 raise _Abort

@@ -156,7 +156,9 @@ class Stimulus(models.Model):
 
     @property
     def is_reference(self) -> bool:
-        return self.role == StimulusRole.TEST and self.pvs_id is None
+        """A hidden reference: the SRC alone (ACR-HR), or against itself (DCR)."""
+        return self.role == StimulusRole.TEST and self.pvs_id is None and (
+            not self.is_pair or self.companion_pvs_id is None)
 
     @property
     def label(self) -> str:

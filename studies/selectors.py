@@ -5,7 +5,8 @@ import pandas as pd
 from django.db.models import Count, Q
 
 from qa_platform.core.models import Pvs
-from studies.models import Participant, Stimulus, StimulusRole, Study, Trial, Vote
+from studies.methods import get_method
+from studies.models import Method, PairDesign, Participant, Stimulus, StimulusRole, Study, Trial, Vote
 
 VOTE_COLUMNS = [
     "subject", "stimulus", "reference", "vote", "repetition", "is_reference", "hrc", "simulated",
@@ -29,8 +30,20 @@ class Progress:
 
 
 def participant_progress(participant: Participant) -> Progress:
-    counts = participant.trials.aggregate(total=Count("pk"), answered=Count("vote"))
-    return Progress(answered=counts["answered"], total=counts["total"])
+    """Trials answered, and trials in all: those stored, plus the pairs active sampling
+    has still to choose (PC)."""
+    counts = participant.trials.aggregate(total=Count("pk"), answered=Count("vote"),
+                                          test=Count("pk", filter=Q(stimulus__role=StimulusRole.TEST)))
+    study = participant.study
+    to_choose = 0
+    if study.method == Method.PC and study.pair_design == PairDesign.ACTIVE:
+        to_choose = max(0, (study.trials_per_participant or _rated_count(study)) - counts["test"])
+    return Progress(answered=counts["answered"], total=counts["total"] + to_choose)
+
+
+def _rated_count(study: Study) -> int:
+    """Test stimuli that are not hidden references: PVSs, or pairs."""
+    return sum(1 for s in study.stimuli.filter(role=StimulusRole.TEST) if not s.is_reference)
 
 
 def study_video_size(study: Study) -> int:
@@ -41,9 +54,9 @@ def study_video_size(study: Study) -> int:
 def participants_needed(study: Study) -> int:
     """Participants who give every PVS ``votes_per_pvs`` votes (each rates
     ``trials_per_participant`` PVSs and every hidden reference)."""
-    n_pvs = study.stimuli.filter(role=StimulusRole.TEST, pvs__isnull=False).count()
-    per_participant = study.trials_per_participant or n_pvs
-    return -(-n_pvs * study.votes_per_pvs // per_participant)
+    n_rated = _rated_count(study)
+    per_participant = study.trials_per_participant or n_rated
+    return -(-n_rated * study.votes_per_pvs // per_participant)
 
 
 def _votes(study: Study, role: str, include_simulated: bool):
@@ -87,12 +100,14 @@ def votes_frame(study: Study, *, include_simulated: bool = True) -> pd.DataFrame
 def gold_failures(study: Study, *, include_simulated: bool = True) -> dict[str, list[str]]:
     """Per participant (anonymous id), the gold trials they failed, as sentences."""
     failures: dict[str, list[str]] = {}
+    method = get_method(study.method)
     for role in (StimulusRole.TEST, StimulusRole.TRAP):
         for vote in _votes(study, role, include_simulated):
             stimulus = vote.trial.stimulus
-            if stimulus.expected_scores and vote.score not in stimulus.expected_scores:
+            answer = method.canonical_score(vote.score, vote.trial.swapped)  # expected scores are in the pair's order
+            if stimulus.expected_scores and answer not in stimulus.expected_scores:
                 failures.setdefault(vote.trial.participant.anonymous_id, []).append(
-                    f"{stimulus.label} rated {vote.score}, expected {'/'.join(map(str, stimulus.expected_scores))}"
+                    f"{stimulus.label} answered {answer}, expected {'/'.join(map(str, stimulus.expected_scores))}"
                 )
     return failures
 

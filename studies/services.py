@@ -5,15 +5,14 @@ Views, commands and tasks call these and nothing else. Every vote is
 committed by ``vote_submit`` before the next trial can be served; a vote
 posted twice is stored once.
 """
+import itertools
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
@@ -22,8 +21,8 @@ from django.utils import timezone
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import get_metric
-from qa_platform.codec import video
-from qa_platform.core.models import JobStatus, Pvs, Source
+from qa_platform.core.models import JobStatus, Pvs
+from studies.active_sampling import expected_information_gain, posterior
 from studies.analysis_store import analyses_schedule
 from studies.assignment import (
     AssignmentError,
@@ -31,10 +30,13 @@ from studies.assignment import (
     insert_at_random,
     order_without_repeats,
 )
-from studies.methods import get_method
+from studies.methods import FIRST, SECOND, get_method
+from studies import design
+from studies.dimensions import DimensionError, parse_dimensions
 from studies.models import (
-    AcrScore,
     Method,
+    PairDesign,
+    Presentation,
     Participant,
     Platform,
     Stimulus,
@@ -43,19 +45,20 @@ from studies.models import (
     Trial,
     Vote,
 )
-from studies.selectors import study_video_size
+from studies.selectors import next_trial, study_video_size
 from studies.simulation import (
+    Observer,
     ObserverModel,
     draw_observer,
     latent_quality,
+    simulate_ccr_vote,
+    simulate_dcr_vote,
+    simulate_pair_choice,
     simulate_vote,
 )
-from studies.trap import TRAP_SCORE, render_instruction
 from studies.viewing import viewing_problems
 
 ABANDONED_AFTER = timedelta(hours=2)
-# A careful viewer rates a pristine SRC Good or Excellent (gold trial).
-REFERENCE_EXPECTED = [AcrScore.GOOD.value, AcrScore.EXCELLENT.value]
 
 
 class StudyError(ValueError):
@@ -73,29 +76,6 @@ def _rated_pvs(pvs: Iterable[Pvs]) -> list[Pvs]:
     return chosen
 
 
-def _training_stimuli(study: Study, pvs: list[Pvs], count: int, rng: np.random.Generator) -> list[Stimulus]:
-    """``count`` training stimuli from one SRC spread over its quality range:
-    the SRC itself, then its PVSs from the highest bitrate to the lowest."""
-    sources = sorted({p.source for p in pvs}, key=lambda s: s.name)
-    source = sources[rng.integers(len(sources))]
-    ladder = [None] + sorted((p for p in pvs if p.source == source), key=lambda p: -(p.kbps or 0.0))
-    picks = np.unique(np.rint(np.linspace(0, len(ladder) - 1, min(count, len(ladder)))).astype(int))
-    return [_training_stimulus(study, source, ladder[i]) for i in picks]
-
-
-def _training_stimulus(study: Study, source: Source, pvs: Pvs | None) -> Stimulus:
-    return Stimulus(study=study, role=StimulusRole.TRAINING, source=source, pvs=pvs,
-                    media_path=pvs.browser_path if pvs else source.browser_path)
-
-
-def _trap_media(study: Study, source: Source) -> str:
-    """Render the trapping clip for ``source``; return its path relative to DATA_DIR."""
-    frames, fps = video.read_frames(Path(settings.DATA_DIR) / source.lossless_path)
-    relative = f"studies/{study.name}/trap-{source.name}.mp4"
-    video.write_browser_copy(Path(settings.DATA_DIR) / relative, render_instruction(frames), fps)
-    return relative
-
-
 def _check_name(name: str) -> None:
     try:
         validate_slug(name)
@@ -108,70 +88,157 @@ def _check_name(name: str) -> None:
 def study_create(*, name: str, pvs: Iterable[Pvs], method: str = Method.ACR_HR, votes_per_pvs: int = 15,
                  trials_per_participant: int | None = None, training: Sequence[Pvs] | None = None,
                  training_count: int = 3, trap: bool = True, replays_allowed: int = 0,
-                 completion_url: str = "", seed: int | None = None, max_participants: int | None = None) -> Study:
-    """Create an ACR-HR study over the finished PVSs in ``pvs``.
+                 completion_url: str = "", seed: int | None = None, max_participants: int | None = None,
+                 dimensions: str | None = None, presentation: str = Presentation.SEQUENTIAL, gap_ms: int = 1000,
+                 pair_set: str | None = None, pair_design: str = PairDesign.ACTIVE) -> Study:
+    """Create a study of ``method`` (``studies.methods``) over the finished PVSs in ``pvs``.
 
-    Test stimuli are those PVSs plus each of their SRCs as hidden reference;
-    every participant rates every hidden reference (so that each of their
-    votes has a DMOS) and ``trials_per_participant`` PVSs (default: all).
-    ``training`` PVSs (default: ``training_count`` stimuli of one SRC spread
-    over its quality range, the SRC itself first) are shown first and excluded
-    from analysis. With ``trap``, a trapping clip is rendered from a SRC.
-    ``max_participants`` caps the people who may join (None: no cap).
+    Test stimuli follow the method (``studies.design``): ACR-HR shows the
+    PVSs and each SRC as hidden reference, DCR pairs each with its SRC, CCR and
+    PC show pairs of ``pair_set`` (``reference``, ``same-rate``, ``all``).
+    Every participant rates every hidden reference (so that each of their
+    votes has a DMOS) and ``trials_per_participant`` other test stimuli
+    (default: all; PC with ``pair_design=active`` chooses each pair when it is
+    due). ``training`` PVSs (default: ``training_count`` stimuli of one SRC
+    spread over its quality range) are shown first and excluded from
+    analysis. With ``trap``, a trapping clip is rendered from a SRC.
+    ``dimensions``: what each trial asks (``studies.dimensions.parse_dimensions``);
+    ``presentation`` and ``gap_ms`` (mid-grey between the two videos) apply
+    to paired methods. ``max_participants`` caps the people who may join.
     Raises ``StudyError`` when the name is taken or not a slug, no PVS is
-    finished, or the sizes are impossible.
+    finished, a dimension or pair set is unknown, or the sizes are impossible.
     """
     _check_name(name)
+    rating = get_method(method)
     chosen = _rated_pvs(pvs)
     training = _rated_pvs(training) if training is not None else None
     sources = sorted({p.source for p in chosen}, key=lambda s: s.name)
-    if trials_per_participant is not None and not 1 <= trials_per_participant <= len(chosen):
-        raise StudyError(f"--trials-per-participant must be 1..{len(chosen)} (the PVSs), "
-                         f"not {trials_per_participant}")
     seed = secrets.randbits(32) if seed is None else seed
     rng = np.random.default_rng(seed)
     trap_source = sources[rng.integers(len(sources))] if trap else None
-    with transaction.atomic():
-        study = Study.objects.create(
-            name=name, method=method, votes_per_pvs=votes_per_pvs, trials_per_participant=trials_per_participant,
-            seed=seed, replays_allowed=replays_allowed, trap_enabled=trap,
-            completion_url=completion_url, completion_code=secrets.token_hex(4).upper(),
-            max_participants=max_participants,
-        )
-        Stimulus.objects.bulk_create(
-            [Stimulus(study=study, role=StimulusRole.TEST, source=s, media_path=s.browser_path,
-                      expected_scores=REFERENCE_EXPECTED) for s in sources]
-            + [Stimulus(study=study, role=StimulusRole.TEST, source=p.source, pvs=p,
-                        media_path=p.browser_path) for p in chosen]
-            + ([_training_stimulus(study, p.source, p) for p in training] if training is not None
-               else _training_stimuli(study, chosen, training_count, rng))
-        )
-        if trap_source is not None:
-            Stimulus.objects.create(
-                study=study, role=StimulusRole.TRAP, source=trap_source,
-                media_path=_trap_media(study, trap_source), expected_scores=[TRAP_SCORE],
+    try:
+        with transaction.atomic():
+            study = Study.objects.create(
+                name=name, method=method, votes_per_pvs=votes_per_pvs, trials_per_participant=trials_per_participant,
+                seed=seed, replays_allowed=replays_allowed, trap_enabled=trap,
+                completion_url=completion_url, completion_code=secrets.token_hex(4).upper(),
+                max_participants=max_participants, dimensions=parse_dimensions(dimensions),
+                presentation=presentation, gap_ms=gap_ms, pair_design=pair_design,
             )
+            test = design.test_stimuli(study, rating, chosen, pair_set)
+            _check_trials(study, test)
+            Stimulus.objects.bulk_create(
+                test + (design.chosen_training(study, rating, training) if training is not None
+                        else design.training_stimuli(study, rating, chosen, training_count, rng))
+                + ([design.trap_stimulus(study, rating, trap_source)] if trap_source is not None else [])
+            )
+    except (design.DesignError, DimensionError) as error:
+        raise StudyError(str(error)) from error
     return study
 
 
-def _playlist(study: Study, rng: np.random.Generator) -> list[Stimulus]:
-    """Training first, then the drawn PVSs, every hidden reference and the
-    trap, in random order."""
-    stimuli = {s.pk: s for s in study.stimuli.all()}
+def _check_trials(study: Study, test: list[Stimulus]) -> None:
+    rated = sum(1 for s in test if not s.is_reference)
+    if study.trials_per_participant is not None and not 1 <= study.trials_per_participant <= rated:
+        raise StudyError(f"--trials-per-participant must be 1..{rated} (the test stimuli besides hidden "
+                         f"references), not {study.trials_per_participant}")
+
+
+def _lazy(study: Study) -> bool:
+    """Whether test trials are chosen when due (PC with active sampling) rather than at join."""
+    return study.method == Method.PC and study.pair_design == PairDesign.ACTIVE
+
+
+def _playlist(study: Study, rng: np.random.Generator) -> list[tuple[int, Stimulus, bool]]:
+    """(position, stimulus, swapped): training first, then the drawn test stimuli,
+    every hidden reference and the trap, in random order. CCR and PC pairs get
+    their order drawn (``swapped``: B first). Active PC draws only its first
+    pair now (the others when due, ``_active_next``) and keeps the trap's place
+    among the pairs to come."""
+    stimuli = {s.pk: s for s in study.stimuli.select_related("source", "pvs", "companion_pvs")}
     test = {pk: s for pk, s in stimuli.items() if s.role == StimulusRole.TEST}
-    pvs = [pk for pk, s in test.items() if not s.is_reference]
+    rated = [pk for pk, s in test.items() if not s.is_reference]
+    training = [s for s in stimuli.values() if s.role == StimulusRole.TRAINING]
+    traps = [pk for pk, s in stimuli.items() if s.role == StimulusRole.TRAP]
+    previous = training[-1].source_id if training else None
+    k = study.trials_per_participant or len(rated)
+    method = get_method(study.method)
+    drawn_order = method.paired and not method.reference_first
+    if _lazy(study):
+        first = _active_pair(study, rng, previous)
+        swapped = drawn_order and rng.random() < 0.5
+        planned = [(len(training), first, swapped)]
+        planned += [(len(training) + int(rng.integers(1, k + 1)), stimuli[pk], bool(rng.random() < 0.5))
+                    for pk in traps[:1]]
+        return [(i, s, False) for i, s in enumerate(training)] + planned
     # A participation that neither finished nor started recently was abandoned:
     # its trials will bring no votes, so they do not count towards the balance.
-    live = Q(participant__completed_at__isnull=False) | Q(participant__created_at__gte=timezone.now() - ABANDONED_AFTER)
-    taken = Counter(Trial.objects.filter(live, stimulus__in=pvs).values_list("stimulus_id", flat=True))
-    k = study.trials_per_participant or len(pvs)
-    drawn = draw_balanced({pk: taken[pk] for pk in pvs}, k, rng) + [pk for pk in test if test[pk].is_reference]
-    training = [s for s in stimuli.values() if s.role == StimulusRole.TRAINING]
-    previous = training[-1].source_id if training else None
+    live = (Q(participant__completed_at__isnull=False)
+            | Q(participant__created_at__gte=timezone.now() - ABANDONED_AFTER))
+    taken = Counter(Trial.objects.filter(live, stimulus__in=rated).values_list("stimulus_id", flat=True))
+    drawn = draw_balanced({pk: taken[pk] for pk in rated}, k, rng) + [pk for pk in test if test[pk].is_reference]
     order = order_without_repeats([(pk, test[pk].source_id) for pk in drawn], rng, previous)
-    for pk in (pk for pk, s in stimuli.items() if s.role == StimulusRole.TRAP):
+    for pk in traps:
         order = insert_at_random(order, pk, {i: stimuli[i].source_id for i in stimuli}, rng, previous)
-    return training + [stimuli[pk] for pk in order]
+    playlist = training + [stimuli[pk] for pk in order]
+    return [(i, s, bool(drawn_order and s.role != StimulusRole.TRAINING and rng.random() < 0.5))
+            for i, s in enumerate(playlist)]
+
+
+def _pair_wins(members: list[Stimulus], items: list) -> np.ndarray:
+    """wins[i, j]: how often ``items[i]`` was chosen over ``items[j]`` in the answered trials
+    of the pair stimuli ``members`` (primary dimension, first showings only)."""
+    index = {key: i for i, key in enumerate(items)}
+    pc = get_method(Method.PC)
+    wins = np.zeros((len(items), len(items)), dtype=np.int64)
+    for stimulus_id, a, b, score, swapped in Vote.objects.filter(trial__stimulus__in=members, trial__repeat=0).values_list(
+            "trial__stimulus_id", "trial__stimulus__pvs_id", "trial__stimulus__companion_pvs_id", "score",
+            "trial__swapped"):
+        winner, loser = (a, b) if pc.canonical_score(score, swapped) == FIRST else (b, a)
+        wins[index[winner], index[loser]] += 1
+    return wins
+
+
+def _active_pair(study: Study, rng: np.random.Generator, previous, seen: set[int] = frozenset()) -> Stimulus:
+    """The next pair for a PC participant under active sampling, not one of ``seen`` (stimulus
+    ids the participant has): the SRC with the fewest comparisons given or pending (not the SRC
+    just shown, when another is left), then the pair of that SRC of most expected information
+    (``studies.active_sampling``: ASAP's expected information gain under a Thurstone Case V
+    posterior from every participant's answers)."""
+    pairs = list(study.stimuli.filter(role=StimulusRole.TEST, is_pair=True))
+    left = [p for p in pairs if p.pk not in seen]
+    load = Counter(Trial.objects.filter(stimulus__in=pairs).values_list("stimulus__source_id", flat=True))
+    sources = sorted({p.source_id for p in left})
+    candidates = [s for s in sources if s != previous] or sources
+    fewest = min(load[s] for s in candidates)
+    least_loaded = [s for s in candidates if load[s] == fewest]
+    source = least_loaded[rng.integers(len(least_loaded))]
+    members = [p for p in pairs if p.source_id == source]
+    items = sorted({key for p in members for key in (p.pvs_id, p.companion_pvs_id)}, key=lambda k: (k is not None, k or 0))
+    index = {key: i for i, key in enumerate(items)}
+    gain = expected_information_gain(*posterior(_pair_wins(members, items)))
+    offered = {p: gain[index[p.pvs_id], index[p.companion_pvs_id]] for p in members if p.pk not in seen}
+    best = max(offered.values())
+    ties = [p for p, value in offered.items() if value >= best - 1e-12 * max(1.0, abs(best))]
+    return ties[rng.integers(len(ties))]
+
+
+def _active_next(participant: Participant, trials: list[Trial], answered: Trial) -> bool:
+    """After ``answered``, add the participant's next active-sampling pair when none is
+    waiting and fewer than the study's number were given; return whether one was added."""
+    study = participant.study
+    test = [t for t in trials if t.stimulus.role == StimulusRole.TEST]
+    wanted = study.trials_per_participant or sum(1 for s in study.stimuli.all() if s.role == StimulusRole.TEST)
+    waiting = any(not hasattr(t, "vote") and t.pk != answered.pk for t in test)
+    if waiting or len(test) >= wanted:
+        return False
+    taken = {t.position for t in trials}
+    position = next(p for p in itertools.count(answered.position + 1) if p not in taken)
+    rng = np.random.default_rng([participant.assignment_seed, len(test)])
+    stimulus = _active_pair(study, rng, answered.stimulus.source_id, {t.stimulus_id for t in trials})
+    Trial.objects.create(participant=participant, stimulus=stimulus, position=position,
+                         swapped=bool(rng.random() < 0.5))
+    return True
 
 
 def participant_join(*, study: Study, platform: str = Platform.LAB, external_id: str | None = None,
@@ -202,7 +269,7 @@ def participant_join(*, study: Study, platform: str = Platform.LAB, external_id:
             )
             playlist = _playlist(study, np.random.default_rng(assignment_seed))
             Trial.objects.bulk_create(
-                Trial(participant=participant, stimulus=s, position=i) for i, s in enumerate(playlist)
+                Trial(participant=participant, stimulus=s, position=i, swapped=swapped) for i, s, swapped in playlist
             )
     except IntegrityError:  # the same external id joined at the same moment
         return Participant.objects.get(study=study, platform=platform, external_id=external_id), False
@@ -327,7 +394,8 @@ def vote_submit(*, participant: Participant, position: int, score: int | None = 
         Participant.objects.select_for_update().filter(pk=participant.pk).values_list("pk").get()
         # The whole playlist in one query (a few dozen rows): the trial, whether it is the next one,
         # and whether it is the last one are read from it.
-        trials = list(Trial.objects.filter(participant=participant).select_related("vote").order_by("position"))
+        trials = list(Trial.objects.filter(participant=participant).select_related("vote", "stimulus")
+                      .order_by("position"))
         trial = next((t for t in trials if t.position == position), None)
         if trial is None:
             raise TrialNotFound(f"trial {position} is not in this participant's playlist")
@@ -339,18 +407,19 @@ def vote_submit(*, participant: Participant, position: int, score: int | None = 
         vote = Vote.objects.create(trial=trial, score=scores[study.dimensions[0]["key"]], scores=scores,
                                    watch_seconds=watch_seconds, stall_count=stall_count,
                                    stall_seconds=stall_seconds, replays=replays)
-        if len(unanswered) == 1:
+        added = _lazy(study) and _active_next(participant, trials, trial)
+        if len(unanswered) == 1 and not added:
             participant.completed_at = timezone.now()
             participant.save(update_fields=["completed_at"])
         analyses_schedule(study=participant.study)
     return vote, True
 
 
-def _latent_by_stimulus(study: Study, metric: str, model: ObserverModel) -> dict[int, float]:
-    """Latent quality of every stimulus: PVSs by rank of ``metric``, SRCs at the top."""
+def _latent_by_stimulus(study: Study, metric: str, model: ObserverModel) -> dict[int | None, float]:
+    """Latent quality by PVS id (None: the SRC itself): PVSs by rank of ``metric``, SRCs at the top."""
     spec = get_metric(metric)
     stimuli = list(study.stimuli.exclude(role=StimulusRole.TRAP))
-    pvs_ids = sorted({s.pvs_id for s in stimuli if s.pvs_id})
+    pvs_ids = sorted({pk for s in stimuli for pk in (s.pvs_id, s.companion_pvs_id) if pk})
     values = dict(MetricResult.objects.filter(pvs_id__in=pvs_ids, metric=metric, status=MetricStatus.OK)
                   .values_list("pvs_id", "value"))
     missing = [pk for pk in pvs_ids if values.get(pk) is None]
@@ -359,7 +428,7 @@ def _latent_by_stimulus(study: Study, metric: str, model: ObserverModel) -> dict
                          "manage.py compute_metrics, or choose another --latent-metric")
     quality = dict(zip(pvs_ids, latent_quality([values[pk] for pk in pvs_ids],
                                                higher_is_better=spec.higher_is_better, model=model)))
-    return {s.pk: quality[s.pvs_id] if s.pvs_id else model.reference_quality for s in stimuli}
+    return {None: model.reference_quality, **quality}
 
 
 @dataclass(frozen=True)
@@ -369,10 +438,30 @@ class SimulationReport:
     votes: int
 
 
+def _simulated_answer(study: Study, trial: Trial, observer: Observer, latent: dict, rng: np.random.Generator) -> int:
+    """What ``observer`` answers on ``trial``, as the page records it (``studies.simulation``)."""
+    stimulus, method = trial.stimulus, get_method(study.method)
+    if stimulus.role == StimulusRole.TRAP and not observer.careless:
+        return method.canonical_score(method.trap_score, trial.swapped)
+    # A careless observer ignores the latent quality (and the trap has none).
+    quality_a = latent[stimulus.pvs_id]
+    if not method.paired:
+        return simulate_vote(observer, quality_a, rng)
+    quality_b = latent[stimulus.companion_pvs_id]
+    if method.name == "dcr":
+        return simulate_dcr_vote(observer, quality_b, quality_a, rng)
+    first, second = (quality_b, quality_a) if trial.swapped else (quality_a, quality_b)
+    if method.name == "ccr":
+        return simulate_ccr_vote(observer, first, second, rng)
+    return FIRST if simulate_pair_choice(observer, first, second, rng) else SECOND
+
+
 def study_simulate_ratings(*, study: Study, participants: int, seed: int, latent_metric: str = "ms_ssim",
                            careless: int = 0, model: ObserverModel = ObserverModel()) -> SimulationReport:
     """Add ``participants`` simulated observers (``studies.simulation``) who
-    complete their playlists; the last ``careless`` of them vote at random.
+    complete their playlists, in every method; the last ``careless`` of them
+    answer at random. Every dimension gets the observer's answer on the
+    latent quality (the simulation has no separate identity or motion quality).
 
     Each goes through ``participant_join`` and ``vote_submit`` like a person.
     Raises ``StudyError`` when a PVS lacks ``latent_metric`` or the counts are
@@ -381,18 +470,16 @@ def study_simulate_ratings(*, study: Study, participants: int, seed: int, latent
     if not 0 <= careless <= participants:
         raise StudyError(f"--careless must be 0..{participants}, not {careless}")
     latent = _latent_by_stimulus(study, latent_metric, model)
+    keys = [d["key"] for d in study.dimensions]
     rng = np.random.default_rng(seed)
     joined, careless_ids, votes = [], [], 0
     for index in range(participants):
         observer = draw_observer(model, rng, careless=index >= participants - careless)
         participant, _ = participant_join(study=study, platform=Platform.SIMULATED,
                                           assignment_seed=int(rng.integers(2**63)))
-        for trial in participant.trials.select_related("stimulus"):
-            if trial.stimulus.role == StimulusRole.TRAP and not observer.careless:
-                score = TRAP_SCORE
-            else:  # a careless observer ignores the latent quality (and the trap has none)
-                score = simulate_vote(observer, latent.get(trial.stimulus_id, 3.0), rng)
-            vote_submit(participant=participant, position=trial.position, score=score)
+        while (trial := next_trial(participant)) is not None:  # active PC adds each pair when it is due
+            scores = {key: _simulated_answer(study, trial, observer, latent, rng) for key in keys}
+            vote_submit(participant=participant, position=trial.position, scores=scores)
             votes += 1
         joined.append(participant)
         if observer.careless:

@@ -42,6 +42,21 @@ def make_database(data_dir, n_sources: int = 3, qps=(45, 30), codec: str = "x264
     return pvs
 
 
+def add_codec(pvs: list[Pvs], codec: str = "x265", qps=(40, 28)) -> list[Pvs]:
+    """Add PVSs of ``codec`` at ``qps`` on the SRCs of ``pvs`` (a second codec for same-rate pairs)."""
+    hrcs = [Hrc.objects.create(codec=codec, params={"qp": qp}, params_key=f'{{"qp": {qp}}}',
+                               label=f"{codec} qp={qp}", curve=codec, family="conventional") for qp in qps]
+    added = []
+    for source in sorted({p.source for p in pvs}, key=lambda s: s.name):
+        for hrc in hrcs:
+            added.append(Pvs.objects.create(
+                source=source, hrc=hrc, status=JobStatus.DONE, kbps=900.0 / hrc.params["qp"], bitstream_bytes=100,
+                decoded_path=source.lossless_path, browser_path=source.browser_path,
+            ))
+            _add_metrics(added[-1], qp=hrc.params["qp"] + 2, offset=0)
+    return added
+
+
 def _add_metrics(pvs: Pvs, qp: int, offset: int) -> None:
     """MS-SSIM falling with QP; PSNR-Y falling with QP, shifted per SRC."""
     for metric, value in (("ms_ssim", 1.0 - qp / 100 - offset / 1000), ("psnr_y", 50.0 - qp / 2 + 3 * offset)):

@@ -93,7 +93,7 @@ class TestFraming:
             client.get(_landing() + "?" + urlencode(_mturk_link())),
             client.get(reverse("studies:session", args=[token])),
             client.post(reverse("studies:viewing", args=[token]), **json_post),
-            client.get(reverse("studies:video", args=[token, trial.position])),
+            client.get(reverse("studies:video", args=[token, trial.position, 1])),
             client.post(reverse("studies:vote", args=[token]), **json_post),
             client.get(reverse("studies:done", args=[token])),
         ]

@@ -166,7 +166,7 @@ class TestVote:
         study.gold_max_failures = 0
         rejections = gold_rejections(study)
         assert list(rejections) == [participant.anonymous_id]
-        assert "TRAP rated 1, expected 2" in rejections[participant.anonymous_id]
+        assert "TRAP answered 1, expected 2" in rejections[participant.anonymous_id]
 
 
 @pytest.mark.django_db

@@ -29,24 +29,24 @@ def _vote(client, participant, **body):
 
 class TestVideo:
     def test_trial_video_is_served_under_an_opaque_url(self, client, participant):
-        url = reverse("studies:video", args=[participant.token, 0])
+        url = reverse("studies:video", args=[participant.token, 0, 1])
         response = client.get(url)
         assert response.status_code == 200 and response["Content-Type"] == "video/mp4"
         assert b"ftyp" in b"".join(response.streaming_content)[:64]
         assert "sources" not in url and "pvs" not in url and "trap" not in url
 
     def test_the_video_has_a_neutral_name(self, client, participant):
-        response = client.get(reverse("studies:video", args=[participant.token, 0]))
+        response = client.get(reverse("studies:video", args=[participant.token, 0, 1]))
         assert response["Content-Disposition"] == 'inline; filename="trial.mp4"'
 
     def test_only_the_trial_being_shown_is_served(self, client, participant):
-        assert client.get(reverse("studies:video", args=[participant.token, 1])).status_code == 404
+        assert client.get(reverse("studies:video", args=[participant.token, 1, 1])).status_code == 404
         assert _vote(client, participant, position=0, score=4).status_code == 201
-        assert client.get(reverse("studies:video", args=[participant.token, 0])).status_code == 404
-        assert client.get(reverse("studies:video", args=[participant.token, 1])).status_code == 200
+        assert client.get(reverse("studies:video", args=[participant.token, 0, 1])).status_code == 404
+        assert client.get(reverse("studies:video", args=[participant.token, 1, 1])).status_code == 200
 
     def test_position_outside_the_playlist_is_not_found(self, client, participant):
-        assert client.get(reverse("studies:video", args=[participant.token, 99])).status_code == 404
+        assert client.get(reverse("studies:video", args=[participant.token, 99, 1])).status_code == 404
 
     def test_media_route_serves_browser_copies_only(self, client, participant, data_dir):
         (data_dir / "db.sqlite3").write_bytes(b"secret")

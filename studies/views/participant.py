@@ -21,7 +21,8 @@ from django.views.decorators.http import require_POST
 
 from studies import services
 from studies.crowd import MTURK_PREVIEW, MTURK_SUBMIT_PARAMETER, mturk_submit_origin, mturk_submit_url
-from studies.models import AcrScore, Participant, Platform, StimulusRole, Study
+from studies.methods import get_method
+from studies.models import Participant, Platform, Presentation, StimulusRole, Study
 from studies.selectors import next_trial, participant_progress, study_video_size
 from studies.throttle import client_address, join_allowed
 from studies.views.framing import crowd_frameable, same_origin_post
@@ -125,34 +126,60 @@ def session_view(request, token):
     trial = next_trial(participant)
     if trial is None:
         return redirect("studies:done", token=participant.token)
-    progress = participant_progress(participant)
-    return render(request, "studies/trial.html", {
+    return render(request, "studies/trial.html", _trial_context(participant, trial))
+
+
+def _trial_context(participant: Participant, trial) -> dict:
+    """What the trial page shows: the videos in the order of this trial, the method's question
+    per dimension and its scale. The video URLs say first and second, never which is a reference."""
+    study = participant.study
+    method = get_method(study.method)
+    videos = 2 if trial.stimulus.is_pair else 1
+    return {
         "participant": participant,
         "trial": trial,
         "is_training": trial.stimulus.role == StimulusRole.TRAINING,
-        "progress": progress,
-        "scale": [(score.value, score.label) for score in AcrScore],
+        "progress": participant_progress(participant),
+        "method": method,
+        "paired": videos == 2,
+        "side_by_side": videos == 2 and study.presentation == Presentation.SIDE_BY_SIDE,
+        "questions": [{"key": d["key"], "label": d["label"], "text": method.question.format(dimension=d["wording"])}
+                      for d in study.dimensions],
+        "scale": method.scale,
         "trial_config": {
             "position": trial.position,
-            "media_url": reverse("studies:video", kwargs={"token": participant.token,
-                                                          "position": trial.position}),
+            "media_urls": [reverse("studies:video", kwargs={"token": participant.token, "position": trial.position,
+                                                            "slot": slot}) for slot in range(1, videos + 1)],
             "video_size": trial.stimulus.source.size,
-            "replays_allowed": participant.study.replays_allowed,
+            "replays_allowed": study.replays_allowed,
+            "side_by_side": videos == 2 and study.presentation == Presentation.SIDE_BY_SIDE,
+            "gap_ms": study.gap_ms,
+            "dimensions": [d["key"] for d in study.dimensions],
             "vote_url": reverse("studies:vote", kwargs={"token": participant.token}),
         },
-    })
+    }
 
 
 @crowd_frameable
-def video_view(request, token, position):
-    """The video of the trial being shown (the participant's next unanswered one), under a URL and
-    a file name that do not tell a hidden reference, a PVS or the trap apart. Any other position is
-    404: a script cannot fetch the playlist ahead and find the gold trials."""
+def video_view(request, token, position, slot):
+    """A video of the trial being shown (the participant's next unanswered one): ``slot`` 1 is
+    shown first, 2 second (a pair). URL and file name do not tell a hidden reference, a PVS or
+    the trap apart. Any other position is 404: a script cannot fetch the playlist ahead and find
+    the gold trials."""
     participant = _participant(token)
     trial = next_trial(participant)
     if trial is None or trial.position != position:
         raise Http404("only the video of the trial being shown is served")
-    path = Path(settings.DATA_DIR) / trial.stimulus.media_path
+    stimulus = trial.stimulus
+    shown = [stimulus.media_path]
+    if stimulus.is_pair:
+        # DCR shows the reference (the pair's B) first; CCR and PC in the order drawn for the trial.
+        b_first = get_method(participant.study.method).reference_first or trial.swapped
+        shown = ([stimulus.companion_media_path, stimulus.media_path] if b_first
+                 else [stimulus.media_path, stimulus.companion_media_path])
+    if not 1 <= slot <= len(shown):
+        raise Http404("this trial has no such video")
+    path = Path(settings.DATA_DIR) / shown[slot - 1]
     if not path.is_file():
         raise Http404("the video of this trial is missing")
     # One neutral file name for every trial: FileResponse would otherwise name src.mp4 or browser.mp4.

@@ -1,17 +1,32 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from studies.models import Method
+from studies.design import PAIR_SETS
+from studies.dimensions import DIMENSIONS
+from studies.methods import METHODS
+from studies.models import Method, PairDesign, Presentation
 from studies.selectors import PvsFilterError, participants_needed, pvs_matching
 from studies.services import StudyError, study_create
 
 
 class Command(BaseCommand):
-    help = "Create an ACR-HR rating study over finished PVSs and print its participant URL."
+    help = "Create a rating study (ACR-HR, DCR, CCR or PC) over finished PVSs and print its participant URL."
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="Study name (a slug).")
-        parser.add_argument("--method", choices=Method.values, default=Method.ACR_HR)
+        parser.add_argument("--method", choices=Method.values, default=Method.ACR_HR,
+                            help="; ".join(f"{m.name}: {m.label}" for m in METHODS.values()))
+        parser.add_argument("--dimensions", default=None,
+                            help=f"What each trial asks, comma-separated: {', '.join(DIMENSIONS)}, or key=wording "
+                                 "for a study's own (default: overall).")
+        parser.add_argument("--presentation", choices=Presentation.values, default=Presentation.SEQUENTIAL,
+                            help="Paired methods: the two videos one after the other, or side by side.")
+        parser.add_argument("--gap-ms", type=int, default=1000,
+                            help="Sequential pairs: mid-grey between the two videos, ms (default 1000).")
+        parser.add_argument("--pairs", choices=PAIR_SETS, default=None,
+                            help="CCR and PC: which pairs (default: same-rate for ccr, all for pc).")
+        parser.add_argument("--pair-design", choices=PairDesign.values, default=PairDesign.ACTIVE,
+                            help="PC: active sampling (ASAP), a balanced random draw, or every pair.")
         parser.add_argument("--pvs", default="all",
                             help="all, or e.g. 'codec=x265,landmark-warp;src=lp_d20' (keys: codec, src, hrc, id).")
         parser.add_argument("--votes-per-pvs", type=int, default=15)
@@ -38,18 +53,23 @@ class Command(BaseCommand):
                 training=pvs_matching(options["training_pvs"]) if options["training_pvs"] else None,
                 trap=not options["no_trap"], replays_allowed=options["replays"],
                 completion_url=options["completion_url"], seed=options["seed"],
-                max_participants=options["max_participants"],
+                max_participants=options["max_participants"], dimensions=options["dimensions"],
+                presentation=options["presentation"], gap_ms=options["gap_ms"], pair_set=options["pairs"],
+                pair_design=options["pair_design"],
             )
         except (StudyError, PvsFilterError) as error:
             raise CommandError(str(error)) from error
         counts = {role: study.stimuli.filter(role=role).count() for role in ("test", "training", "trap")}
-        n_references = study.stimuli.filter(role="test", pvs__isnull=True).count()
-        per_participant = study.trials_per_participant or counts["test"] - n_references
+        n_references = sum(1 for s in study.stimuli.filter(role="test") if s.is_reference)
+        n_rated = counts["test"] - n_references
+        unit = "pairs" if METHODS[study.method].paired and study.method != Method.DCR else "PVSs"
+        per_participant = study.trials_per_participant or n_rated
+        dimensions = ", ".join(d["label"] for d in study.dimensions)
         self.stdout.write(
-            f"Study {study.name}: {counts['test'] - n_references} PVSs and {n_references} hidden references, "
-            f"{counts['training']} training, {counts['trap']} trap; each participant rates {per_participant} "
-            f"PVSs and every hidden reference; {participants_needed(study)} participants give "
-            f"{study.votes_per_pvs} votes per PVS."
+            f"Study {study.name} ({study.get_method_display()}; asks: {dimensions}): {n_rated} {unit} and "
+            f"{n_references} hidden references, {counts['training']} training, {counts['trap']} trap; each "
+            f"participant rates {per_participant} {unit} and every hidden reference; {participants_needed(study)} "
+            f"participants give {study.votes_per_pvs} votes per test stimulus."
         )
         self.stdout.write(f"Participant URL: {options['base_url']}{reverse('studies:landing', args=[study.name])}")
         self.stdout.write(f"Completion code: {study.completion_code}")
