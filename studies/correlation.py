@@ -29,6 +29,17 @@ sign is kept after that: a negative value says the metric disagrees with MOS
 in its declared direction. 95 % CIs are percentile bootstrap intervals over
 PVSs (Efron & Tibshirani 1993, ch. 13), refitting the logistic on each
 resample.
+
+Cluster bootstrap: the PVSs of one SRC share its content, so their errors are
+correlated and resampling PVSs as if independent makes intervals too narrow.
+Given ``clusters`` (one SRC label per PVS), each resample instead draws as many
+SRCs as there are, with replacement, and takes all PVSs of each drawn SRC (the
+cluster or "block" bootstrap, Davison & Hinkley 1997, *Bootstrap Methods and
+their Application*, §3.8); a resample then has a varying number of PVSs.
+
+Multiple comparisons: :func:`holm` adjusts a family of p-values by Holm's
+step-down procedure (Holm 1979, Scand. J. Statist. 6, 65-70);
+``compare_metrics(..., correction="holm")`` applies it to all pairs' Williams tests.
 """
 import itertools
 import warnings
@@ -207,18 +218,76 @@ def _to_logistic_fit(theta: np.ndarray, message: str, sign: float) -> LogisticFi
     return LogisticFit(params=params, converged=not message, message=message)
 
 
-def _oriented(metric: ArrayLike, mos: ArrayLike, higher_is_better: bool, ci: ArrayLike | None):
+def _cluster_codes(clusters: ArrayLike) -> np.ndarray:
+    """(N,) float codes 0, 1, ... of the cluster (SRC) labels, in order of first appearance.
+
+    Any hashable labels (str, int); float codes so that they travel with the
+    numeric columns through :func:`_finite_pairs`. A missing label is an error.
+    """
+    if np.ndim(clusters) != 1:
+        raise CorrelationError(f"clusters must be 1-D (one SRC label per PVS), got shape {np.shape(clusters)}")
+    codes, _ = pd.factorize(pd.Series(np.asarray(clusters, dtype=object)))
+    if np.any(codes < 0):
+        raise CorrelationError(f"clusters has {int(np.sum(codes < 0))} missing label(s); give every PVS its SRC")
+    return codes.astype(float)
+
+
+def _oriented(metric: ArrayLike, mos: ArrayLike, higher_is_better: bool, ci: ArrayLike | None,
+              clusters: ArrayLike | None = None):
     """Drop PVSs with a non-finite metric or MOS; return the metric negated if
     lower is better, MOS, CI (NaN where unknown: such a PVS counts in every
-    statistic but the outlier ratio and RMSE*), drops."""
+    statistic but the outlier ratio and RMSE*), cluster codes (int, None
+    without clusters), drops."""
     ci = np.full(np.shape(mos), np.nan) if ci is None else ci
     columns = {"metric": metric, "mos": mos, "mos_ci95_halfwidth": ci}
+    if clusters is not None:
+        columns["clusters"] = _cluster_codes(clusters)
     arrays, dropped = _finite_pairs(MIN_PVS, columns, optional=("mos_ci95_halfwidth",))
     _require_varying(metric=arrays[0], mos=arrays[1])
     if np.any(arrays[2] < 0):
         raise CorrelationError("mos_ci95_halfwidth must not be negative")
     q = arrays[0] if higher_is_better else -arrays[0]
-    return q, arrays[1], arrays[2], dropped
+    codes = None if clusters is None else _require_clusters(arrays[3])
+    return q, arrays[1], arrays[2], codes, dropped
+
+
+def _require_clusters(codes: np.ndarray) -> np.ndarray:
+    codes = codes.astype(int)
+    if np.unique(codes).size < 2:
+        raise CorrelationError("a cluster bootstrap needs PVSs of at least 2 SRCs (clusters), got 1")
+    return codes
+
+
+def _bootstrap_rows(size: int, *, n_bootstrap: int, seed: int,
+                   clusters: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Index the bootstrap resamples of ``size`` PVSs, grouped by resample length.
+
+    Returns ``[(which, rows), ...]``: ``which`` (b,) int, the resample numbers
+    in ``range(n_bootstrap)``; ``rows`` (b, n) int, the PVS indices of each of
+    those resamples, all of length n. Without ``clusters`` there is one group:
+    ``n_bootstrap`` resamples of ``size`` PVSs drawn with replacement by
+    ``numpy.random.default_rng(seed).integers`` (Efron & Tibshirani 1993,
+    ch. 6). With ``clusters`` ((size,) int codes, one SRC per PVS) each
+    resample draws as many clusters as there are, with replacement, and takes
+    every PVS of each drawn cluster (Davison & Hinkley 1997, §3.8), so lengths
+    vary unless all SRCs have the same number of PVSs.
+    """
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        return [(np.arange(n_bootstrap), rng.integers(0, size, size=(n_bootstrap, size)))]
+    clusters = np.asarray(clusters)
+    if clusters.shape != (size,):
+        raise CorrelationError(f"clusters must have one label per PVS ({size}), got shape {clusters.shape}")
+    _, codes = np.unique(clusters, return_inverse=True)
+    members = [np.flatnonzero(codes == code) for code in range(codes.max() + 1)]
+    drawn = rng.integers(0, len(members), size=(n_bootstrap, len(members)))
+    samples = [np.concatenate([members[code] for code in row]) for row in drawn]
+    lengths = np.array([sample.size for sample in samples])
+    groups = []
+    for length in np.unique(lengths):
+        which = np.flatnonzero(lengths == length)
+        groups.append((which, np.stack([samples[index] for index in which])))
+    return groups
 
 
 def fit_logistic(metric: ArrayLike, mos: ArrayLike, *, higher_is_better: bool) -> LogisticFit:
@@ -230,7 +299,7 @@ def fit_logistic(metric: ArrayLike, mos: ArrayLike, *, higher_is_better: bool) -
     ``MIN_PVS`` finite pairs or constant input; a fit that does not converge
     is returned with ``converged=False``.
     """
-    q, y, _, _ = _oriented(metric, mos, higher_is_better, None)
+    q, y, _, _, _ = _oriented(metric, mos, higher_is_better, None)
     theta, message = _fit(q, y, _initial(q, y), _bounds(q, y))
     return _to_logistic_fit(theta, message, 1.0 if higher_is_better else -1.0)
 
@@ -280,7 +349,7 @@ def _estimate(value: float, resampled: np.ndarray) -> Estimate:
 
 def correlate(metric: ArrayLike, mos: ArrayLike, *, higher_is_better: bool,
               mos_ci95_halfwidth: ArrayLike | None = None, n_bootstrap: int = 1000,
-              seed: int = 0) -> CorrelationReport:
+              seed: int = 0, clusters: ArrayLike | None = None) -> CorrelationReport:
     """Measure how well ``metric`` predicts ``mos`` (see the module docstring for each statistic).
 
     metric, mos, mos_ci95_halfwidth: (N,), one value per PVS; a PVS with a
@@ -288,22 +357,30 @@ def correlate(metric: ArrayLike, mos: ArrayLike, *, higher_is_better: bool,
     CI (a single vote) counts in every statistic but the outlier ratio and
     RMSE*, which are taken over the PVSs that have a CI (NaN with N - 4 or
     fewer of them, or without CI half-widths). CIs: ``n_bootstrap``
-    resamples of the PVSs drawn with ``numpy.random.default_rng(seed)``.
-    If the logistic fit does not converge, PLCC, RMSE, RMSE* and the outlier
+    resamples of the PVSs drawn with ``numpy.random.default_rng(seed)``;
+    with ``clusters`` ((N,) SRC labels, str or int, one per PVS) resamples of
+    the SRCs instead, each taking all PVSs of its SRCs (:func:`bootstrap_rows`;
+    needs at least 2 SRCs; a resample of fewer than ``MIN_PVS`` PVSs is left
+    out of the CIs). If the logistic fit does not converge, PLCC, RMSE, RMSE* and the outlier
     ratio are NaN and ``note`` says why; the rank statistics and the linear
     PLCC are still reported. Raises CorrelationError for fewer than
     ``MIN_PVS`` usable PVSs or constant input.
     """
     if n_bootstrap < 1:
         raise CorrelationError(f"n_bootstrap must be at least 1, got {n_bootstrap}")
-    q, y, ci, dropped = _oriented(metric, mos, higher_is_better, mos_ci95_halfwidth)
+    q, y, ci, codes, dropped = _oriented(metric, mos, higher_is_better, mos_ci95_halfwidth, clusters)
     bounds = _bounds(q, y)
     theta, message = _fit(q, y, _initial(q, y), bounds)
     point = _statistics(q[None], y[None], ci[None], _model(q, *theta)[None])
-    rows = np.random.default_rng(seed).integers(0, y.size, size=(n_bootstrap, y.size))
-    pred = _bootstrap_predictions(q[rows], y[rows], theta, bounds)
-    resampled = _statistics(q[rows], y[rows], ci[rows], pred)
-    failed = int(np.isnan(pred[:, 0]).sum())
+    resampled = {name: np.full(n_bootstrap, np.nan) for name in STATISTICS}
+    failed = 0
+    for which, rows in _bootstrap_rows(y.size, n_bootstrap=n_bootstrap, seed=seed, clusters=codes):
+        if rows.shape[1] < MIN_PVS:  # a cluster resample of too few PVSs: no statistic is defined
+            continue
+        pred = _bootstrap_predictions(q[rows], y[rows], theta, bounds)
+        for name, values in _statistics(q[rows], y[rows], ci[rows], pred).items():
+            resampled[name][which] = values
+        failed += int(np.isnan(pred[:, 0]).sum())
     notes = []
     if dropped:
         notes.append(f"dropped {dropped} of {y.size + dropped} PVSs with a non-finite value")
@@ -357,7 +434,51 @@ def williams_test(r12: float, r13: float, r23: float, n: int) -> tuple[float, fl
     return float(t), float(2 * stats.t.sf(abs(t), n - 3))
 
 
-def compare_metrics(predictions: Mapping[str, ArrayLike], mos: ArrayLike) -> pd.DataFrame:
+CORRECTIONS = (None, "holm")
+
+
+def holm(p_values: ArrayLike) -> np.ndarray:
+    """Holm's step-down adjusted p-values (Holm 1979, Scand. J. Statist. 6, 65-70).
+
+    p_values: (m,) in [0, 1], one per hypothesis of the family; NaN entries
+    stay NaN and do not count in m. With p_(1) <= ... <= p_(m) sorted, the
+    adjusted p_(k) is ``max over j <= k of min(1, (m - j + 1) p_(j))``;
+    rejecting where it is below alpha controls the family-wise error rate at
+    alpha. Returns (m,) in the input's order.
+    """
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1:
+        raise CorrelationError(f"p_values must be 1-D, got shape {p.shape}")
+    finite = np.flatnonzero(np.isfinite(p))
+    if np.any((p[finite] < 0) | (p[finite] > 1)):
+        raise CorrelationError("p-values must lie in [0, 1]")
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = order.size
+    adjusted = np.full(p.shape, np.nan)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    return adjusted
+
+
+def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        return stats.pearsonr(x, y, axis=1).statistic
+
+
+def _difference_interval(a: np.ndarray, b: np.ndarray, y: np.ndarray, codes: np.ndarray | None,
+                         n_bootstrap: int, seed: int) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of r(a, y) - r(b, y), both on each same resample."""
+    differences = np.full(n_bootstrap, np.nan)
+    for which, rows in _bootstrap_rows(y.size, n_bootstrap=n_bootstrap, seed=seed, clusters=codes):
+        if rows.shape[1] >= 3:
+            differences[which] = _pearson_rows(a[rows], y[rows]) - _pearson_rows(b[rows], y[rows])
+    estimate = _estimate(np.nan, differences)
+    return estimate.ci95_low, estimate.ci95_high
+
+
+def compare_metrics(predictions: Mapping[str, ArrayLike], mos: ArrayLike, *, n_bootstrap: int = 0,
+                    seed: int = 0, clusters: ArrayLike | None = None,
+                    correction: str | None = None) -> pd.DataFrame:
     """Williams' test between every pair of metrics on their PLCC after logistic mapping.
 
     predictions: metric name -> (N,) logistic-mapped predicted MOS per PVS
@@ -366,22 +487,53 @@ def compare_metrics(predictions: Mapping[str, ArrayLike], mos: ArrayLike) -> pd.
     Returns one row per unordered pair: metric_a, metric_b (ordered so that
     r_a >= r_b), n, r_a, r_b, r_ab, t, p (two-sided) and ``significant``
     (p < 0.05, i.e. metric_a predicts MOS better than metric_b).
+
+    Williams' test takes the PVSs as independent. With ``n_bootstrap`` > 0
+    three columns follow r_ab: r_diff = r_a - r_b and its 95 % percentile
+    bootstrap interval r_diff_low, r_diff_high (both metrics on the same
+    resamples, their logistic mappings held fixed), drawn from
+    ``numpy.random.default_rng(seed)``; with ``clusters`` ((N,) SRC labels,
+    one per PVS) the resamples draw SRCs, not PVSs (:func:`bootstrap_rows`),
+    which respects the correlation of one SRC's PVSs. ``clusters`` needs
+    ``n_bootstrap`` > 0.
+
+    correction: None, or "holm" to add ``p_holm``, the Holm-adjusted p over
+    all pairs of the table (:func:`holm`), after ``p``; ``significant`` is
+    then ``p_holm < 0.05``.
     """
+    if correction not in CORRECTIONS:
+        raise CorrelationError(f"unknown correction {correction!r}: choose one of {CORRECTIONS}")
+    if n_bootstrap < 0:
+        raise CorrelationError(f"n_bootstrap must not be negative, got {n_bootstrap}")
+    if clusters is not None and n_bootstrap == 0:
+        raise CorrelationError("clusters only change bootstrap intervals: give n_bootstrap > 0")
+    codes = None if clusters is None else _cluster_codes(clusters)
     rows = []
     for name_a, name_b in itertools.combinations(predictions, 2):
         label_a, label_b = f"predictions[{name_a!r}]", f"predictions[{name_b!r}]"
-        (a, b, y), _ = _finite_pairs(MIN_PVS, {label_a: predictions[name_a],
-                                               label_b: predictions[name_b], "mos": mos})
+        columns = {label_a: predictions[name_a], label_b: predictions[name_b], "mos": mos}
+        if codes is not None:
+            columns["clusters"] = codes
+        (a, b, y, *pair_codes), _ = _finite_pairs(MIN_PVS, columns)
         _require_varying(**{label_a: a, label_b: b, "mos": y})
         r_a, r_b = stats.pearsonr(a, y).statistic, stats.pearsonr(b, y).statistic
         if r_a < r_b:
             name_a, name_b, a, b, r_a, r_b = name_b, name_a, b, a, r_b, r_a
         r_ab = stats.pearsonr(a, b).statistic
         t, p = williams_test(r_a, r_b, r_ab, y.size)
-        rows.append({"metric_a": name_a, "metric_b": name_b, "n": y.size, "r_a": r_a, "r_b": r_b,
-                     "r_ab": r_ab, "t": t, "p": p, "significant": p < ALPHA})
-    columns = ["metric_a", "metric_b", "n", "r_a", "r_b", "r_ab", "t", "p", "significant"]
-    return pd.DataFrame(rows, columns=columns)
+        row = {"metric_a": name_a, "metric_b": name_b, "n": y.size, "r_a": r_a, "r_b": r_b, "r_ab": r_ab}
+        if n_bootstrap:
+            pvs_codes = _require_clusters(pair_codes[0]) if pair_codes else None
+            low, high = _difference_interval(a, b, y, pvs_codes, n_bootstrap, seed)
+            row |= {"r_diff": r_a - r_b, "r_diff_low": low, "r_diff_high": high}
+        rows.append(row | {"t": t, "p": p, "significant": p < ALPHA})
+    columns = ["metric_a", "metric_b", "n", "r_a", "r_b", "r_ab",
+               *(["r_diff", "r_diff_low", "r_diff_high"] if n_bootstrap else []), "t", "p", "significant"]
+    table = pd.DataFrame(rows, columns=columns)
+    if correction == "holm":
+        table.insert(table.columns.get_loc("p") + 1, "p_holm", holm(table["p"].to_numpy(dtype=float)))
+        table["significant"] = table["p_holm"] < ALPHA
+    return table
 
 
 def _table_row(report: CorrelationReport) -> dict:
@@ -396,7 +548,7 @@ def _table_row(report: CorrelationReport) -> dict:
 
 def correlation_table(data: pd.DataFrame, *, metrics: Mapping[str, bool], mos_column: str = "mos",
                       ci_column: str | None = "mos_ci95_halfwidth", n_bootstrap: int = 1000,
-                      seed: int = 0) -> pd.DataFrame:
+                      seed: int = 0, clusters: ArrayLike | None = None) -> pd.DataFrame:
     """Rank metrics by PLCC: one row per metric of :func:`correlate`'s statistics and CIs.
 
     data: one row per PVS, with ``mos_column``, a column per metric and,
@@ -408,17 +560,22 @@ def correlation_table(data: pd.DataFrame, *, metrics: Mapping[str, bool], mos_co
     metric's own values, as a list; None when it did not converge), then
     note. Sorted by PLCC, NaN last. A metric on which correlate raises
     CorrelationError (too few PVSs, constant values) gets a row of NaNs with
-    the reason in ``note``.
+    the reason in ``note``. clusters: None, or (len(data),) SRC labels, one
+    per row, for a cluster bootstrap of every interval (see :func:`correlate`).
     """
     missing = [column for column in [mos_column, *metrics] if column not in data]
     if missing:
         raise CorrelationError(f"data has no column(s) {', '.join(missing)}")
+    if clusters is not None and np.shape(clusters) != (len(data),):
+        raise CorrelationError(f"clusters must have one SRC label per row of data ({len(data)}), "
+                               f"got shape {np.shape(clusters)}")
     ci = data[ci_column] if ci_column is not None and ci_column in data else None
     rows = []
     for name, higher_is_better in metrics.items():
         try:
             report = correlate(data[name], data[mos_column], higher_is_better=higher_is_better,
-                               mos_ci95_halfwidth=ci, n_bootstrap=n_bootstrap, seed=seed)
+                               mos_ci95_halfwidth=ci, n_bootstrap=n_bootstrap, seed=seed,
+                               clusters=clusters)
             rows.append({"metric": name} | _table_row(report))
         except CorrelationError as error:
             rows.append({"metric": name, "note": str(error)})

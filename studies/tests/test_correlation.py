@@ -268,3 +268,158 @@ def test_a_pvs_without_a_ci_counts_everywhere_but_in_the_outlier_ratio():
     assert report.n == 12 and report.plcc.value == full.plcc.value
     errors = np.abs(mos - report.fit.predict(metric))[1:]
     assert report.outlier_ratio.value == pytest.approx(np.mean(errors > 0.3))
+
+
+def clustered(n_src: int = 12, n_hrc: int = 6, src_sd: float = 0.5, noise: float = 0.15,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(metric, mos, src) of n_src x n_hrc PVSs: the HRCs span the metric range, and each SRC shifts the
+    MOS of all its PVSs by one N(0, src_sd) draw the metric does not see (content the metric misjudges)."""
+    rng = np.random.default_rng(seed)
+    metric = np.tile(np.linspace(27.0, 43.0, n_hrc), n_src) + rng.normal(0, 1.0, n_src * n_hrc)
+    src = np.repeat([f"src{k}" for k in range(n_src)], n_hrc)
+    effect = np.repeat(rng.normal(0, src_sd, n_src), n_hrc)
+    return metric, logistic_4(metric, *TRUE_PARAMS) + effect + rng.normal(0, noise, metric.size), src
+
+
+def width(estimate) -> float:
+    return estimate.ci95_high - estimate.ci95_low
+
+
+class TestClusterBootstrap:
+    def test_resampling_srcs_widens_the_intervals_when_srcs_shift_the_mos(self):
+        metric, mos, src = clustered()
+        pvs = correlate(metric, mos, higher_is_better=True, n_bootstrap=300)
+        by_src = correlate(metric, mos, higher_is_better=True, n_bootstrap=300, clusters=src)
+        assert by_src.plcc.value == pvs.plcc.value and by_src.rmse.value == pvs.rmse.value
+        assert width(by_src.plcc) > 1.3 * width(pvs.plcc)
+        assert width(by_src.rmse) > 1.3 * width(pvs.rmse)
+        for name in correlation.STATISTICS[:5]:
+            estimate = getattr(by_src, name)
+            assert estimate.ci95_low <= estimate.value <= estimate.ci95_high, name
+
+    def test_without_src_effects_it_is_about_as_wide_as_the_pvs_bootstrap(self):
+        metric, mos, src = clustered(src_sd=0.0, noise=0.4, seed=1)
+        pvs = correlate(metric, mos, higher_is_better=True, n_bootstrap=300)
+        by_src = correlate(metric, mos, higher_is_better=True, n_bootstrap=300, clusters=src)
+        assert 0.6 < width(by_src.plcc) / width(pvs.plcc) < 1.5
+
+    def test_same_seed_same_report_other_seed_other_intervals(self):
+        metric, mos, src = clustered()
+        ci = np.full(metric.size, 0.3)
+        first = correlate(metric, mos, higher_is_better=True, mos_ci95_halfwidth=ci, n_bootstrap=100, seed=4,
+                          clusters=src)
+        again = correlate(metric, mos, higher_is_better=True, mos_ci95_halfwidth=ci, n_bootstrap=100, seed=4,
+                          clusters=list(src))
+        assert again == first
+        other = correlate(metric, mos, higher_is_better=True, mos_ci95_halfwidth=ci, n_bootstrap=100, seed=5,
+                          clusters=src)
+        assert other.plcc.ci95_low != first.plcc.ci95_low
+
+    def test_srcs_of_unequal_size_and_integer_labels(self):
+        rng = np.random.default_rng(6)
+        sizes = [3, 8, 5, 6, 4, 7, 2, 5]
+        labels = np.repeat(np.arange(len(sizes)), sizes)
+        metric = rng.uniform(25, 45, labels.size)
+        mos = logistic_4(metric, *TRUE_PARAMS) + rng.normal(0, 0.3, len(sizes))[labels]
+        report = correlate(metric, mos, higher_is_better=True, n_bootstrap=200, clusters=labels)
+        assert report.plcc.ci95_low <= report.plcc.value <= report.plcc.ci95_high
+        assert np.isfinite(report.srocc.ci95_low)
+
+    def test_a_dropped_pvs_takes_its_label_with_it(self):
+        metric, mos, src = clustered()
+        holes = metric.copy()
+        holes[[0, 7, 40]] = np.nan
+        keep = np.isfinite(holes)
+        with_holes = correlate(holes, mos, higher_is_better=True, n_bootstrap=100, clusters=src)
+        clean = correlate(metric[keep], mos[keep], higher_is_better=True, n_bootstrap=100, clusters=src[keep])
+        assert with_holes.plcc == clean.plcc and with_holes.srocc == clean.srocc
+
+    @pytest.mark.parametrize(("clusters", "message"), [
+        (["a"] * 30, "at least 2 SRCs"),
+        (["a", "b"] * 14, "one value per PVS"),
+        (["a", None] * 15, "missing label"),
+        ([["a", "b"] * 15], "must be 1-D"),
+    ])
+    def test_rejects_labels_it_cannot_use(self, clusters, message):
+        metric, mos = synthetic(30, noise=0.3)
+        with pytest.raises(CorrelationError, match=message):
+            correlate(metric, mos, higher_is_better=True, n_bootstrap=10, clusters=clusters)
+
+    def test_correlation_table_passes_the_labels_on_and_checks_their_length(self):
+        metric, mos, src = clustered()
+        data = pd.DataFrame({"mos": mos, "psnr": metric})
+        plain = correlation_table(data, metrics={"psnr": True}, n_bootstrap=200)
+        by_src = correlation_table(data, metrics={"psnr": True}, n_bootstrap=200, clusters=src)
+        assert by_src.plcc[0] == plain.plcc[0]
+        assert by_src.plcc_high[0] - by_src.plcc_low[0] > 1.3 * (plain.plcc_high[0] - plain.plcc_low[0])
+        with pytest.raises(CorrelationError, match="one SRC label per row"):
+            correlation_table(data, metrics={"psnr": True}, n_bootstrap=10, clusters=src[:-1])
+
+
+class TestHolm:
+    def test_matches_the_step_down_worked_by_hand(self):
+        # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> kept monotone: 0.06
+        np.testing.assert_allclose(correlation.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+
+    def test_caps_at_one_and_leaves_nan_out_of_the_count(self):
+        np.testing.assert_allclose(correlation.holm([0.6, 0.7]), [1.0, 1.0])
+        np.testing.assert_allclose(correlation.holm([0.02, np.nan, 0.5]), [0.04, np.nan, 0.5])
+        assert correlation.holm([]).size == 0
+
+    def test_rejects_what_is_not_a_p_value(self):
+        with pytest.raises(CorrelationError, match=r"\[0, 1\]"):
+            correlation.holm([0.2, 1.5])
+
+
+class TestCompareMetricsOptions:
+    @staticmethod
+    def predictions(metric, mos, seed=1):
+        rng = np.random.default_rng(seed)
+        poor_metric = metric + rng.normal(0, 5, metric.size)
+        return {"good": fit_logistic(metric, mos, higher_is_better=True).predict(metric),
+                "poor": fit_logistic(poor_metric, mos, higher_is_better=True).predict(poor_metric),
+                "jitter": metric + rng.normal(0, 0.5, metric.size)}
+
+    def test_holm_adjusts_every_pair_and_decides_from_the_adjusted_p(self, monkeypatch):
+        # three pairs with p = 0.01, 0.04, 0.03: all below 0.05 raw, Holm-adjusted 0.03, 0.06, 0.06
+        p_values = iter([0.01, 0.04, 0.03])
+        monkeypatch.setattr(correlation, "williams_test", lambda *args: (1.0, next(p_values)))
+        metric, mos = synthetic(60, noise=0.3)
+        table = compare_metrics(self.predictions(metric, mos), mos, correction="holm")
+        assert list(table.columns) == ["metric_a", "metric_b", "n", "r_a", "r_b", "r_ab", "t", "p", "p_holm",
+                                       "significant"]
+        np.testing.assert_allclose(table.p, [0.01, 0.04, 0.03])
+        np.testing.assert_allclose(table.p_holm, [0.03, 0.06, 0.06])
+        assert table.significant.tolist() == [True, False, False]
+
+    def test_without_correction_the_table_is_unchanged(self):
+        metric, mos = synthetic(60, noise=0.3)
+        predictions = self.predictions(metric, mos)
+        pd.testing.assert_frame_equal(compare_metrics(predictions, mos, correction=None),
+                                      compare_metrics(predictions, mos))
+
+    def test_bootstrap_interval_of_the_plcc_difference_widens_when_one_metric_misjudges_whole_srcs(self):
+        metric, mos, src = clustered(src_sd=0.0, noise=0.15)
+        rng = np.random.default_rng(10)
+        other = metric + np.repeat(rng.normal(0, 4.0, 12), 6)  # one error per SRC, shared by its 6 PVSs
+        predictions = {"a": fit_logistic(metric, mos, higher_is_better=True).predict(metric),
+                       "b": fit_logistic(other, mos, higher_is_better=True).predict(other)}
+        pvs = compare_metrics(predictions, mos, n_bootstrap=400, seed=3)
+        by_src = compare_metrics(predictions, mos, n_bootstrap=400, seed=3, clusters=src)
+        assert list(pvs.columns[6:9]) == ["r_diff", "r_diff_low", "r_diff_high"]
+        row, src_row = pvs.iloc[0], by_src.iloc[0]
+        assert row.r_diff == pytest.approx(row.r_a - row.r_b)
+        assert row.r_diff_low <= row.r_diff <= row.r_diff_high
+        assert (src_row.r_diff_high - src_row.r_diff_low) > 1.15 * (row.r_diff_high - row.r_diff_low)
+        again = compare_metrics(predictions, mos, n_bootstrap=400, seed=3, clusters=src)
+        pd.testing.assert_frame_equal(again, by_src)
+
+    @pytest.mark.parametrize(("kwargs", "message"), [
+        ({"correction": "bonferroni"}, "unknown correction"),
+        ({"clusters": ["a", "b"] * 15}, "give n_bootstrap > 0"),
+        ({"n_bootstrap": -1}, "must not be negative"),
+    ])
+    def test_rejects_bad_options(self, kwargs, message):
+        metric, mos = synthetic(30, noise=0.3)
+        with pytest.raises(CorrelationError, match=message):
+            compare_metrics(self.predictions(metric, mos), mos, **kwargs)

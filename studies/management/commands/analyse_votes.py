@@ -1,12 +1,12 @@
 """Analyse a long-format votes CSV with one subject model and write the results as CSV."""
 
-import os
 from pathlib import Path
 
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
 from studies import analysis
+from studies.management.output import write_csv_atomically
 
 SCORES_FIRST = ("stimulus", "n_votes", "score", "score_std", "ci95_low", "ci95_high")
 SUBJECTS_FIRST = ("subject", "rejected", "bias", "inconsistency", "reason")
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         try:
             out.mkdir(parents=True, exist_ok=True)
             for name, frame in tables.items():
-                _write_atomically(frame, out / name)
+                write_csv_atomically(frame, out / name)
         except OSError as exc:
             raise CommandError(f"cannot write to {out}: {exc}") from exc
         self.stdout.write(_summary(result, [out / name for name in tables]))
@@ -49,16 +49,6 @@ class Command(BaseCommand):
 def _columns_first(frame: pd.DataFrame, first: tuple[str, ...]) -> pd.DataFrame:
     """Return ``frame`` with the ``first`` columns leading, the others after in their order."""
     return frame[list(first) + [column for column in frame.columns if column not in first]]
-
-
-def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as CSV to a temporary name in the same folder, then rename it to ``path``."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        frame.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _summary(result: analysis.AnalysisResult, paths: list[Path]) -> str:
