@@ -1,8 +1,8 @@
 """The crowd qualification: a visual acuity test and a questionnaire. Django-free.
 
-ITU-T P.910 (10/2023) §6 and P.913 (06/2021) ask for viewers with normal (or
-corrected-to-normal) visual acuity, screened in a lab with a Snellen or
-Landolt chart at a known distance. A crowd participant's viewing distance is
+ITU-T P.910 (10/2023) and P.913 (06/2021) ask for viewers with normal (or
+corrected-to-normal) visual acuity, screened before the session, in a lab
+with a Snellen or Landolt chart at a known distance. A crowd participant's viewing distance is
 unknown, so this test cannot give their acuity in decimal or Snellen terms.
 What it does test is narrower and what a video study needs: that the
 participant, on their own screen and at their own distance, resolves detail

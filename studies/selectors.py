@@ -146,14 +146,15 @@ class StudyCounts:
 
 
 def study_counts(study: Study) -> StudyCounts:
-    """Participants, votes and how far the least-rated test stimulus is from its target."""
+    """Participants, votes and how far the least-rated test stimulus is from its target (consistency
+    repeats not counted: they give no MOS vote)."""
     participants = study.participants.aggregate(
         total=Count("pk"), simulated=Count("pk", filter=Q(is_simulated=True)),
         completed=Count("pk", filter=Q(completed_at__isnull=False)),
     )
     per_stimulus = (
         Stimulus.objects.filter(study=study, role=StimulusRole.TEST)
-        .annotate(n=Count("trials__vote")).values_list("n", flat=True)
+        .annotate(n=Count("trials__vote", filter=Q(trials__repeat=0))).values_list("n", flat=True)
     )
     per_stimulus = list(per_stimulus)
     return StudyCounts(
