@@ -1,9 +1,13 @@
+from django import forms
 from django.contrib import admin
 
+from studies.crowd_ids import crowd_id_hash
 from studies.models import (
     AnalysisJob,
+    BlockedCrowdId,
     DatasetExport,
     Participant,
+    Qualification,
     Stimulus,
     StoredAnalysis,
     Study,
@@ -30,12 +34,12 @@ class StudyAdmin(admin.ModelAdmin):
 class ParticipantAdmin(admin.ModelAdmin):
     list_display = ["anonymous_id", "study", "platform", "is_simulated", "consented_at", "completed_at"]
     list_filter = ["study", "platform", "is_simulated"]
-    readonly_fields = ["token", "assignment_seed", "viewing", "viewing_checked_at"]
+    readonly_fields = ["token", "assignment_seed", "viewing", "viewing_checked_at", "qualification"]
 
 
 @admin.register(Trial)
 class TrialAdmin(admin.ModelAdmin):
-    list_display = ["participant", "position", "stimulus"]
+    list_display = ["participant", "position", "stimulus", "repeat"]
     list_filter = ["participant__study"]
 
 
@@ -55,3 +59,39 @@ class StoredAnalysisAdmin(admin.ModelAdmin):
 @admin.register(AnalysisJob, DatasetExport)
 class StudyJobAdmin(admin.ModelAdmin):
     list_display = ["study", "status", "queued_at", "started_at", "finished_at", "message"]
+
+
+class BlockedCrowdIdForm(forms.ModelForm):
+    """Takes the crowd id itself and stores only its keyed hash (``studies.crowd_ids``)."""
+
+    crowd_id = forms.CharField(max_length=200, help_text="The Prolific or MTurk id; it is hashed, never stored.")
+
+    class Meta:
+        model = BlockedCrowdId
+        fields = ["platform", "reason"]
+
+    def save(self, commit=True):
+        self.instance.id_hash = crowd_id_hash(self.cleaned_data["platform"], self.cleaned_data["crowd_id"])
+        return super().save(commit=commit)
+
+
+@admin.register(BlockedCrowdId)
+class BlockedCrowdIdAdmin(admin.ModelAdmin):
+    list_display = ["platform", "id_hash", "reason", "created_at"]
+    list_filter = ["platform"]
+    search_fields = ["reason"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:  # adding: from a crowd id
+            kwargs["form"] = BlockedCrowdIdForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["platform", "id_hash", "created_at"] if obj is not None else []
+
+
+@admin.register(Qualification)
+class QualificationAdmin(admin.ModelAdmin):
+    list_display = ["platform", "id_hash", "passed", "tested_at"]
+    list_filter = ["platform", "passed"]
+    readonly_fields = ["platform", "id_hash", "passed", "acuity", "questionnaire", "tested_at"]

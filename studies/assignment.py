@@ -86,3 +86,32 @@ def insert_at_random(order: list[int], item: int, group_of: Mapping[int, Hashabl
     ] or list(range(len(order) + 1))
     place = places[rng.integers(len(places))]
     return order[:place] + [item] + order[place:]
+
+
+def add_repeats(order: list[int], candidates: Sequence[int], k: int, group_of: Mapping[int, Hashable],
+                rng: np.random.Generator, previous: Hashable = None) -> list[int]:
+    """Show ``k`` of ``candidates`` (stimulus ids in ``order``) a second time, each at a random place
+    never next to its first showing and, where possible, between trials of other SRCs (as
+    ``insert_at_random``); return the longer order (a repeated id appears twice, the second time
+    being the repeat). ``k == 0`` returns ``order`` as is and draws nothing from ``rng``.
+
+    Raises ``AssignmentError`` when ``k`` exceeds the candidates or no such place exists.
+    """
+    if k == 0:
+        return order
+    if not 0 < k <= len(candidates):
+        raise AssignmentError(f"cannot repeat {k} of {len(candidates)} test stimuli")
+    chosen = [int(i) for i in rng.choice(np.array(candidates), size=k, replace=False)]
+    for item in chosen:
+        first = order.index(item)
+        # Inserting at place i puts the repeat between order[i-1] and order[i]: next to the first
+        # showing at i == first and i == first + 1.
+        places = [i for i in range(len(order) + 1) if i not in (first, first + 1)]
+        if not places:
+            raise AssignmentError("a playlist of one trial cannot repeat it apart from itself")
+        group = group_of[item]
+        before = [previous] + [group_of[i] for i in order]
+        apart = [i for i in places if before[i] != group and (i == len(order) or group_of[order[i]] != group)]
+        pick = (apart or places)[rng.integers(len(apart or places))]
+        order = order[:pick] + [item] + order[pick:]
+    return order

@@ -31,6 +31,14 @@ from studies.analysis import REGISTRY, to_sureal_dataset
 from studies.jobs import send_on_commit
 from studies.models import AcrScore, DatasetExport, Stimulus, StimulusRole, Study
 from studies.results import DEFAULT_MODEL, StudyAnalysis, study_analysis
+from studies.screening import (
+    CONSISTENCY_MAX_FRACTION,
+    STRAIGHT_LINE_MIN,
+    WATCH_LONG_EXTRA_SECONDS,
+    WATCH_LONG_SHARE,
+    WATCH_SHORT_FRACTION,
+)
+from studies.selectors import study_questionnaire
 from studies.versions import software_versions
 
 EXPORT_TASK = "studies.export"
@@ -107,6 +115,11 @@ def _dataset_card(analysis: StudyAnalysis, media: bool) -> str:
         "training": study.stimuli.filter(role=StimulusRole.TRAINING).count(),
         "viewing": _viewing_summary(participants), "versions": software_versions(),
         "media": media, "exported_at": timezone.now().isoformat(timespec="seconds"),
+        "questionnaire": study_questionnaire(study),
+        "flagged": int((participants["flags"].fillna("") != "").sum()) if "flags" in participants else 0,
+        "screening": {"straight_line_min": STRAIGHT_LINE_MIN, "watch_short": f"{WATCH_SHORT_FRACTION:.0%}",
+                      "watch_long_extra": f"{WATCH_LONG_EXTRA_SECONDS:g}",
+                      "watch_long_share": f"{WATCH_LONG_SHARE:.0%}", "consistency": f"{CONSISTENCY_MAX_FRACTION:.1%}"},
     })
 
 

@@ -578,4 +578,8 @@ def scratch_study_build(*, name: str, clips: list[Path], frames: int = SCRATCH_F
             _code_in_process(pvs)
     rated = Pvs.objects.filter(source__in=sources, hrc__in=hrcs).select_related("source")
     progress(f"{len(sources)} SRCs ({frames} frames) x {len(hrcs)} x264 HRCs coded")
-    return services.study_create(name=name, pvs=rated, votes_per_pvs=15, seed=seed)
+    study = services.study_create(name=name, pvs=rated, votes_per_pvs=15, seed=seed)
+    # The load is the rating traffic: its crowd participants skip the one-off qualification stage.
+    study.qualification_required = False
+    study.save(update_fields=["qualification_required"])
+    return study

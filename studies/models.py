@@ -8,10 +8,12 @@ answers one trial and is stored once.
 """
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from qa_platform.core.models import Job, Pvs, Source
 from studies.dimensions import parse_dimensions
+from studies.qualification import QualificationError, default_questionnaire, parse_questionnaire
 
 
 class Method(models.TextChoices):
@@ -36,6 +38,14 @@ class PairDesign(models.TextChoices):
     ACTIVE = "active", "active sampling (ASAP: the pair of most expected information next)"
     RANDOM = "random", "a balanced random draw of pairs"
     FULL = "full", "every pair of every SRC"
+
+
+def validate_questionnaire(value) -> None:
+    """A study's questionnaire must be [{key, question, choices}] (``studies.qualification``)."""
+    try:
+        parse_questionnaire(value)
+    except QualificationError as error:
+        raise ValidationError(str(error)) from error
 
 
 def default_dimensions() -> list[dict]:
@@ -106,6 +116,28 @@ class Study(models.Model):
     is_open = models.BooleanField(default=True)
     max_participants = models.PositiveIntegerField(
         null=True, blank=True, help_text="People who may join (simulated observers not counted); empty: no cap.")
+    screening_excludes = models.BooleanField(
+        default=False,
+        help_text="Also exclude from MOS the participants flagged by the other screening rules "
+                  "(straight-lining, watch times, consistency; studies.screening). Gold failures beyond "
+                  "gold_max_failures always exclude; the other flags are shown on the analysis page either way.",
+    )
+    qualification_required = models.BooleanField(
+        default=True,
+        help_text="Crowd participants (Prolific, MTurk) pass the qualification (visual acuity test and "
+                  "questionnaire, once per crowd id) before the viewing check. Lab participants skip it: "
+                  "the lab screens vision in person (P.910).",
+    )
+    questionnaire = models.JSONField(
+        default=default_questionnaire, blank=True, validators=[validate_questionnaire],
+        help_text="Asked once per crowd id with the qualification: [{key, question, choices}] "
+                  "(studies.qualification); reported in aggregate only.",
+    )
+    consistency_repeats = models.PositiveIntegerField(
+        default=0, help_text="Test PVSs each participant sees a second time (never next to the first showing) "
+                             "to measure their consistency; the second votes are not in the MOS.")
+    allow_phones = models.BooleanField(
+        default=False, help_text="Let participants on a phone take part (the viewing check refuses phones otherwise).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -206,6 +238,9 @@ class Participant(models.Model):
                   "pixel ratio, estimated zoom, user agent.",
     )
     viewing_checked_at = models.DateTimeField(null=True, blank=True)
+    qualification = models.ForeignKey(
+        "Qualification", on_delete=models.SET_NULL, null=True, blank=True, related_name="participants",
+        help_text="The crowd id's qualification this participation went through (or reused).")
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -224,6 +259,44 @@ class Participant(models.Model):
     def anonymous_id(self) -> str:
         """The name used in analyses and exports (no external id in it)."""
         return f"{'sim' if self.is_simulated else 'P'}{self.pk:03d}"
+
+
+class BlockedCrowdId(models.Model):
+    """A crowd id that may join no study: stored as ``studies.crowd_ids.crowd_id_hash`` (an HMAC keyed
+    by a secret derived from ``SECRET_KEY``), never as the id itself."""
+
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    id_hash = models.CharField(max_length=64, help_text="HMAC-SHA256 of the crowd id (hex); not the id.")
+    reason = models.TextField(help_text="Why, for the researchers; never shown to the participant.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["platform", "id_hash"], name="one_block_per_crowd_id")]
+
+    def __str__(self):
+        return f"{self.platform} {self.id_hash[:12]}…"
+
+
+class Qualification(models.Model):
+    """A crowd id's qualification (``studies.qualification``): the visual acuity test, scored on the
+    server, and the questionnaire answers; taken once and reused by every study. Keyed by the id's
+    hash, like the block list."""
+
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    id_hash = models.CharField(max_length=64, help_text="HMAC-SHA256 of the crowd id (hex); not the id.")
+    passed = models.BooleanField()
+    acuity = models.JSONField(default=dict, blank=True,
+                              help_text="Per optotype size: stroke width (device px), shown, correct; the rule.")
+    questionnaire = models.JSONField(default=dict, blank=True, help_text="Answers by question key.")
+    tested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-tested_at"]
+        constraints = [models.UniqueConstraint(fields=["platform", "id_hash"], name="one_qualification_per_crowd_id")]
+
+    def __str__(self):
+        return f"{self.platform} {self.id_hash[:12]}…: {'passed' if self.passed else 'failed'}"
 
 
 class Trial(models.Model):

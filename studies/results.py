@@ -18,6 +18,8 @@ from studies.correlation import (
     correlation_table,
     fit_logistic,
 )
+from studies import screening
+from studies.methods import get_method
 from studies.models import Participant, Stimulus, StimulusRole, Study
 from studies.selectors import gold_failures, gold_rejections, votes_frame
 
@@ -55,24 +57,40 @@ def study_analysis(study: Study, *, model: str = DEFAULT_MODEL, ci: str = "t",
     """Analyse the study's test votes with ``model`` (``studies.analysis.MODELS``).
 
     Participants who failed more gold trials than the study allows are
-    rejected before the model runs. Raises ``NoVotesError`` when there are no
-    votes and ``VotesError`` for votes the model cannot use.
+    rejected before the model runs, and, when ``study.screening_excludes``,
+    those flagged by the other screening rules (``screening_flags``).
+    Consistency repeats are screened, never averaged into the MOS. Raises
+    ``NoVotesError`` when there are no votes and ``VotesError`` for votes the
+    model cannot use.
     """
     votes = votes_frame(study, include_simulated=include_simulated)
     if votes.empty:
         raise NoVotesError(f"study {study.name!r} has no votes yet"
                            + ("" if include_simulated else " from people (simulated ones left out)"))
-    result = analyse(votes, model=model, ci=ci,
-                     extra_rejected=gold_rejections(study, include_simulated=include_simulated))
+    rejected = gold_rejections(study, include_simulated=include_simulated)
+    flags = screening_flags(study, include_simulated=include_simulated)
+    if study.screening_excludes:
+        rejected.update({subject: screening.describe(found) for subject, found in flags.items()
+                         if subject not in rejected})
+    result = analyse(votes, model=model, ci=ci, extra_rejected=rejected)
     rejected = result.subjects.loc[result.subjects["rejected"], "subject"]
     differential = dmos(votes, ci=ci, rejected=rejected)
     return StudyAnalysis(
         study=study, result=result, votes=votes,
         pvs=pvs_table(study, result.scores, differential),
-        participants=participant_table(study, result.subjects, include_simulated),
+        participants=participant_table(study, result.subjects, include_simulated, flags=flags),
         simulated=int(votes.drop_duplicates("subject")["simulated"].sum()),
         include_simulated=include_simulated,
     )
+
+
+def screening_flags(study: Study, *, include_simulated: bool = True) -> dict[str, list[screening.Flag]]:
+    """Every screening rule's flags per participant (``studies.screening.screen``) on the study's
+    test votes, consistency repeats included, and its gold failures."""
+    votes = votes_frame(study, include_simulated=include_simulated, include_repeats=True)
+    values = get_method(study.method).values
+    return screening.screen(votes, gold_failures=gold_failures(study, include_simulated=include_simulated),
+                            max_gold_failures=study.gold_max_failures, scale_range=max(values) - min(values))
 
 
 def _stimulus_rows(study: Study) -> pd.DataFrame:
@@ -116,16 +134,24 @@ def pvs_table(study: Study, scores: pd.DataFrame, differential: pd.DataFrame) ->
     return pd.concat([table.reset_index(drop=True), metrics], axis=1).sort_values(["src", "codec", "kbps"])
 
 
-def participant_table(study: Study, subjects: pd.DataFrame, include_simulated: bool) -> pd.DataFrame:
+def participant_table(study: Study, subjects: pd.DataFrame, include_simulated: bool,
+                      flags: dict[str, list[screening.Flag]] | None = None) -> pd.DataFrame:
     """One row per participant: subject (anonymous id), platform, simulated,
-    completed, votes, gold_failures, rejected, reason, bias, inconsistency,
+    completed, votes, gold_failures, rejected, reason, flags (every screening
+    rule's finding as one line, ``studies.screening``; empty: none),
+    consistency (mean absolute difference of repeated votes, scale points;
+    empty without repeats), bias, inconsistency,
     device_pixel_ratio, window and screen (CSS px), framed (shown inside a
     crowd platform's frame), zoom_estimate (empty when framed: not measurable
-    there), median_watch_seconds."""
+    there), refresh_hz (measured), device_class, median_watch_seconds."""
     participants = Participant.objects.filter(study=study)
     if not include_simulated:
         participants = participants.filter(is_simulated=False)
     failures = gold_failures(study, include_simulated=include_simulated)
+    if flags is None:
+        flags = screening_flags(study, include_simulated=include_simulated)
+    consistency = screening.consistency(votes_frame(study, include_simulated=include_simulated,
+                                                    include_repeats=True))
     fitted = subjects.set_index("subject")
     rows = []
     for p in participants.prefetch_related("trials__vote"):
@@ -138,6 +164,8 @@ def participant_table(study: Study, subjects: pd.DataFrame, include_simulated: b
             "gold_failures": len(failures.get(p.anonymous_id, [])),
             "rejected": bool(row["rejected"]) if row is not None else False,
             "reason": row["reason"] if row is not None else "no test votes yet",
+            "flags": screening.describe(flags.get(p.anonymous_id, [])),
+            "consistency": float(consistency[p.anonymous_id]) if p.anonymous_id in consistency.index else np.nan,
             "bias": row["bias"] if row is not None else np.nan,
             "inconsistency": row["inconsistency"] if row is not None else np.nan,
             "device_pixel_ratio": p.viewing.get("device_pixel_ratio"),
@@ -145,6 +173,8 @@ def participant_table(study: Study, subjects: pd.DataFrame, include_simulated: b
             "screen": f"{p.viewing['screen_width']:.0f}x{p.viewing['screen_height']:.0f}" if p.viewing else "",
             "framed": bool(p.viewing.get("framed")),
             "zoom_estimate": p.viewing.get("zoom_estimate"),
+            "refresh_hz": p.viewing.get("refresh_hz"),
+            "device_class": p.viewing.get("device_class", ""),
             "median_watch_seconds": float(np.median(watch)) if watch else np.nan,
         })
     return pd.DataFrame(rows)

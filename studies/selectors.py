@@ -6,11 +6,13 @@ from django.db.models import Count, Q
 
 from qa_platform.core.models import Pvs
 from studies.methods import get_method
-from studies.models import Method, PairDesign, Participant, Stimulus, StimulusRole, Study, Trial, Vote
+from studies.models import Method, PairDesign, Participant, Qualification, Stimulus, StimulusRole, Study, Trial, Vote
+from studies.qualification import questionnaire_counts
+from studies.screening import gold_flags
 
 VOTE_COLUMNS = [
     "subject", "stimulus", "reference", "vote", "repetition", "is_reference", "hrc", "simulated",
-    "pvs_id", "watch_seconds", "stall_count", "replays", "voted_at",
+    "pvs_id", "watch_seconds", "stall_count", "stall_seconds", "replays", "video_seconds", "voted_at",
 ]
 
 
@@ -21,6 +23,15 @@ def next_trial(participant: Participant) -> Trial | None:
         .select_related("stimulus__source")
         .order_by("position").first()
     )
+
+
+def participant_by_anonymous_id(study: Study, anonymous_id: str) -> Participant | None:
+    """The participant of ``study`` named ``anonymous_id`` (``P007``, ``sim012``), or None."""
+    prefix = "sim" if anonymous_id.startswith("sim") else "P"
+    number = anonymous_id[len(prefix):]
+    if not number.isdigit():
+        return None
+    return study.participants.filter(pk=int(number), is_simulated=prefix == "sim").first()
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,12 @@ def study_video_size(study: Study) -> int:
     return max(s.source.size for s in study.stimuli.select_related("source"))
 
 
+def study_video_fps(study: Study) -> float | None:
+    """The highest frame rate of the study's videos, frames per second (None: no stimulus)."""
+    rates = [float(s.source.fps) for s in study.stimuli.select_related("source")]
+    return max(rates, default=None)
+
+
 def participants_needed(study: Study) -> int:
     """Participants who give every PVS ``votes_per_pvs`` votes (each rates
     ``trials_per_participant`` PVSs and every hidden reference)."""
@@ -66,15 +83,18 @@ def _votes(study: Study, role: str, include_simulated: bool):
     return votes.select_related("trial__participant", "trial__stimulus__source", "trial__stimulus__pvs__hrc")
 
 
-def votes_frame(study: Study, *, include_simulated: bool = True) -> pd.DataFrame:
+def votes_frame(study: Study, *, include_simulated: bool = True, include_repeats: bool = False) -> pd.DataFrame:
     """The study's test votes in long format, one row per vote.
 
     Columns: ``subject`` (anonymous id), ``stimulus`` (``SRC/HRC`` or
-    ``SRC/REF``), ``reference`` (SRC name), ``vote`` (1..5), ``repetition`` (0),
-    ``is_reference`` (1 for a hidden reference), ``hrc`` (label, ``REF`` for
-    a hidden reference), ``simulated``, ``pvs_id``
-    (None for references), ``watch_seconds``, ``stall_count``, ``replays``,
-    ``voted_at``. Training and trap votes are not included.
+    ``SRC/REF``), ``reference`` (SRC name), ``vote`` (1..5), ``repetition``
+    (``Trial.repeat``: 0, or 1 for a consistency repeat), ``is_reference``
+    (1 for a hidden reference), ``hrc`` (label, ``REF`` for a hidden
+    reference), ``simulated``, ``pvs_id`` (None for references),
+    ``watch_seconds``, ``stall_count``, ``stall_seconds``, ``replays``,
+    ``video_seconds`` (the clip's duration, s), ``voted_at``. Training and
+    trap votes are not included; consistency repeats only with
+    ``include_repeats`` (they are for screening, never for the MOS).
     """
     rows = [
         {
@@ -82,17 +102,20 @@ def votes_frame(study: Study, *, include_simulated: bool = True) -> pd.DataFrame
             "stimulus": v.trial.stimulus.label,
             "reference": v.trial.stimulus.source.name,
             "vote": v.score,
-            "repetition": 0,
+            "repetition": v.trial.repeat,
             "is_reference": int(v.trial.stimulus.is_reference),
             "hrc": v.trial.stimulus.pvs.hrc.label if v.trial.stimulus.pvs_id else "REF",
             "simulated": v.trial.participant.is_simulated,
             "pvs_id": v.trial.stimulus.pvs_id,
             "watch_seconds": v.watch_seconds,
             "stall_count": v.stall_count,
+            "stall_seconds": v.stall_seconds,
             "replays": v.replays,
+            "video_seconds": v.trial.stimulus.source.duration_seconds,
             "voted_at": v.created_at.isoformat(),
         }
         for v in _votes(study, StimulusRole.TEST, include_simulated)
+        if include_repeats or v.trial.repeat == 0
     ]
     return pd.DataFrame(rows, columns=VOTE_COLUMNS)
 
@@ -114,11 +137,16 @@ def gold_failures(study: Study, *, include_simulated: bool = True) -> dict[str, 
 
 def gold_rejections(study: Study, *, include_simulated: bool = True) -> dict[str, str]:
     """Participants rejected for failing more gold trials than ``study.gold_max_failures``, with why."""
-    return {
-        subject: f"failed {len(reasons)} gold trial(s) (limit {study.gold_max_failures}): " + "; ".join(reasons)
-        for subject, reasons in gold_failures(study, include_simulated=include_simulated).items()
-        if len(reasons) > study.gold_max_failures
-    }
+    return gold_flags(gold_failures(study, include_simulated=include_simulated), max_failures=study.gold_max_failures)
+
+
+def study_questionnaire(study: Study) -> list[dict]:
+    """The questionnaire answers of the study's participants in aggregate: per question of the
+    study's questionnaire, the count of each answer (``studies.qualification.questionnaire_counts``);
+    a crowd id counts once however many of its participations there are. No per-person rows."""
+    answered = Qualification.objects.filter(participants__study=study).distinct().values_list(
+        "questionnaire", flat=True)
+    return questionnaire_counts(study.questionnaire or [], list(answered))
 
 
 @dataclass(frozen=True)
@@ -133,14 +161,15 @@ class StudyCounts:
 
 
 def study_counts(study: Study) -> StudyCounts:
-    """Participants, votes and how far the least-rated test stimulus is from its target."""
+    """Participants, votes and how far the least-rated test stimulus is from its target (consistency
+    repeats not counted: they give no MOS vote)."""
     participants = study.participants.aggregate(
         total=Count("pk"), simulated=Count("pk", filter=Q(is_simulated=True)),
         completed=Count("pk", filter=Q(completed_at__isnull=False)),
     )
     per_stimulus = (
         Stimulus.objects.filter(study=study, role=StimulusRole.TEST)
-        .annotate(n=Count("trials__vote")).values_list("n", flat=True)
+        .annotate(n=Count("trials__vote", filter=Q(trials__repeat=0))).values_list("n", flat=True)
     )
     per_stimulus = list(per_stimulus)
     return StudyCounts(

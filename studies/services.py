@@ -18,6 +18,7 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import get_metric
@@ -26,26 +27,31 @@ from studies.active_sampling import expected_information_gain, posterior
 from studies.analysis_store import analyses_schedule
 from studies.assignment import (
     AssignmentError,
+    add_repeats,
     draw_balanced,
     insert_at_random,
     order_without_repeats,
 )
-from studies.methods import FIRST, SECOND, get_method
 from studies import design
+from studies.crowd_ids import crowd_id_hash
 from studies.dimensions import DimensionError, parse_dimensions
+from studies.methods import FIRST, SECOND, get_method
 from studies.models import (
+    BlockedCrowdId,
     Method,
     PairDesign,
     Presentation,
     Participant,
     Platform,
+    Qualification,
     Stimulus,
     StimulusRole,
     Study,
     Trial,
     Vote,
 )
-from studies.selectors import next_trial, study_video_size
+from studies.qualification import QualificationError, acuity_key, acuity_score, questionnaire_answers
+from studies.selectors import next_trial, study_video_fps, study_video_size
 from studies.simulation import (
     Observer,
     ObserverModel,
@@ -56,7 +62,7 @@ from studies.simulation import (
     simulate_pair_choice,
     simulate_vote,
 )
-from studies.viewing import viewing_problems
+from studies.viewing import device_class, viewing_problems
 
 ABANDONED_AFTER = timedelta(hours=2)
 
@@ -178,6 +184,7 @@ def _playlist(study: Study, rng: np.random.Generator) -> list[tuple[int, Stimulu
     taken = Counter(Trial.objects.filter(live, stimulus__in=rated).values_list("stimulus_id", flat=True))
     drawn = draw_balanced({pk: taken[pk] for pk in rated}, k, rng) + [pk for pk in test if test[pk].is_reference]
     order = order_without_repeats([(pk, test[pk].source_id) for pk in drawn], rng, previous)
+    order = _with_repeats(study, test, drawn, order, rng, previous)
     for pk in traps:
         order = insert_at_random(order, pk, {i: stimuli[i].source_id for i in stimuli}, rng, previous)
     playlist = training + [stimuli[pk] for pk in order]
@@ -241,6 +248,15 @@ def _active_next(participant: Participant, trials: list[Trial], answered: Trial)
     return True
 
 
+def _with_repeats(study: Study, test: dict[int, Stimulus], drawn: list[int], order: list[int],
+                  rng: np.random.Generator, previous) -> list[int]:
+    """``order`` with ``study.consistency_repeats`` of its drawn PVSs (never a hidden reference) shown a
+    second time, never next to their first showing (``studies.assignment.add_repeats``)."""
+    candidates = [pk for pk in drawn if not test[pk].is_reference]
+    return add_repeats(order, candidates, study.consistency_repeats, {pk: s.source_id for pk, s in test.items()},
+                       rng, previous)
+
+
 def participant_join(*, study: Study, platform: str = Platform.LAB, external_id: str | None = None,
                      external_study_id: str = "", external_session_id: str = "", submit_to: str = "",
                      assignment_seed: int | None = None) -> tuple[Participant, bool]:
@@ -250,7 +266,9 @@ def participant_join(*, study: Study, platform: str = Platform.LAB, external_id:
     from the study's seed) and stored with it. ``submit_to``: MTurk's server for
     the finished HIT, an origin the caller checked (``studies.crowd``). Raises
     ``StudyError`` when the study is closed or a new person would pass
-    ``study.max_participants``."""
+    ``study.max_participants``, and ``CrowdIdBlocked`` for a crowd id on the block list."""
+    if crowd_id_blocked(platform=platform, external_id=external_id):
+        raise CrowdIdBlocked("you cannot take part in this study")
     if external_id:
         existing = Participant.objects.filter(study=study, platform=platform, external_id=external_id).first()
         if existing is not None:
@@ -269,13 +287,24 @@ def participant_join(*, study: Study, platform: str = Platform.LAB, external_id:
             )
             playlist = _playlist(study, np.random.default_rng(assignment_seed))
             Trial.objects.bulk_create(
-                Trial(participant=participant, stimulus=s, position=i, swapped=swapped) for i, s, swapped in playlist
+                Trial(participant=participant, stimulus=s, position=i, swapped=swapped, repeat=r)
+                for (i, s, swapped), r in zip(playlist, _repeat_numbers([s for _, s, _ in playlist]))
             )
     except IntegrityError:  # the same external id joined at the same moment
         return Participant.objects.get(study=study, platform=platform, external_id=external_id), False
     except AssignmentError as error:
         raise StudyError(str(error)) from error
     return participant, True
+
+
+def _repeat_numbers(playlist: Sequence[Stimulus]) -> list[int]:
+    """Per trial, 0 for a stimulus's first showing in the playlist and 1 for its repeat."""
+    seen: set[int] = set()
+    numbers = []
+    for stimulus in playlist:
+        numbers.append(int(stimulus.pk in seen))
+        seen.add(stimulus.pk)
+    return numbers
 
 
 def participant_record_assignment(*, participant: Participant, external_session_id: str,
@@ -319,15 +348,137 @@ def participant_consent(*, participant: Participant) -> Participant:
     return participant
 
 
+class CrowdIdBlocked(StudyError):
+    """The crowd id is on the block list; the message tells the participant nothing more."""
+
+
+CROWD_PLATFORMS = (Platform.PROLIFIC, Platform.MTURK)
+
+
+def crowd_id_blocked(*, platform: str, external_id: str | None) -> bool:
+    """Whether this crowd id is on the block list (False for lab and simulated participants)."""
+    if platform not in CROWD_PLATFORMS or not external_id:
+        return False
+    return BlockedCrowdId.objects.filter(platform=platform, id_hash=crowd_id_hash(platform, external_id)).exists()
+
+
+def participant_block(*, participant: Participant, reason: str) -> BlockedCrowdId:
+    """Put the participant's crowd id on the block list (its hash, ``studies.crowd_ids``), for every
+    study; blocking twice keeps the first row. Raises ``StudyError`` for a participant without a
+    crowd id (lab, simulated, or purged after payment) or an empty reason."""
+    if participant.platform not in CROWD_PLATFORMS or not participant.external_id:
+        raise StudyError(f"{participant.anonymous_id} has no crowd id to block (lab, simulated, or purged)")
+    if not reason.strip():
+        raise StudyError("say why the participant is blocked (--reason)")
+    row, _ = BlockedCrowdId.objects.get_or_create(
+        platform=participant.platform, id_hash=crowd_id_hash(participant.platform, participant.external_id),
+        defaults={"reason": reason.strip()})
+    return row
+
+
+def qualification_due(participant: Participant) -> bool:
+    """Whether the participant must take the qualification now: a crowd participant of a study that
+    requires it, whose crowd id has none yet. Links the crowd id's existing qualification (taken in
+    another study) to the participant on the way."""
+    if (not participant.study.qualification_required or participant.platform not in CROWD_PLATFORMS
+            or not participant.external_id):
+        return False
+    if participant.qualification_id is None:
+        found = Qualification.objects.filter(
+            platform=participant.platform,
+            id_hash=crowd_id_hash(participant.platform, participant.external_id)).first()
+        if found is None:
+            return True
+        participant.qualification = found
+        participant.save(update_fields=["qualification"])
+    return False
+
+
+def qualification_failed(participant: Participant) -> bool:
+    """Whether the participant's crowd id took the qualification and did not pass (it may not go on)."""
+    return (participant.study.qualification_required and participant.qualification is not None
+            and not participant.qualification.passed)
+
+
+def participant_gate(participant: Participant) -> str | None:
+    """What stands before the participant's trials: ``blocked`` (crowd id on the block list),
+    ``qualification`` (due), ``not-qualified`` (taken and failed), or None."""
+    if crowd_id_blocked(platform=participant.platform, external_id=participant.external_id):
+        return "blocked"
+    if qualification_due(participant):
+        return "qualification"
+    if qualification_failed(participant):
+        return "not-qualified"
+    return None
+
+
+def _acuity_secret() -> bytes:
+    return salted_hmac("faceqa.studies.acuity", "key", algorithm="sha256").digest()
+
+
+def participant_acuity_key(participant: Participant) -> list[dict]:
+    """The acuity test's optotypes and answers for this participant (``studies.qualification``); server side only."""
+    return acuity_key(_acuity_secret(), str(participant.token))
+
+
+def qualification_submit(*, participant: Participant, acuity: list, questionnaire: dict,
+                         device_pixel_ratio: float | None = None) -> Qualification:
+    """Score the acuity answers against the participant's key, check the questionnaire answers
+    against the study's questions, and store the crowd id's qualification (once: a crowd id that
+    has one gets it back unchanged, so a failed test cannot be retaken under another study).
+    Raises ``StudyError`` when no qualification is due or the answers cannot be read."""
+    if not qualification_due(participant):
+        if participant.qualification is not None:
+            return participant.qualification
+        raise StudyError("this participation needs no qualification")
+    try:
+        result = acuity_score(participant_acuity_key(participant), acuity)
+        answers = questionnaire_answers(participant.study.questionnaire, questionnaire)
+    except QualificationError as error:
+        raise StudyError(str(error)) from error
+    if device_pixel_ratio is not None:
+        result["device_pixel_ratio"] = float(device_pixel_ratio)
+    try:
+        with transaction.atomic():
+            qualification = Qualification.objects.create(
+                platform=participant.platform, id_hash=crowd_id_hash(participant.platform, participant.external_id),
+                passed=result["passed"], acuity=result, questionnaire=answers)
+    except IntegrityError:  # the same crowd id submitted at the same moment
+        qualification = Qualification.objects.get(
+            platform=participant.platform, id_hash=crowd_id_hash(participant.platform, participant.external_id))
+    participant.qualification = qualification
+    participant.save(update_fields=["qualification"])
+    return qualification
+
+
 def _zoom_estimate(value) -> float | None:
     """None: not measured (a page in a crowd platform's frame cannot compare its width with the browser window's)."""
     return None if value is None else float(value)
+
+
+def _refresh_hz(value) -> float | None:
+    """None: not measured. A display runs at 1..1000 Hz."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not 1.0 <= float(value) <= 1000.0:
+        raise ValueError(f"refresh_hz {value!r} is not a rate from 1 to 1000 Hz")
+    return float(value)
+
+
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not true or false")
+    return value
 
 
 VIEWING_FIELDS = {
     "screen_width": float, "screen_height": float, "window_width": float, "window_height": float,
     "device_pixel_ratio": float, "zoom_estimate": _zoom_estimate, "user_agent": str,
 }
+# Measured by the viewing page since the display checks; optional (None or false when absent), so a
+# client that sends only VIEWING_FIELDS is judged on size and zoom alone. refresh_hz: 1 / the median
+# requestAnimationFrame interval over about a second; pointer_coarse: CSS (pointer: coarse).
+DISPLAY_FIELDS = {"refresh_hz": _refresh_hz, "pointer_coarse": _flag}
 
 
 def participant_record_viewing(*, participant: Participant, viewing: dict) -> list[str]:
@@ -336,15 +487,24 @@ def participant_record_viewing(*, participant: Participant, viewing: dict) -> li
     viewing: screen and window sizes in CSS px, the device pixel ratio, the
     zoom estimate (None when not measured) and the user agent, and ``framed``
     (true when the page ran in a frame, e.g. MTurk's; default false; unknown
-    keys are dropped). The check
+    keys are dropped), and the display checks' ``refresh_hz`` (Hz, None: not
+    measured) and ``pointer_coarse`` (``DISPLAY_FIELDS``); the device class
+    (phone, tablet, desktop) is derived and stored with them. The check
     passes, and ``viewing_checked_at`` is set, only when the window holds the
-    study's largest video at native size (``studies.viewing``). Raises
+    study's largest video at native size, the display refreshes at least as
+    often as the videos' frame rate, and it is not a phone unless the study
+    allows phones (``studies.viewing``). Raises
     ``StudyError`` for a missing or malformed value.
     """
     try:
         cleaned = {key: cast(viewing[key]) for key, cast in VIEWING_FIELDS.items()}
         cleaned["framed"] = viewing.get("framed") is True
-        problems = viewing_problems(cleaned, study_video_size(participant.study))
+        cleaned["refresh_hz"] = _refresh_hz(viewing.get("refresh_hz"))
+        cleaned["pointer_coarse"] = _flag(viewing.get("pointer_coarse", False))
+        cleaned["device_class"] = device_class(cleaned)
+        study = participant.study
+        problems = viewing_problems(cleaned, study_video_size(study), video_fps=study_video_fps(study),
+                                    allow_phones=study.allow_phones)
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
         raise StudyError(f"viewing conditions incomplete or malformed: {error!r}") from error
     participant.viewing = cleaned

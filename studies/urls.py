@@ -6,6 +6,7 @@ app_name = "studies"
 urlpatterns = [
     path("study/<slug:name>/", participant.landing_view, name="landing"),
     path("session/<uuid:token>/", participant.session_view, name="session"),
+    path("session/<uuid:token>/qualification/", participant.qualification_view, name="qualification"),
     path("session/<uuid:token>/viewing/", participant.viewing_view, name="viewing"),
     path("session/<uuid:token>/vote/", participant.vote_view, name="vote"),
     path("session/<uuid:token>/video/<int:position>-<int:slot>.mp4", participant.video_view, name="video"),

@@ -10,20 +10,54 @@ ExternalQuestion) cannot estimate it so: its inner width is the frame's, not
 the window's; its zoom estimate is None and only the size is checked (the
 device pixel ratio, which follows the zoom in Chromium and Firefox, still
 sizes the video natively).
+
+Display checks: a display that refreshes less often than the video's frame
+rate cannot show every frame, so frames are dropped and motion judged on a
+different video; the page measures the refresh rate as 1 / the median
+requestAnimationFrame interval over about a second (the median ignores the
+odd late frame; a browser throttling a hidden tab measures low, and the
+participant is asked to keep the tab in front). Phones are refused unless the
+study allows them: their screens are too small to hold the video and the
+scale at native size with room to spare, and P.910's viewing conditions are
+those of a monitor at a desk. The device class comes from the user agent
+(Mozilla's advice: "Mobi" marks a phone; iPad, "Tablet" or Android without
+"Mobile" a tablet), then from a coarse pointer (a touch screen) with the
+screen's shorter side under ``PHONE_MAX_SHORT_SIDE`` CSS px.
 """
 
 ZOOM_TOLERANCE = 0.1
+# A 60 Hz display measures 58..62 Hz by requestAnimationFrame: 5 % is timer jitter, not a slow display.
+REFRESH_TOLERANCE = 0.05
+# Phones are at most about 480 CSS px on their shorter side; tablets start near 600 (Android's sw600dp).
+PHONE_MAX_SHORT_SIDE = 600
+DEVICE_CLASSES = ("phone", "tablet", "desktop")
+
+
+def device_class(viewing: dict) -> str:
+    """``phone``, ``tablet`` or ``desktop`` from the user agent, the pointer and the screen size (CSS px)."""
+    agent = viewing.get("user_agent") or ""
+    if "iPad" in agent or "Tablet" in agent or ("Android" in agent and "Mobile" not in agent):
+        return "tablet"
+    if "Mobi" in agent:
+        return "phone"
+    if viewing.get("pointer_coarse"):
+        short = min(viewing["screen_width"], viewing["screen_height"])
+        return "phone" if short < PHONE_MAX_SHORT_SIDE else "tablet"
+    return "desktop"
 # Room around the video for the page margins and the rating buttons, CSS px.
 MARGIN_WIDTH = 40
 MARGIN_HEIGHT = 220
 
 
-def viewing_problems(viewing: dict, video_size: int) -> list[str]:
-    """What keeps this browser from showing a ``video_size`` px square video natively.
+def viewing_problems(viewing: dict, video_size: int, *, video_fps: float | None = None,
+                     allow_phones: bool = True) -> list[str]:
+    """What keeps this browser from showing a ``video_size`` px square video natively, every frame
+    of a ``video_fps`` video (frames per second; None: not checked), on a device the study allows.
 
     viewing: window_width, window_height (CSS px), device_pixel_ratio (> 0),
-    zoom_estimate (1.0 at 100 %; None: not measured). Returns sentences a participant can act on;
-    empty when the conditions are fine.
+    zoom_estimate (1.0 at 100 %; None: not measured), optionally refresh_hz
+    (None: not measured) and device_class (``device_class``). Returns sentences a participant can
+    act on; empty when the conditions are fine.
     """
     problems = []
     css_size = video_size / viewing["device_pixel_ratio"]
@@ -38,4 +72,13 @@ def viewing_problems(viewing: dict, video_size: int) -> list[str]:
             f"Your browser zoom looks like {viewing['zoom_estimate']:.0%}; please reset it to 100 % "
             "(Ctrl+0, or Cmd+0 on a Mac)."
         )
+    refresh = viewing.get("refresh_hz")
+    if video_fps and refresh is not None and refresh < video_fps * (1 - REFRESH_TOLERANCE):
+        problems.append(
+            f"Your screen refreshes about {refresh:.0f} times a second, fewer than the videos' {video_fps:g} "
+            "frames a second, so it cannot show every frame. Please use another screen, or keep this tab "
+            "in front, close other programs and check again."
+        )
+    if not allow_phones and viewing.get("device_class") == "phone":
+        problems.append("This study cannot be done on a phone: please open the link on a computer.")
     return problems

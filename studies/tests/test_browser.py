@@ -20,10 +20,13 @@ RATING_TIMEOUT_MS = 15_000  # a 1 s clip loads, plays and ends well within this
 def crowd_study(transactional_db, data_dir, live_server):
     """3 SRCs x 2 HRCs of 1 s clips; 4 test stimuli per participant; Prolific-style return URL."""
     pvs = make_database(data_dir)
-    return services.study_create(
+    study = services.study_create(
         name="browser", pvs=pvs, votes_per_pvs=2, trials_per_participant=4, seed=5,
         completion_url=live_server.url + "/?cc={code}",
     )
+    study.qualification_required = False  # the qualification stage: test_crowd_qc.py
+    study.save()
+    return study
 
 
 def _label_of(page) -> str:

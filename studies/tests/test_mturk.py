@@ -17,7 +17,7 @@ from django.urls import reverse
 from studies import services
 from studies.checks import crowd_origins_check
 from studies.crowd import mturk_submit_origin, mturk_submit_url, web_origin
-from studies.models import Participant, Platform, Vote
+from studies.models import Participant, Platform, Study, Vote
 from studies.tests.factories import make_database
 from studies.tests.test_views import PRODUCTION, _run
 
@@ -253,6 +253,7 @@ def fake_mturk(transactional_db, data_dir, live_server, settings):
     session cookie, framed by and submitting to the fake MTurk only (http://127.0.0.1:port2)."""
     services.study_create(name="framed", pvs=make_database(data_dir), votes_per_pvs=2, trials_per_participant=4,
                           seed=5)
+    Study.objects.filter(name="framed").update(qualification_required=False)  # qualification: test_crowd_qc.py
     assert live_server.url.startswith("http://localhost:")  # a different site than 127.0.0.1: a third-party frame
     fake = FakeMturk(live_server.url + reverse("studies:landing", args=["framed"]), assignment="ASSIGN1")
     settings.FACEQA_FRAME_ANCESTORS = settings.FACEQA_MTURK_SUBMIT_ORIGINS = [fake.origin]

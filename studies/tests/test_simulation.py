@@ -77,7 +77,7 @@ class TestCommands:
         call_command("create_study", "cmd", "--pvs", "codec=x264;src=src0,src1", "--votes-per-pvs", "4",
                      "--trials-per-participant", "3", "--seed", "2")
         out = capsys.readouterr().out
-        assert "4 PVSs and 2 hidden references" in out and "6 participants give 4 votes per PVS" in out
+        assert "4 PVSs and 2 hidden references" in out and "6 participants give 4 votes per test stimulus" in out
         assert "Participant URL: http://127.0.0.1:8000/study/cmd/" in out
 
     def test_create_study_takes_chosen_training_pvs(self, database, capsys):

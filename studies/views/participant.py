@@ -13,6 +13,7 @@ from django.http import (
     Http404,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseNotFound,
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +24,7 @@ from studies import services
 from studies.crowd import MTURK_PREVIEW, MTURK_SUBMIT_PARAMETER, mturk_submit_origin, mturk_submit_url
 from studies.methods import get_method
 from studies.models import Participant, Platform, Presentation, StimulusRole, Study
+from studies.qualification import ORIENTATIONS, acuity_optotypes
 from studies.selectors import next_trial, participant_progress, study_video_size
 from studies.throttle import client_address, join_allowed
 from studies.views.framing import crowd_frameable, same_origin_post
@@ -89,6 +91,8 @@ def landing_view(request, name):
             return redirect("studies:session", token=resume)
         try:
             participant, created = services.participant_join(study=study, **identity)
+        except services.CrowdIdBlocked:
+            return _not_eligible(request, study)
         except services.StudyError as error:
             return render(request, "studies/closed.html", {"study": study, "reason": str(error)}, status=409)
         if not created and not _may_resume(request, study, participant, identity):
@@ -111,6 +115,22 @@ def landing_view(request, name):
     })
 
 
+NOT_ELIGIBLE = "you cannot take part in this study. Thank you for your interest."
+
+
+def _not_eligible(request, study: Study):
+    """The answer to a blocked crowd id or a failed qualification: 403 and no detail of why."""
+    return render(request, "studies/not_eligible.html", {"study": study, "reason": NOT_ELIGIBLE}, status=403)
+
+
+def _gated(participant: Participant) -> HttpResponse | None:
+    """403 for a request that would skip the qualification or come from a blocked or unqualified
+    crowd id (the participant's own pages say why; this says nothing more)."""
+    if services.participant_gate(participant) is not None:
+        return HttpResponse("not allowed before the qualification is passed", status=403)
+    return None
+
+
 def _participant(token) -> Participant:
     return get_object_or_404(Participant.objects.select_related("study"), token=token, is_simulated=False)
 
@@ -119,6 +139,11 @@ def _participant(token) -> Participant:
 def session_view(request, token):
     """Whatever comes next: the viewing check, the next unanswered trial, or the end."""
     participant = _participant(token)
+    gate = services.participant_gate(participant)
+    if gate == "qualification":
+        return _qualification_page(request, participant)
+    if gate is not None:
+        return _not_eligible(request, participant.study)
     if participant.viewing_checked_at is None:
         return render(request, "studies/viewing.html", {
             "participant": participant, "video_size": study_video_size(participant.study),
@@ -160,6 +185,40 @@ def _trial_context(participant: Participant, trial) -> dict:
     }
 
 
+def _qualification_page(request, participant: Participant):
+    """The acuity test (optotype masks only: the orientations stay on the server) and the questionnaire."""
+    return render(request, "studies/qualification.html", {
+        "participant": participant, "questionnaire": participant.study.questionnaire,
+        "acuity_config": {
+            "optotypes": acuity_optotypes(services.participant_acuity_key(participant)),
+            "orientations": list(ORIENTATIONS),
+            "url": reverse("studies:qualification", kwargs={"token": participant.token}),
+            "next": reverse("studies:session", kwargs={"token": participant.token}),
+        },
+    })
+
+
+@crowd_frameable
+@same_origin_post
+@require_POST
+def qualification_view(request, token):
+    """Score the acuity answers and store the questionnaire (``services.qualification_submit``);
+    answer whether the crowd id passed and where to go next."""
+    participant = _participant(token)
+    try:
+        body = _json_body(request)
+        ratio = body.get("device_pixel_ratio")
+        if ratio is not None and not 0 < _number(ratio) <= 16:
+            raise ValueError(f"device_pixel_ratio {ratio!r} is out of range")
+        qualification = services.qualification_submit(
+            participant=participant, acuity=body.get("acuity"), questionnaire=body.get("questionnaire"),
+            device_pixel_ratio=ratio)
+    except (ValueError, services.StudyError) as error:
+        return HttpResponseBadRequest(f"not recorded: {error}")
+    return JsonResponse({"passed": qualification.passed,
+                         "next": reverse("studies:session", kwargs={"token": participant.token})})
+
+
 @crowd_frameable
 def video_view(request, token, position, slot):
     """A video of the trial being shown (the participant's next unanswered one): ``slot`` 1 is
@@ -167,6 +226,8 @@ def video_view(request, token, position, slot):
     the trap apart. Any other position is 404: a script cannot fetch the playlist ahead and find
     the gold trials."""
     participant = _participant(token)
+    if _gated(participant) is not None:  # answered like any other position: nothing tells why
+        return HttpResponseNotFound("only the video of the trial being shown is served")
     trial = next_trial(participant)
     if trial is None or trial.position != position:
         raise Http404("only the video of the trial being shown is served")
@@ -206,6 +267,8 @@ def _json_body(request) -> dict:
 def viewing_view(request, token):
     """Record the viewing check; answer with the problems found (none = passed)."""
     participant = _participant(token)
+    if refused := _gated(participant):
+        return refused
     try:
         problems = services.participant_record_viewing(participant=participant, viewing=_json_body(request))
     except (ValueError, services.StudyError) as error:
@@ -261,6 +324,8 @@ VOTE_FIELDS = {"watch_seconds": _seconds, "stall_count": _count, "stall_seconds"
 def vote_view(request, token):
     """Store one vote; a repeated post is answered with the vote stored first."""
     participant = _participant(token)
+    if refused := _gated(participant):
+        return refused
     try:
         body = _json_body(request)
         extras = {k: cast(body[k]) for k, cast in VOTE_FIELDS.items() if body.get(k) is not None}

@@ -27,7 +27,7 @@ from studies.correlation import LogisticFit
 from studies.export import export_request
 from studies.models import DatasetExport, Study
 from studies.results import DEFAULT_MODEL, RANKED_STATISTICS, TARGETS, Filters
-from studies.selectors import study_counts
+from studies.selectors import study_counts, study_questionnaire
 
 
 @researcher_only
@@ -75,7 +75,8 @@ def analysis_view(request, name):
     if not context["message"]:
         analysis = context["analysis"]
         context.update({"participants": analysis.participants, "pvs_rows": analysis.pvs,
-                        "model_spec": REGISTRY[analysis.model]})
+                        "model_spec": REGISTRY[analysis.model],
+                        "questionnaire": study_questionnaire(context["study"])})
     return render(request, "studies/analysis.html", context)
 
 
