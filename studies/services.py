@@ -23,7 +23,7 @@ from django.utils.crypto import salted_hmac
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import get_metric
 from qa_platform.core.models import JobStatus, Pvs
-from studies.active_sampling import expected_information_gain, posterior
+from studies.active_sampling import check_counts, information_gain_full
 from studies.analysis_store import analyses_schedule
 from studies.assignment import (
     AssignmentError,
@@ -210,7 +210,7 @@ def _active_pair(study: Study, rng: np.random.Generator, previous, seen: set[int
     """The next pair for a PC participant under active sampling, not one of ``seen`` (stimulus
     ids the participant has): the SRC with the fewest comparisons given or pending (not the SRC
     just shown, when another is left), then the pair of that SRC of most expected information
-    (``studies.active_sampling``: ASAP's expected information gain under a Thurstone Case V
+    (``studies.active_sampling``: full ASAP's expected information gain under a Thurstone Case V
     posterior from every participant's answers)."""
     pairs = list(study.stimuli.filter(role=StimulusRole.TEST, is_pair=True))
     left = [p for p in pairs if p.pk not in seen]
@@ -223,7 +223,7 @@ def _active_pair(study: Study, rng: np.random.Generator, previous, seen: set[int
     members = [p for p in pairs if p.source_id == source]
     items = sorted({key for p in members for key in (p.pvs_id, p.companion_pvs_id)}, key=lambda k: (k is not None, k or 0))
     index = {key: i for i, key in enumerate(items)}
-    gain = expected_information_gain(*posterior(_pair_wins(members, items)))
+    gain, _ = information_gain_full(check_counts(_pair_wins(members, items)))
     offered = {p: gain[index[p.pvs_id], index[p.companion_pvs_id]] for p in members if p.pk not in seen}
     best = max(offered.values())
     ties = [p for p, value in offered.items() if value >= best - 1e-12 * max(1.0, abs(best))]

@@ -6,7 +6,7 @@ import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
 from studies import evaluation, krasula
-from studies.management.output import write_csv_atomically
+from studies.management.output import write_atomically
 
 
 class Command(BaseCommand):
@@ -50,7 +50,7 @@ class Command(BaseCommand):
         try:
             out.mkdir(parents=True, exist_ok=True)
             for frame, path in zip((result.metrics, result.comparisons), written, strict=True):
-                write_csv_atomically(frame, path)
+                write_atomically(frame, path)
         except OSError as exc:
             raise CommandError(f"cannot write to {out}: {exc}") from exc
         for note in result.notes:
