@@ -316,7 +316,8 @@ class StoredAnalysis(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.study.name} ({self.dimension}): {self.model}, CI {self.ci}{'' if self.include_simulated else ', people only'}"
+        people = "" if self.include_simulated else ", people only"
+        return f"{self.study.name} ({self.dimension}): {self.model}, CI {self.ci}{people}"
 
 
 class StoredCorrelation(models.Model):

@@ -211,7 +211,8 @@ def _pair_analysis(study: Study, *, model: str, ci: str, include_simulated: bool
     if kept.empty:
         raise VotesError("no votes left once the participants who failed gold trials are removed")
     if study.method == "ccr":
-        scores, pairs, version, target = ccr_pvs_cmos(kept, ci=ci), ccr_hrc_pairs(kept, ci=ci), CCR_MODEL_VERSION, "cmos"
+        scores, pairs, version = ccr_pvs_cmos(kept, ci=ci), ccr_hrc_pairs(kept, ci=ci), CCR_MODEL_VERSION
+        target = "cmos"
     else:
         scores, pairs, version = pc_scale(kept, ci=ci)
         target = "scale"

@@ -7,6 +7,8 @@ import json
 
 import pandas as pd
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 
 from metrics.models import MetricResult, MetricStatus
@@ -264,6 +266,14 @@ class TestDimensions:
             analysis_request(study=two_dimensions, options=AnalysisOptions(dimension="nope"))
         with pytest.raises(ValueError, match="choose one of mos, dmos"):
             analysis_request(study=two_dimensions, target="cmos")
+
+    def test_correlate_command_takes_a_dimension(self, two_dimensions, capsys):
+        call_command("correlate", "dims", "--dimension", "identity", "--model", "mos", "--bootstrap", "20")
+        assert "MOS (identity)" in capsys.readouterr().out
+        with pytest.raises(CommandError, match="does not ask dimension 'motion'"):
+            call_command("correlate", "dims", "--dimension", "motion")
+        with pytest.raises(CommandError, match="not 'cmos'"):
+            call_command("correlate", "dims", "--target", "cmos")
 
     def test_export_has_a_column_per_dimension_and_the_wording(self, two_dimensions, tmp_path):
         folder = dataset_export(study=two_dimensions, out_dir=tmp_path / "out").folder
