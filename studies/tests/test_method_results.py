@@ -152,6 +152,17 @@ class TestCcr:
         Vote.objects.create(trial=trial, score=-3, scores={"overall": -3})  # +3 once turned back: passed
         assert gold_failures(ccr) == {}
 
+    def test_without_pairs_against_the_src_the_hrc_pairs_are_still_stored(self, low_high, client):
+        study = _study("ccr-no-ref", "ccr")
+        stimuli = [_stimulus(study, source, low, high, pair=True) for source, low, high in low_high]
+        _rate(study, [[(s, 1, False, 0) for s in stimuli], [(s, 2, False, 0) for s in stimuli]])
+        analyses_compute(study=study, n_bootstrap=20)
+        (row,) = StoredAnalysis.objects.filter(study=study)
+        assert row.message == "" and all(pvs["cmos"] is None for pvs in row.pvs)
+        assert [(p["hrc_a"], p["hrc_b"], p["cmos"]) for p in row.pairs] == [("x264 qp=30", "x264 qp=45", -1.5)]
+        for page in ("studies:analysis", "studies:dashboard"):
+            assert client.get(reverse(page, args=["ccr-no-ref"])).status_code == 200
+
     def test_stored_shown_and_exported(self, ccr, client, tmp_path):
         analyses_compute(study=ccr, n_bootstrap=20)
         page = client.get(reverse("studies:analysis", args=["ccr-study"])).content.decode()

@@ -136,12 +136,12 @@ def dashboard_view(request, name):
         "table": table, "correlation": correlation, "ranking": ranking, "statistics": RANKED_STATISTICS,
         "specs": specs, "chosen": chosen, "breakdown": (breakdown["labels"], breakdown_rows), "related": related,
         "comparisons": correlation.comparisons,
-        "rate_figure": figures.rate_figure(table, target=target, pvs_url=_pvs_url),
+        "rate_figure": figures.rate_figure(table, target=target, pvs_url=_pvs_url, label=context["target_label"]),
     })
     if chosen:
         context["scatter_figure"] = figures.scatter_figure(
             table.dropna(subset=[chosen]), spec=specs[chosen], target=target, fit=_fit(by_metric[chosen]),
-            pvs_url=_pvs_url)
+            pvs_url=_pvs_url, label=context["target_label"])
     return render(request, "studies/dashboard.html", context)
 
 
