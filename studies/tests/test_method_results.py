@@ -215,6 +215,16 @@ class TestPc:
             assert scale[f"{src}/x264 qp=30"] < 0  # below the SRC, its anchor at 0
         assert (analysis.pairs.loc[analysis.pairs["hrc"] == "REF", "scale"] == 0).all()
 
+    def test_stored_and_shown(self, pc, client):
+        pytest.importorskip("studies.paired")
+        analyses_compute(study=pc, n_bootstrap=20)
+        (row,) = StoredAnalysis.objects.filter(study=pc)
+        assert row.message == "" and "THURSTONE" in row.model_version and len(row.pairs) == 9
+        page = client.get(reverse("studies:analysis", args=["pc-study"])).content.decode()
+        assert 'id="pc-scale"' in page and "scale value (PC)" in page and '<select name="model">' not in page
+        dashboard = client.get(reverse("studies:dashboard", args=["pc-study"])).content.decode()
+        assert 'value="scale" selected' in dashboard and 'id="ranking"' in dashboard
+
     def test_exported_with_the_sureal_pc_dataset(self, pc, tmp_path):
         pytest.importorskip("studies.paired")
         folder = dataset_export(study=pc, out_dir=tmp_path / "out").folder
