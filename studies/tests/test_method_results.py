@@ -98,6 +98,18 @@ class TestDcr:
         dashboard = client.get(reverse("studies:dashboard", args=["dcr-study"]) + "?target=dmos")
         assert dashboard.status_code == 200 and 'id="ranking"' in dashboard.content.decode()
 
+    def test_exported_with_the_impairment_scale(self, dcr, tmp_path):
+        folder = dataset_export(study=dcr, out_dir=tmp_path / "out", media=True).folder
+        votes = pd.read_csv(folder / "votes.csv")
+        assert len(votes) == 27 and "vote_overall" in votes
+        assert "dmos" not in pd.read_csv(folder / "pvs.csv")
+        card = (folder / "README.md").read_text()
+        assert "DCR (degradation category rating)" in card and "5 = Imperceptible" in card
+        assert "BT.500-15 DSIS" in card and "DMOS by construction" in card
+        media = pd.read_csv(folder / "media.csv")
+        assert set(media["stimulus"]) >= {"src0/REF", "src0/x264 qp=45"}  # the pair's B (the SRC) too
+        assert json.loads((folder / "sureal_dataset.json").read_text())["dis_videos"]
+
 
 class TestCcr:
     @pytest.fixture
