@@ -7,6 +7,30 @@ quality, Delta_s the subject's bias, v_s the subject's inconsistency and X a
 standard normal draw, rounded to the 5-point ACR scale and clipped to 1..5.
 A careless observer votes uniformly at random (and fails gold trials).
 
+The comparison methods reuse the same observer, perceiving each stimulus as
+its latent quality plus v_s * X with an independent standard normal X per
+stimulus (vote units, the ACR 1..5 scale):
+
+- DCR (``simulate_dcr_vote``, ITU-T P.910 (10/2023) DCR, 5 Imperceptible ..
+  1 Very annoying): U = 5 - (q_ref - q) + Delta_s + sqrt(2) * v_s * X,
+  rounded and clipped to 1..5. The impairment is the perceived drop below
+  the reference shown with the stimulus, one grade per ACR grade, so DCR
+  votes have the scale and the noise of ACR-HR differential scores
+  (DV = V - V_ref + 5); a stimulus as good as its reference is centred on
+  5 + Delta_s.
+- CCR (``simulate_ccr_vote``, ITU-T P.910 (10/2023) CCR and P.800 Annex E,
+  -3 Much worse .. +3 Much better, b judged against a): U = (q_b - q_a) +
+  sqrt(2) * v_s * X, rounded and clipped to -3..+3. One step per ACR grade;
+  no bias term, since a bias on both stimuli cancels in the difference; the
+  noise of two perceptions adds, hence sqrt(2).
+- PC (``simulate_pair_choice``, forced choice): the observer prefers a when
+  q_a + v_s * X_a > q_b + v_s * X_b, i.e. with probability
+  Phi((q_a - q_b) / sigma_obs), sigma_obs = sqrt(2) * v_s: Thurstone's
+  Case V (equal, uncorrelated discriminal dispersions v_s). Thurstone
+  scaling of such choices estimates q / sigma_obs.
+
+A careless observer answers every method uniformly at random.
+
 The latent quality has to come from somewhere: here, from one objective
 metric, mapped by rank onto the quality range. A study rated by simulated
 observers therefore favours that metric by construction; its correlation
@@ -19,6 +43,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 SCALE = (1, 5)
+CCR_SCALE = (-3, 3)
 
 
 @dataclass(frozen=True)
@@ -66,3 +91,39 @@ def simulate_vote(observer: Observer, quality: float, rng: np.random.Generator) 
         return int(rng.integers(SCALE[0], SCALE[1] + 1))
     vote = quality + observer.bias + observer.inconsistency * rng.standard_normal()
     return int(np.clip(np.rint(vote), *SCALE))
+
+
+def simulate_dcr_vote(observer: Observer, reference_quality: float, quality: float, rng: np.random.Generator) -> int:
+    """One DCR vote (1..5, 5 Imperceptible .. 1 Very annoying) on a stimulus shown after its reference.
+
+    ``reference_quality`` and ``quality``: latent qualities in ACR vote units
+    (see the module docstring for the model).
+    """
+    if observer.careless:
+        return int(rng.integers(SCALE[0], SCALE[1] + 1))
+    impairment = reference_quality - quality
+    vote = SCALE[1] - impairment + observer.bias + np.sqrt(2.0) * observer.inconsistency * rng.standard_normal()
+    return int(np.clip(np.rint(vote), *SCALE))
+
+
+def simulate_ccr_vote(observer: Observer, quality_a: float, quality_b: float, rng: np.random.Generator) -> int:
+    """One CCR vote (-3..+3): the quality of the second stimulus ``b`` compared with the first ``a``.
+
+    +3 Much better, 0 About the same, -3 Much worse (ITU-T P.910 (10/2023) CCR,
+    P.800 Annex E). Latent qualities in ACR vote units; model in the module docstring.
+    """
+    if observer.careless:
+        return int(rng.integers(CCR_SCALE[0], CCR_SCALE[1] + 1))
+    vote = quality_b - quality_a + np.sqrt(2.0) * observer.inconsistency * rng.standard_normal()
+    return int(np.clip(np.rint(vote), *CCR_SCALE))
+
+
+def simulate_pair_choice(observer: Observer, quality_a: float, quality_b: float, rng: np.random.Generator) -> bool:
+    """One forced choice: True when ``observer`` prefers a, with P = Phi((q_a - q_b) / (sqrt(2) * inconsistency)).
+
+    Thurstone Case V (module docstring); a careless observer picks either with P = 0.5.
+    """
+    if observer.careless:
+        return bool(rng.random() < 0.5)
+    sigma_obs = np.sqrt(2.0) * observer.inconsistency
+    return bool(sigma_obs * rng.standard_normal() < quality_a - quality_b)

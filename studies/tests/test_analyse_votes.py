@@ -1,5 +1,6 @@
 """Tests of the analyse_votes management command."""
 
+import json
 from io import StringIO
 from pathlib import Path
 
@@ -85,3 +86,92 @@ class TestAnalyseVotesCommand:
             call_command("analyse_votes", str(path), "--model", "mos", "--out", str(tmp_path / "out"))
         message = str(raised.value)
         assert "\n" not in message and "data row 2 (line 3 of a CSV" in message and "vote='x'" in message
+
+
+PAIR_VOTES = (
+    "subject,stimulus_a,stimulus_b,preferred\n"
+    "s1,x/REF,x/h1,x/REF\ns2,x/h1,x/REF,x/h1\ns3,x/REF,x/h1,x/REF\n"
+    "s1,x/h1,x/h2,x/h1\ns2,x/h2,x/h1,x/h2\ns3,x/h2,x/REF,x/REF\ns1,x/REF,x/h2,x/h2\n"
+)
+CCR_VOTES = (
+    "subject,stimulus_a,stimulus_b,vote\n"
+    "s1,x/REF,x/h1,-2\ns2,x/h1,x/REF,1\ns3,x/REF,x/h1,-1\ns1,y/h1,y/REF,3\n"
+)
+
+
+class TestAnalyseVotesMethods:
+    """--method dcr, ccr and pc: the files each writes, and a one-line CommandError for what is wrong."""
+
+    def _write(self, tmp_path, text, name="votes.csv"):
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    def test_dcr_is_analysed_like_acr_on_the_impairment_scale(self, votes_csv, tmp_path):
+        printed = _run(votes_csv, "--method", "dcr", "--out", tmp_path / "dcr")
+        _run(votes_csv, "--out", tmp_path / "acr")
+        assert printed.startswith("dcr on the impairment scale 5 Imperceptible .. 1 Very annoying: mos (faceqa-mos/1)")
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "dcr" / "scores.csv"),
+                                      pd.read_csv(tmp_path / "acr" / "scores.csv"))
+
+    def test_ccr_writes_cmos_per_pair_and_per_hrc(self, tmp_path):
+        printed = _run(self._write(tmp_path, CCR_VOTES), "--method", "ccr", "--out", tmp_path / "out")
+        pairs = pd.read_csv(tmp_path / "out" / "cmos_pairs.csv")
+        hrcs = pd.read_csv(tmp_path / "out" / "cmos_hrc.csv")
+        assert pairs[["stimulus_a", "stimulus_b", "n_votes"]].values.tolist() == [["x/REF", "x/h1", 3],
+                                                                                    ["y/REF", "y/h1", 1]]
+        assert pairs["cmos"].tolist() == pytest.approx([-4 / 3, -3.0])
+        assert hrcs[["hrc_a", "hrc_b", "n_votes", "n_srcs"]].values.tolist() == [["REF", "h1", 4, 2]]
+        assert hrcs["cmos"].iloc[0] == pytest.approx(-1.75)
+        assert "4 votes, 3 subjects, 2 stimulus pairs, 1 HRC pairs" in printed
+
+    @pytest.mark.parametrize("model", ["thurstone", "bradley-terry"])
+    def test_pc_writes_the_scale_and_a_sureal_dataset(self, tmp_path, model):
+        from studies import paired
+
+        printed = _run(self._write(tmp_path, PAIR_VOTES), "--method", "pc", "--model", model,
+                       "--out", tmp_path / "out")
+        scale = pd.read_csv(tmp_path / "out" / "scale.csv")
+        assert list(scale.columns) == list(paired.SCALE_COLUMNS)
+        assert scale["stimulus"].tolist() == ["x/REF", "x/h1", "x/h2"] and scale["scale"].iloc[0] == 0
+        assert (scale["anchor"] == "x/REF").all() and scale["n_comparisons"].tolist() == [5, 5, 4]
+        dataset = json.loads((tmp_path / "out" / "sureal_pc.json").read_text())
+        assert dataset["dataset_name"] == "votes" and len(dataset["dis_videos"]) == 3
+        assert paired.sureal_pc_reader(dataset).num_dis_videos == 3
+        assert printed.startswith(f"pc {model} (sureal-0.9.0/")
+        assert "7 choices, 3 subjects, 3 stimuli in 1 SRCs" in printed
+
+    def test_pc_separation_needs_a_pseudo_count(self, tmp_path):
+        path = self._write(tmp_path, "subject,stimulus_a,stimulus_b,preferred\ns1,x/REF,x/a,x/REF\n"
+                                     "s2,x/a,x/REF,x/REF\n")
+        with pytest.raises(CommandError, match="x/REF won every comparison.*pseudo-count"):
+            _run(path, "--method", "pc", "--out", tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+        _run(path, "--method", "pc", "--pseudo-count", "0.5", "--out", tmp_path / "out")
+        assert pd.read_csv(tmp_path / "out" / "scale.csv")["scale"].iloc[1] < 0
+
+    @pytest.mark.parametrize(("method", "text", "message"), [
+        ("pc", "subject,stimulus_a,stimulus_b,preferred\ns1,x/a,x/b,x/c\n", "preferred is neither.*line 2"),
+        ("pc", "subject,stimulus_a,stimulus_b,vote\ns1,x/a,x/b,1\n", "missing column.*preferred"),
+        ("ccr", "subject,stimulus_a,stimulus_b,vote\ns1,x/a,x/b,5\n", "outside the CCR scale"),
+        ("ccr", "subject,stimulus_a,stimulus_b,vote\ns1,x/a,y/b,1\n", "two SRCs"),
+        ("ccr", "\x00\x01garbage", "missing column|not a readable CSV"),
+        ("ccr", "", "not a readable CSV table"),
+    ])
+    def test_malformed_files_raise_a_one_line_command_error(self, tmp_path, method, text, message):
+        with pytest.raises(CommandError, match=message) as raised:
+            _run(self._write(tmp_path, text), "--method", method, "--out", tmp_path / "out")
+        assert "\n" not in str(raised.value) and str(raised.value).startswith(str(tmp_path / "votes.csv"))
+        assert not (tmp_path / "out").exists()
+
+    @pytest.mark.parametrize(("options", "message"), [
+        (["--method", "pc", "--model", "mos"], "rating model; pc takes thurstone, bradley-terry"),
+        (["--method", "dcr", "--model", "thurstone"], "pair-comparison model"),
+        (["--method", "ccr", "--model", "mos"], "does not apply to ccr"),
+        (["--method", "ccr", "--ci", "normal"], "--ci applies to acr-hr and dcr"),
+        (["--method", "acr-hr", "--pseudo-count", "0.5"], "applies to pc only"),
+        (["--method", "pc", "--pseudo-count", "-1"], "finite number >= 0"),
+    ])
+    def test_options_that_do_not_fit_the_method(self, votes_csv, tmp_path, options, message):
+        with pytest.raises(CommandError, match=message):
+            _run(votes_csv, *options, "--out", tmp_path / "out")

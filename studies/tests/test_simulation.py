@@ -1,6 +1,7 @@
 """Simulated observers: the model (pure) and the service that lets them rate a study."""
 import numpy as np
 import pytest
+from scipy import stats
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -8,9 +9,13 @@ from studies import services
 from studies.models import Participant, Platform
 from studies.selectors import gold_rejections, votes_frame
 from studies.simulation import (
+    Observer,
     ObserverModel,
     draw_observer,
     latent_quality,
+    simulate_ccr_vote,
+    simulate_dcr_vote,
+    simulate_pair_choice,
     simulate_vote,
 )
 
@@ -39,6 +44,47 @@ class TestObserverModel:
         votes = [simulate_vote(observer, 5.0, rng) for _ in range(2000)]
         assert abs(np.mean(votes) - 3.0) < 0.15
 
+
+
+class TestComparisonObservers:
+    """DCR, CCR and pair-comparison answers follow the documented observer model (pure, no database)."""
+
+    def test_dcr_votes_fall_one_grade_per_grade_of_impairment(self):
+        rng = np.random.default_rng(5)
+        observer = Observer(bias=0.2, inconsistency=0.3, careless=False)
+        votes = np.array([simulate_dcr_vote(observer, 4.6, 2.6, rng) for _ in range(4000)])
+        assert set(votes) <= {1, 2, 3, 4, 5}
+        assert abs(votes.mean() - (5 - 2.0 + 0.2)) < 0.05
+        worse = np.mean([simulate_dcr_vote(observer, 4.6, 1.6, rng) for _ in range(4000)])
+        assert abs(votes.mean() - worse - 1.0) < 0.1
+
+    def test_dcr_of_an_unimpaired_stimulus_is_imperceptible(self):
+        rng = np.random.default_rng(6)
+        observer = Observer(bias=0.0, inconsistency=0.3, careless=False)
+        votes = [simulate_dcr_vote(observer, 4.6, 4.6, rng) for _ in range(2000)]
+        assert np.mean(np.equal(votes, 5)) > 0.45 and min(votes) >= 3
+
+    def test_ccr_votes_are_the_difference_b_minus_a(self):
+        rng = np.random.default_rng(7)
+        observer = Observer(bias=1.0, inconsistency=0.4, careless=False)  # a bias cancels in a comparison
+        votes = np.array([simulate_ccr_vote(observer, 2.0, 3.0, rng) for _ in range(4000)])
+        assert set(votes) <= {-3, -2, -1, 0, 1, 2, 3}
+        assert abs(votes.mean() - 1.0) < 0.05
+        reversed_mean = np.mean([simulate_ccr_vote(observer, 3.0, 2.0, rng) for _ in range(4000)])
+        assert abs(reversed_mean + 1.0) < 0.05
+
+    def test_pair_choice_is_thurstone_case_v(self):
+        rng = np.random.default_rng(8)
+        observer = Observer(bias=0.5, inconsistency=0.6, careless=False)
+        chosen = np.mean([simulate_pair_choice(observer, 3.0, 2.5, rng) for _ in range(20000)])
+        assert abs(chosen - stats.norm.cdf(0.5 / (np.sqrt(2) * 0.6))) < 0.01  # 0.72
+
+    def test_careless_observers_answer_at_random(self):
+        rng = np.random.default_rng(9)
+        careless = Observer(bias=0.0, inconsistency=0.5, careless=True)
+        assert abs(np.mean([simulate_pair_choice(careless, 5.0, 1.0, rng) for _ in range(4000)]) - 0.5) < 0.03
+        assert abs(np.mean([simulate_ccr_vote(careless, 1.0, 5.0, rng) for _ in range(4000)])) < 0.1
+        assert abs(np.mean([simulate_dcr_vote(careless, 4.6, 4.6, rng) for _ in range(4000)]) - 3.0) < 0.1
 
 class TestSimulateRatings:
     def test_simulated_panel_completes_and_is_flagged(self, study):
