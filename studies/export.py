@@ -39,6 +39,7 @@ from studies.analysis import REGISTRY, VotesError, to_sureal_dataset
 from studies.jobs import send_on_commit
 from studies.methods import get_method
 from studies.models import DatasetExport, Stimulus, StimulusRole, Study
+from studies.paired import sureal_pc_dataset
 from studies.results import DEFAULT_MODEL, StudyAnalysis, study_analysis, target_label
 from studies.selectors import PAIR_SCALED_METHODS, dimension_keys, pair_votes_frame, votes_frame
 from studies.versions import software_versions
@@ -134,9 +135,7 @@ def _write_tables(analysis: StudyAnalysis, folder: Path, *, model: str) -> list[
     hrc.to_csv(folder / "hrc.csv", index=False)
     analysis.participants.to_csv(folder / "participants.csv", index=False)
     if study.method == "pc":
-        from studies import paired  # merged from the pairs branch; pc_scale needs it already
-
-        dataset = paired.sureal_pc_dataset(analysis.votes[["subject", "stimulus_a", "stimulus_b", "preferred"]],
+        dataset = sureal_pc_dataset(analysis.votes[["subject", "stimulus_a", "stimulus_b", "preferred"]],
                                            dataset_name=study.name)
         (folder / "sureal_pc_dataset.json").write_text(json.dumps(dataset, indent=1))
     elif study.method not in PAIR_SCALED_METHODS:

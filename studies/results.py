@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
 from studies.analysis import NORMAL_Q975, AnalysisResult, VotesError, analyse, dmos
+from studies.ccr import HRC_CMOS_COLUMNS, cmos_hrc, cmos_pairs
 from studies.correlation import (
     CorrelationError,
     compare_metrics,
@@ -24,6 +24,7 @@ from studies.correlation import (
     fit_logistic,
 )
 from studies.models import Participant, Stimulus, StimulusRole, Study
+from studies.paired import REFERENCE_HRC, scale_pairs
 from studies.selectors import (
     PAIR_SCALED_METHODS,
     gold_failures,
@@ -49,7 +50,7 @@ _TARGET_LABELS = {
 # The ranked table's columns, in order (studies.correlation.STATISTICS less RMSE*).
 RANKED_STATISTICS = ("plcc", "plcc_linear", "srocc", "krocc", "rmse", "outlier_ratio")
 UNKNOWN_FAMILY = "unknown"
-CCR_MODEL_VERSION = "faceqa-ccr-cmos/1"
+CCR_MODEL_VERSION = "faceqa-ccr-cmos/2 (studies.ccr)"
 
 
 def method_targets(method: str) -> tuple[str, ...]:
@@ -134,61 +135,56 @@ def _no_votes(study: Study, include_simulated: bool) -> NoVotesError:
                         + ("" if include_simulated else " from people (simulated ones left out)"))
 
 
-def _mean_ci(frame: pd.DataFrame, by: list[str], value: str, ci: str) -> pd.DataFrame:
-    """Per group of ``by``: n_votes, ``value`` (mean), ``{value}_std`` (standard error, ddof 1),
-    ``ci95_low``/``ci95_high`` (Student t(0.975, n−1) or normal 1.95996, as ``studies.analysis``)."""
-    table = frame.groupby(by, sort=True)["value"].agg(n_votes="count", mean="mean", sd="std").reset_index()
-    table[f"{value}_std"] = table["sd"] / np.sqrt(table["n_votes"])
+def _ccr_votes(pair_votes: pd.DataFrame) -> pd.DataFrame:
+    return pair_votes[["subject", "stimulus_a", "stimulus_b", "vote"]]
+
+
+def _normal_interval(table: pd.DataFrame, value: str, std: str, ci: str) -> pd.DataFrame:
+    """``studies.ccr`` gives Student t intervals; ``ci="normal"`` turns them to ± 1.95996 standard errors."""
     if ci == "normal":
-        quantile = NORMAL_Q975
-    else:
-        dof = table["n_votes"].to_numpy(dtype=float) - 1
-        quantile = stats.t.ppf(0.975, np.where(dof > 0, dof, np.nan))
-    half = quantile * table[f"{value}_std"]
-    table = table.rename(columns={"mean": value}).drop(columns="sd")
-    return table.assign(ci95_low=table[value] - half, ci95_high=table[value] + half)
+        table = table.assign(ci95_low=table[value] - NORMAL_Q975 * table[std],
+                             ci95_high=table[value] + NORMAL_Q975 * table[std])
+    return table
 
 
 def ccr_pvs_cmos(pair_votes: pd.DataFrame, *, ci: str = "t") -> pd.DataFrame:
     """Per PVS, its CMOS against its SRC from canonical CCR pair votes (``pair_votes_frame``).
 
-    Only pairs of a PVS with its SRC (``REF``) count; each vote is turned to
-    "the PVS rated against the SRC" (−3..+3; negative: worse than the SRC):
-    the vote when A is the SRC, minus the vote when B is. Returns ``stimulus``
-    (``SRC/HRC``), ``n_votes``, ``score``, ``score_std`` (standard error),
-    ``ci95_low``, ``ci95_high``; one row per PVS that has such votes.
+    ``studies.ccr.cmos_pairs`` on the pairs of a PVS with its SRC (``REF``), each
+    turned to "the PVS rated against the SRC" (−3..+3; negative: worse than the
+    SRC). Returns ``stimulus`` (``SRC/HRC``), ``n_votes``, ``score``, ``score_std``
+    (standard error), ``ci95_low``, ``ci95_high`` (Student t, n−1, or normal with
+    ``ci="normal"``); one row per PVS that has such votes.
     """
-    a_ref, b_ref = pair_votes["hrc_a"] == "REF", pair_votes["hrc_b"] == "REF"
-    with_ref = pair_votes[a_ref ^ b_ref]
-    oriented = pd.DataFrame({
-        "stimulus": np.where(with_ref["hrc_a"] == "REF", with_ref["stimulus_b"], with_ref["stimulus_a"]),
-        "value": np.where(with_ref["hrc_a"] == "REF", with_ref["vote"], -with_ref["vote"]).astype(float),
-    })
     columns = ["stimulus", "n_votes", "score", "score_std", "ci95_low", "ci95_high"]
-    if oriented.empty:
+    with_ref = pair_votes[(pair_votes["hrc_a"] == REFERENCE_HRC) ^ (pair_votes["hrc_b"] == REFERENCE_HRC)]
+    if with_ref.empty:
         return pd.DataFrame(columns=columns)
-    return _mean_ci(oriented, ["stimulus"], "score", ci)[columns]
+    pairs = cmos_pairs(_ccr_votes(with_ref))
+    ref_first = pairs["hrc_a"] == REFERENCE_HRC  # then the CMOS is the PVS (b) against the SRC (a)
+    table = pd.DataFrame({
+        "stimulus": pairs["stimulus_b"].where(ref_first, pairs["stimulus_a"]),
+        "n_votes": pairs["n_votes"],
+        "score": pairs["cmos"].where(ref_first, -pairs["cmos"]) + 0.0,
+        "score_std": pairs["cmos_std"],
+        "ci95_low": pairs["ci95_low"].where(ref_first, -pairs["ci95_high"]),
+        "ci95_high": pairs["ci95_high"].where(ref_first, -pairs["ci95_low"]),
+    })
+    return _normal_interval(table, "score", "score_std", ci)[columns]
 
 
 def ccr_hrc_pairs(pair_votes: pd.DataFrame, *, ci: str = "t") -> pd.DataFrame:
-    """CMOS per pair of HRCs from canonical CCR pair votes, pooled over SRCs.
+    """CMOS per pair of HRCs from canonical CCR pair votes, pooled over SRCs (``studies.ccr.cmos_hrc``).
 
-    Each pair is named in alphabetical order of its HRC labels (``REF`` for the
-    SRC) as ``hrc_a``, ``hrc_b`` and each vote turned to "B rated against A"
-    (−3..+3; positive: B better). Returns ``hrc_a``, ``hrc_b``, ``n_votes``,
-    ``cmos``, ``cmos_std`` (standard error), ``ci95_low``, ``ci95_high``.
+    Each pair is named in sorted order of its HRC labels (``REF`` for the SRC) as
+    ``hrc_a``, ``hrc_b``, the CMOS being B rated against A (−3..+3; positive: B
+    better). Columns ``studies.ccr.HRC_CMOS_COLUMNS``: hrc_a, hrc_b, n_votes,
+    n_srcs, n_subjects, cmos, cmos_std (standard error), ci95_low, ci95_high
+    (Student t, n−1, or normal with ``ci="normal"``).
     """
-    flip = pair_votes["hrc_a"] > pair_votes["hrc_b"]
-    oriented = pd.DataFrame({
-        "hrc_a": np.where(flip, pair_votes["hrc_b"], pair_votes["hrc_a"]),
-        "hrc_b": np.where(flip, pair_votes["hrc_a"], pair_votes["hrc_b"]),
-        "value": np.where(flip, -pair_votes["vote"], pair_votes["vote"]).astype(float),
-    })
-    oriented = oriented[oriented["hrc_a"] != oriented["hrc_b"]]
-    columns = ["hrc_a", "hrc_b", "n_votes", "cmos", "cmos_std", "ci95_low", "ci95_high"]
-    if oriented.empty:
-        return pd.DataFrame(columns=columns)
-    return _mean_ci(oriented, ["hrc_a", "hrc_b"], "cmos", ci)[columns]
+    if pair_votes.empty:
+        return pd.DataFrame(columns=list(HRC_CMOS_COLUMNS))
+    return _normal_interval(cmos_hrc(_ccr_votes(pair_votes)), "cmos", "cmos_std", ci)
 
 
 def _pair_subjects(votes: pd.DataFrame, rejected: dict[str, str]) -> pd.DataFrame:
@@ -243,14 +239,10 @@ def pc_scale(pair_votes: pd.DataFrame, *, ci: str = "t") -> tuple[pd.DataFrame, 
     Returns (per stimulus: ``stimulus``, ``n_votes`` (comparisons it took part in), ``score``
     (scale value), ``score_std`` (standard error), ``ci95_low``, ``ci95_high`` (± 1.96 SE, whatever
     ``ci``: the scale's errors are asymptotic); the same with src, hrc, n_preferred and anchor
-    for every stimulus, the SRC included; the scaling's version). Raises ``VotesError`` when
-    ``studies.paired`` is missing or cannot scale the votes.
+    for every stimulus, the SRC included; the scaling's version). Raises ``VotesError``
+    (``studies.paired.PairVotesError``) when the votes cannot be scaled.
     """
-    try:
-        from studies import paired
-    except ImportError as error:
-        raise VotesError(f"PC scaling needs studies.paired, which this installation lacks ({error})") from None
-    result = paired.scale_pairs(pair_votes[["subject", "stimulus_a", "stimulus_b", "preferred"]],
+    result = scale_pairs(pair_votes[["subject", "stimulus_a", "stimulus_b", "preferred"]],
                                 model=PC_PAIR_MODEL, pseudo_count=PC_PSEUDO_COUNT)
     scores = result.scores.rename(columns={"n_comparisons": "n_votes"})
     per_stimulus = scores.rename(columns={"scale": "score", "scale_std": "score_std"})

@@ -152,9 +152,11 @@ class TestCcr:
         assert low < -1.5 < high
 
     def test_hrc_pairs_orientation_does_not_depend_on_the_stimulus_order(self):
-        votes = pd.DataFrame({"hrc_a": ["b", "a"], "hrc_b": ["a", "b"], "vote": [1, -1]})
-        (row,) = ccr_hrc_pairs(votes).to_dict("records")
+        votes = pd.DataFrame({"subject": ["s1", "s2"], "stimulus_a": ["c/b", "c/a"], "stimulus_b": ["c/a", "c/b"],
+                              "hrc_a": ["b", "a"], "hrc_b": ["a", "b"], "vote": [1, -1]})
+        (row,) = ccr_hrc_pairs(votes, ci="normal").to_dict("records")
         assert (row["hrc_a"], row["hrc_b"], row["cmos"]) == ("a", "b", -1.0)
+        assert row["ci95_low"] == row["ci95_high"] == -1.0  # two equal votes: no spread
 
     def test_gold_is_checked_in_the_canonical_order(self, ccr, low_high):
         source, low, _ = low_high[0]
@@ -218,7 +220,6 @@ class TestPc:
         assert (pvs_vs_ref["vote"] == 2).all()
 
     def test_the_always_preferred_pvs_ranks_first(self, pc):
-        pytest.importorskip("studies.paired")
         analysis = study_analysis(pc)
         assert analysis.targets == ("scale",)
         scale = _by_stimulus(analysis.pvs, "scale")
@@ -228,7 +229,6 @@ class TestPc:
         assert (analysis.pairs.loc[analysis.pairs["hrc"] == "REF", "scale"] == 0).all()
 
     def test_stored_and_shown(self, pc, client):
-        pytest.importorskip("studies.paired")
         analyses_compute(study=pc, n_bootstrap=20)
         (row,) = StoredAnalysis.objects.filter(study=pc)
         assert row.message == "" and "THURSTONE" in row.model_version and len(row.pairs) == 9
@@ -238,7 +238,6 @@ class TestPc:
         assert 'value="scale" selected' in dashboard and 'id="ranking"' in dashboard
 
     def test_exported_with_the_sureal_pc_dataset(self, pc, tmp_path):
-        pytest.importorskip("studies.paired")
         folder = dataset_export(study=pc, out_dir=tmp_path / "out").folder
         votes = pd.read_csv(folder / "pair_votes.csv")
         assert {"preferred", "vote_overall"} <= set(votes)
