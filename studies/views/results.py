@@ -120,7 +120,7 @@ def dashboard_view(request, name):
                     "sources": sorted(pvs["src"].unique())})
     correlation = stored_correlation(analysis=stored.analysis, target=target, filters=options["filters"])
     if correlation is None or correlation.computed_at is None:
-        context["message"] = f"{target.upper()} correlations on these PVSs are not computed yet."
+        context["message"] = f"{context['target_label']} correlations on these PVSs are not computed yet."
         return render(request, "studies/dashboard.html", context)
     table = options["filters"].apply(pvs).dropna(subset=[target]) if target in pvs else pvs.iloc[0:0]
     related = related_metrics(options["dimension"])
