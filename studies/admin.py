@@ -51,9 +51,10 @@ class VoteAdmin(admin.ModelAdmin):
 
 @admin.register(StoredAnalysis)
 class StoredAnalysisAdmin(admin.ModelAdmin):
-    list_display = ["study", "model", "ci", "include_simulated", "computed_at", "n_votes", "study_votes", "message"]
-    list_filter = ["study", "model"]
-    exclude = ["pvs", "participants", "breakdown"]
+    list_display = ["study", "dimension", "model", "ci", "include_simulated", "computed_at", "n_votes", "study_votes",
+                    "message"]
+    list_filter = ["study", "dimension", "model"]
+    exclude = ["pvs", "participants", "breakdown", "pairs"]
 
 
 @admin.register(AnalysisJob, DatasetExport)

@@ -7,10 +7,13 @@ The pages never compute. The job (``analyses_compute`` run by the Celery task
 row of the study and every ``StoredCorrelation`` row under it:
 
 - always the default options (``DEFAULT_OPTIONS``: the default subject model,
-  Student-t CIs, simulated participants included) with both targets (MOS,
-  DMOS) over all PVSs, which is what the pages show first;
-- plus every other option set or subset (model, CI, people only, target,
-  codec family, codec, SRC) a researcher asked for from a page
+  Student-t CIs, simulated participants included) for every rating dimension
+  of the study, each with every target of the study's method
+  (``studies.results.METHOD_TARGETS``: ACR-HR MOS and DMOS, DCR its mean
+  impairment score, CCR the CMOS, PC the scale value) over all PVSs, which is
+  what the pages show first;
+- plus every other option set or subset (dimension, model, CI, people only,
+  target, codec family, codec, SRC) a researcher asked for from a page
   (``analysis_request``); such a row is kept and recomputed with the others.
 
 A vote schedules a run ``RECOMPUTE_DELAY_SECONDS`` later (``analyses_schedule``);
@@ -34,14 +37,15 @@ from studies.jobs import send_on_commit
 from studies.models import AnalysisJob, StoredAnalysis, StoredCorrelation, Study, Vote
 from studies.results import (
     DEFAULT_MODEL,
-    TARGETS,
     Filters,
     StudyAnalysis,
     correlation_breakdown,
     correlation_results,
+    method_targets,
     metric_comparisons,
     study_analysis,
 )
+from studies.selectors import UnknownDimensionError, dimension_keys, resolve_dimension
 from studies.versions import code_version, package_version
 
 TASK = "studies.analyse"
@@ -51,11 +55,13 @@ RECOMPUTE_DELAY_SECONDS = 30
 @dataclass(frozen=True)
 class AnalysisOptions:
     """Which analysis: subject ``model`` (``studies.analysis.MODELS``), ``ci``
-    method (``CI_METHODS``) and whether simulated participants count."""
+    method (``CI_METHODS``), whether simulated participants count, and the
+    rating ``dimension`` (a ``Study.dimensions`` key; empty: the study's primary one)."""
 
     model: str = DEFAULT_MODEL
     ci: str = "t"
     include_simulated: bool = True
+    dimension: str = ""
 
     def __post_init__(self):
         if self.model not in MODELS or self.ci not in CI_METHODS:
@@ -88,22 +94,23 @@ def study_vote_count(study: Study) -> int:
 
 
 # A stored analysis whose votes the subject model could not use: ``message`` says why.
-NO_RESULT = {"n_votes": 0, "simulated": 0, "model_version": "", "pvs": [], "participants": [], "breakdown": {}}
+NO_RESULT = {"n_votes": 0, "simulated": 0, "model_version": "", "pvs": [], "participants": [], "breakdown": {},
+             "pairs": []}
 
 
 def _analysis_fields(analysis: StudyAnalysis) -> dict:
     return {
         "message": "", "n_votes": len(analysis.votes), "simulated": analysis.simulated,
         "model_version": analysis.result.model_version, "pvs": _records(analysis.pvs),
-        "participants": _records(analysis.participants),
+        "participants": _records(analysis.participants), "pairs": _records(analysis.pairs),
         "breakdown": {target: _json_safe(dict(zip(("labels", "rows"), correlation_breakdown(analysis, target=target))))
-                      for target in TARGETS},
+                      for target in analysis.targets},
     }
 
 
 def _fill_correlation(row: StoredCorrelation, analysis: StudyAnalysis | None, n_bootstrap: int) -> None:
     row.ranking, row.comparisons, row.n_bootstrap = [], [], n_bootstrap
-    if analysis is not None:
+    if analysis is not None and row.target in analysis.targets:
         filters = Filters(family=row.family, codec=row.codec, src=row.src)
         ranking = correlation_results(analysis, target=row.target, filters=filters, n_bootstrap=n_bootstrap)
         row.ranking = _records(ranking)
@@ -112,10 +119,12 @@ def _fill_correlation(row: StoredCorrelation, analysis: StudyAnalysis | None, n_
 
 
 def _ensure_defaults(study: Study) -> None:
-    row, _ = StoredAnalysis.objects.get_or_create(study=study, model=DEFAULT_OPTIONS.model, ci=DEFAULT_OPTIONS.ci,
-                                                  include_simulated=DEFAULT_OPTIONS.include_simulated)
-    for target in TARGETS:
-        StoredCorrelation.objects.get_or_create(analysis=row, target=target, family="", codec="", src="")
+    for dimension in dimension_keys(study):
+        row, _ = StoredAnalysis.objects.get_or_create(
+            study=study, dimension=dimension, model=DEFAULT_OPTIONS.model, ci=DEFAULT_OPTIONS.ci,
+            include_simulated=DEFAULT_OPTIONS.include_simulated)
+        for target in method_targets(study.method):
+            StoredCorrelation.objects.get_or_create(analysis=row, target=target, family="", codec="", src="")
 
 
 def analyses_compute(*, study: Study, n_bootstrap: int | None = None) -> list[StoredAnalysis]:
@@ -134,8 +143,9 @@ def analyses_compute(*, study: Study, n_bootstrap: int | None = None) -> list[St
     for row in rows:
         votes = study_vote_count(study)  # before reading them: a vote that comes later makes the row stale
         try:
-            analysis = study_analysis(study, model=row.model, ci=row.ci, include_simulated=row.include_simulated)
-        except VotesError as error:
+            analysis = study_analysis(study, model=row.model, ci=row.ci, include_simulated=row.include_simulated,
+                                      dimension=row.dimension)
+        except (VotesError, UnknownDimensionError) as error:
             analysis, fields = None, {**NO_RESULT, "message": str(error)}
         else:
             fields = _analysis_fields(analysis)
@@ -176,13 +186,17 @@ def analysis_request(*, study: Study, options: AnalysisOptions = DEFAULT_OPTIONS
     ``filters`` among the study's stored rows and run the job now.
 
     Rows not computed yet wait with ``computed_at`` null. Raises
-    ``ValueError`` for a target not in ``TARGETS``.
+    ``ValueError`` for a target the study's method does not give
+    (``studies.results.METHOD_TARGETS``) and ``UnknownDimensionError`` for a
+    dimension the study does not ask.
     """
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+    targets = method_targets(study.method)
+    if target not in targets:
+        raise ValueError(f"unknown target {target!r} for a {study.method} study: choose one of {', '.join(targets)}")
+    dimension = resolve_dimension(study, options.dimension)
     with transaction.atomic():
-        row, _ = StoredAnalysis.objects.get_or_create(study=study, model=options.model, ci=options.ci,
-                                                      include_simulated=options.include_simulated)
+        row, _ = StoredAnalysis.objects.get_or_create(study=study, dimension=dimension, model=options.model,
+                                                      ci=options.ci, include_simulated=options.include_simulated)
         StoredCorrelation.objects.get_or_create(analysis=row, target=target, family=filters.family,
                                                 codec=filters.codec, src=filters.src)
         return analyses_schedule(study=study, countdown=0, force=True)
@@ -218,8 +232,11 @@ class StoredView:
 
 
 def stored_view(*, study: Study, options: AnalysisOptions) -> StoredView:
-    """The stored analysis of ``study`` under ``options`` and the state around it (see ``StoredView``)."""
-    analysis = StoredAnalysis.objects.filter(study=study, model=options.model, ci=options.ci,
+    """The stored analysis of ``study`` under ``options`` and the state around it (see ``StoredView``).
+
+    Raises ``UnknownDimensionError`` for a dimension the study does not ask."""
+    dimension = resolve_dimension(study, options.dimension)
+    analysis = StoredAnalysis.objects.filter(study=study, dimension=dimension, model=options.model, ci=options.ci,
                                              include_simulated=options.include_simulated).first()
     return StoredView(options=options, analysis=analysis, votes_now=study_vote_count(study),
                       job=AnalysisJob.objects.filter(study=study).first())

@@ -1,11 +1,19 @@
 """The dataset export: what another lab needs to reuse a study's ratings.
 
-A folder (or a zip of it) holding votes.csv (long format), pvs.csv (MOS, CI,
-DMOS, votes, bitrate, codec, curve, family, rate point, every metric), src.csv and hrc.csv
-(descriptors), participants.csv (anonymous ids and screening), a sureal JSON
-dataset, README.md (the dataset card) and, with media, the videos the viewers
-saw with their SHA-256. Simulated participants are left out unless asked for.
-The folder is built under a temporary name and renamed when complete.
+A folder (or a zip of it) holding the votes with one ``vote_<key>`` column per
+rating dimension (ACR-HR, DCR: votes.csv in long format; CCR, PC: pair_votes.csv
+in the canonical pair order, ``studies.selectors.pair_votes_frame``), pvs.csv
+(the primary dimension's per-PVS scores of the method: MOS and DMOS, DCR's mean
+impairment score, CCR's CMOS or PC's scale value, with CIs, votes, bitrate,
+codec, curve, family, rate point, every metric), pvs_<key>.csv for each other
+dimension, for CCR hrc_pairs.csv (CMOS per pair of HRCs), for PC pc_scale.csv
+(every stimulus's scale value), src.csv and hrc.csv (descriptors),
+participants.csv (anonymous ids and screening), a sureal JSON dataset (ACR-HR and
+DCR: sureal_dataset.json; PC: sureal_pc_dataset.json, sureal's pair-comparison
+format, ``studies.paired.sureal_pc_dataset``), README.md (the dataset card) and,
+with media, the videos the viewers saw with their SHA-256. Simulated
+participants are left out unless asked for. The folder is built under a
+temporary name and renamed when complete.
 
 On the pages the export is a job (Celery task ``studies.export``, queue
 ``cpu``, a step of the job lifecycle): ``export_request`` queues it, ``export_write`` writes one zip per
@@ -27,10 +35,12 @@ from django.utils import timezone
 from qa_platform.codec.storage import atomic_path, sha256_file
 from qa_platform.core import lifecycle
 from qa_platform.core.models import Hrc, JobStatus, Source
-from studies.analysis import REGISTRY, to_sureal_dataset
+from studies.analysis import REGISTRY, VotesError, to_sureal_dataset
 from studies.jobs import send_on_commit
-from studies.models import AcrScore, DatasetExport, Stimulus, StimulusRole, Study
-from studies.results import DEFAULT_MODEL, StudyAnalysis, study_analysis
+from studies.methods import get_method
+from studies.models import DatasetExport, Stimulus, StimulusRole, Study
+from studies.paired import sureal_pc_dataset
+from studies.results import DEFAULT_MODEL, StudyAnalysis, study_analysis, target_label
 from studies.screening import (
     CONSISTENCY_MAX_FRACTION,
     STRAIGHT_LINE_MIN,
@@ -38,7 +48,7 @@ from studies.screening import (
     WATCH_LONG_SHARE,
     WATCH_SHORT_FRACTION,
 )
-from studies.selectors import study_questionnaire
+from studies.selectors import PAIR_SCALED_METHODS, dimension_keys, pair_votes_frame, study_questionnaire, votes_frame
 from studies.versions import software_versions
 
 EXPORT_TASK = "studies.export"
@@ -79,35 +89,78 @@ def _viewing_summary(participants: pd.DataFrame) -> str:
 
 
 def _media_rows(study: Study, folder: Path) -> pd.DataFrame:
+    """Copy every video the study shows (a pair's two) into ``folder/media``; one row per video and stimulus."""
     rows = []
-    for stimulus in Stimulus.objects.filter(study=study).select_related("source", "pvs__hrc"):
-        source = Path(settings.DATA_DIR) / stimulus.media_path
-        target = folder / "media" / stimulus.media_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
-        rows.append({"stimulus": stimulus.label, "role": stimulus.role,
-                     "path": f"media/{stimulus.media_path}", "sha256": sha256_file(target)})
+    for stimulus in Stimulus.objects.filter(study=study).select_related("source", "pvs__hrc", "companion_pvs__hrc"):
+        videos = [(stimulus.label, stimulus.media_path)]
+        if stimulus.is_pair and stimulus.companion_media_path:
+            videos.append((stimulus.companion_label, stimulus.companion_media_path))
+        for label, media_path in videos:
+            source = Path(settings.DATA_DIR) / media_path
+            target = folder / "media" / media_path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                shutil.copy2(source, target)
+            rows.append({"stimulus": label, "role": stimulus.role, "path": f"media/{media_path}",
+                         "sha256": sha256_file(target)})
     return pd.DataFrame(rows)
 
 
-def _write_tables(analysis: StudyAnalysis, folder: Path) -> None:
-    analysis.votes[VOTE_EXPORT_COLUMNS].to_csv(folder / "votes.csv", index=False)
+def _write_votes(analysis: StudyAnalysis, folder: Path) -> str:
+    """The votes of every dimension (``vote_<key>``, canonical orientation); return the file's name."""
+    study = analysis.study
+    keys = [f"vote_{key}" for key in dimension_keys(study)]
+    if study.method in PAIR_SCALED_METHODS:
+        votes = pair_votes_frame(study, include_simulated=analysis.include_simulated, all_dimensions=True)
+        columns = [c for c in votes.columns if c not in ("pvs_id_a", "pvs_id_b", "swapped")]
+        votes[columns].to_csv(folder / "pair_votes.csv", index=False)
+        return "pair_votes.csv"
+    votes = votes_frame(study, include_simulated=analysis.include_simulated, all_dimensions=True)
+    votes[VOTE_EXPORT_COLUMNS + keys].to_csv(folder / "votes.csv", index=False)
+    return "votes.csv"
+
+
+def _write_tables(analysis: StudyAnalysis, folder: Path, *, model: str) -> list[str]:
+    """Write the tables; return the dimensions whose analysis gave no table, with why."""
+    study = analysis.study
+    _write_votes(analysis, folder)
     analysis.pvs.to_csv(folder / "pvs.csv", index=False)
+    skipped = []
+    for key in dimension_keys(study)[1:]:
+        try:
+            other = study_analysis(study, model=model, include_simulated=analysis.include_simulated, dimension=key)
+        except VotesError as error:
+            skipped.append(f"{key}: {error}")
+            continue
+        other.pvs.to_csv(folder / f"pvs_{key}.csv", index=False)
+    if study.method == "ccr":
+        analysis.pairs.to_csv(folder / "hrc_pairs.csv", index=False)
+    elif study.method == "pc":
+        analysis.pairs.to_csv(folder / "pc_scale.csv", index=False)
     src, hrc = _descriptors(analysis)
     src.to_csv(folder / "src.csv", index=False)
     hrc.to_csv(folder / "hrc.csv", index=False)
     analysis.participants.to_csv(folder / "participants.csv", index=False)
-    sizes = analysis.pvs["src"].map(dict(Source.objects.values_list("name", "size")))
-    size = int(sizes.max()) if len(sizes) else None
-    dataset = to_sureal_dataset(analysis.votes, dataset_name=analysis.study.name, width=size, height=size)
-    (folder / "sureal_dataset.json").write_text(json.dumps(dataset, indent=1))
+    if study.method == "pc":
+        dataset = sureal_pc_dataset(analysis.votes[["subject", "stimulus_a", "stimulus_b", "preferred"]],
+                                           dataset_name=study.name)
+        (folder / "sureal_pc_dataset.json").write_text(json.dumps(dataset, indent=1))
+    elif study.method not in PAIR_SCALED_METHODS:
+        sizes = analysis.pvs["src"].map(dict(Source.objects.values_list("name", "size")))
+        size = int(sizes.max()) if len(sizes) else None
+        dataset = to_sureal_dataset(analysis.votes, dataset_name=study.name, width=size, height=size)
+        (folder / "sureal_dataset.json").write_text(json.dumps(dataset, indent=1))
+    return skipped
 
 
-def _dataset_card(analysis: StudyAnalysis, media: bool) -> str:
+def _dataset_card(analysis: StudyAnalysis, media: bool, skipped: list[str]) -> str:
     study, participants = analysis.study, analysis.participants
+    method = get_method(study.method)
     return render_to_string("studies/dataset_card.md", {
         "study": study, "analysis": analysis, "model": REGISTRY[analysis.result.model],
-        "scale": [(s.value, s.label) for s in AcrScore],
+        "method": method, "scale": list(method.scale), "dimensions": study.dimensions, "skipped": skipped,
+        "targets": [(t, target_label(study.method, t)) for t in analysis.targets],
+        "paired_scaling": study.method in PAIR_SCALED_METHODS,
         "n_participants": len(participants), "n_rejected": int(participants["rejected"].sum()),
         "rejected": participants[participants["rejected"]].to_dict("records"),
         "n_votes": len(analysis.votes), "n_pvs": len(analysis.pvs),
@@ -139,10 +192,10 @@ def dataset_export(*, study: Study, out_dir: Path, include_simulated: bool = Fal
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.",
                                      ignore_cleanup_errors=True) as tmp:
         folder = Path(tmp)
-        _write_tables(analysis, folder)
+        skipped = _write_tables(analysis, folder, model=model)
         if media:
             _media_rows(study, folder).to_csv(folder / "media.csv", index=False)
-        (folder / "README.md").write_text(_dataset_card(analysis, media))
+        (folder / "README.md").write_text(_dataset_card(analysis, media, skipped))
         files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
         if out_dir.exists():
             out_dir.rmdir()

@@ -36,9 +36,10 @@ def _error_y(rows: pd.DataFrame, target: str) -> dict:
 
 
 def scatter_figure(table: pd.DataFrame, *, spec: MetricSpec, target: str, fit: LogisticFit | None,
-                   pvs_url: Callable[[int], str]) -> dict:
-    """``target`` (MOS or DMOS, with 95 % CIs) against one metric, one colour per
-    curve, with the fitted 4-parameter logistic over the metric's range."""
+                   pvs_url: Callable[[int], str], label: str = "") -> dict:
+    """``target`` (a ``studies.results.METHOD_TARGETS`` column: MOS, DMOS, CMOS, scale value,
+    with 95 % CIs; ``label`` names it, default its upper-case name) against one metric, one
+    colour per curve, with the fitted 4-parameter logistic over the metric's range."""
     fig = go.Figure()
     for curve, rows in table.groupby("curve", sort=True):
         fig.add_trace(go.Scatter(
@@ -55,7 +56,7 @@ def scatter_figure(table: pd.DataFrame, *, spec: MetricSpec, target: str, fit: L
     fig.update_layout(**LAYOUT, height=480, legend_title_text="curve",
                       xaxis_title=f"{spec.label} ({spec.unit or 'unitless'}, "
                                   f"{'higher' if spec.higher_is_better else 'lower'} is better)",
-                      yaxis_title=target.upper())
+                      yaxis_title=label or target.upper())
     return as_dict(fig)
 
 
@@ -68,14 +69,16 @@ def _hrc_means(table: pd.DataFrame, target: str) -> pd.DataFrame:
     return means.reset_index().rename(columns={"value": target}).sort_values("kbps")
 
 
-def rate_figure(table: pd.DataFrame, *, target: str, pvs_url: Callable[[int], str]) -> dict:
-    """``target`` against bitrate (kbit/s, log axis), one trace per curve.
+def rate_figure(table: pd.DataFrame, *, target: str, pvs_url: Callable[[int], str], label: str = "") -> dict:
+    """``target`` (``label`` names it, default its upper-case name) against bitrate (kbit/s, log axis),
+    one trace per curve.
 
     With one SRC each point is a PVS with its 95 % CI (click opens it); with
     several, each point is an HRC at its mean bitrate and mean ``target`` over
     the SRCs, with a Student-t 95 % CI across SRCs.
     """
     single = table["src"].nunique() == 1
+    label = label or target.upper()
     points = table.sort_values("kbps") if single else _hrc_means(table, target)
     fig = go.Figure()
     for curve, rows in points.groupby("curve", sort=True):
@@ -84,11 +87,11 @@ def rate_figure(table: pd.DataFrame, *, target: str, pvs_url: Callable[[int], st
                      "hovertemplate": f"{HOVER}<extra>{curve}</extra>"}
         else:
             extra = {"text": rows["hrc"], "customdata": rows["n"],
-                     "hovertemplate": f"HRC: %{{text}}<br>%{{x:.2f}} kbit/s<br>mean {target.upper()} %{{y:.2f}} "
+                     "hovertemplate": f"HRC: %{{text}}<br>%{{x:.2f}} kbit/s<br>mean {label} %{{y:.2f}} "
                                       f"over %{{customdata}} SRCs<extra>{curve}</extra>"}
         fig.add_trace(go.Scatter(x=rows["kbps"], y=rows[target], mode="lines+markers", name=curve,
                                  marker={"size": 9}, error_y=_error_y(rows, target), **extra))
     fig.update_layout(**LAYOUT, height=480, xaxis_type="log", xaxis_title="bitrate (kbit/s, log scale)",
-                      yaxis_title=target.upper() if single else f"mean {target.upper()} over SRCs",
+                      yaxis_title=label if single else f"mean {label} over SRCs",
                       legend_title_text="curve")
     return as_dict(fig)

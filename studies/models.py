@@ -349,13 +349,17 @@ class Vote(models.Model):
 class StoredAnalysis(models.Model):
     """A study's votes through one subject model, as the analysis job stored them (``studies.analysis_store``).
 
-    One row per study and option set: subject ``model`` (``studies.analysis.MODELS``),
-    ``ci`` method and whether simulated participants count. The pages read these
+    One row per study, rating ``dimension`` (a key of ``Study.dimensions``) and option
+    set: subject ``model`` (``studies.analysis.MODELS``; CCR and PC studies are
+    scaled as pairs and ignore it), ``ci`` method and whether simulated participants count. The pages read these
     rows and never compute. ``computed_at`` is null while a row someone asked for
     waits for its first run; ``message`` says why a run gave no result (no votes yet).
     """
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="analyses")
+    dimension = models.CharField(
+        max_length=32, default="overall",
+        help_text="The rating dimension analysed (a Study.dimensions key; rows from before dimensions: overall).")
     model = models.CharField(max_length=16)
     ci = models.CharField(max_length=8)
     include_simulated = models.BooleanField()
@@ -373,23 +377,29 @@ class StoredAnalysis(models.Model):
         default=list, blank=True, help_text="One record per participant (studies.results.participant_table).")
     breakdown = models.JSONField(
         default=dict, blank=True, help_text="Per target: studies.results.correlation_breakdown's labels and rows.")
+    pairs = models.JSONField(
+        default=list, blank=True,
+        help_text="CCR: CMOS per pair of HRCs with 95 % CIs; PC: scale value per stimulus "
+                  "(studies.results.StudyAnalysis.pairs); empty for ACR-HR and DCR.")
 
     class Meta:
-        ordering = ["study_id", "model", "ci", "-include_simulated"]
+        ordering = ["study_id", "dimension", "model", "ci", "-include_simulated"]
         verbose_name_plural = "stored analyses"
         constraints = [
-            models.UniqueConstraint(fields=["study", "model", "ci", "include_simulated"],
-                                    name="one_analysis_per_options")
+            models.UniqueConstraint(fields=["study", "dimension", "model", "ci", "include_simulated"],
+                                    name="one_analysis_per_dimension_and_options")
         ]
 
     def __str__(self):
-        return f"{self.study.name}: {self.model}, CI {self.ci}{'' if self.include_simulated else ', people only'}"
+        people = "" if self.include_simulated else ", people only"
+        return f"{self.study.name} ({self.dimension}): {self.model}, CI {self.ci}{people}"
 
 
 class StoredCorrelation(models.Model):
     """Metric–target correlations of one stored analysis over one subset of PVSs, with bootstrap CIs.
 
-    ``target`` is ``mos`` or ``dmos``; ``family``, ``codec``, ``src`` empty = all.
+    ``target``: one of the study method's targets (``studies.results.METHOD_TARGETS``:
+    ``mos``, ``dmos``, ``cmos`` or ``scale``); ``family``, ``codec``, ``src`` empty = all.
     ``ranking``: studies.results.correlation_results' rows (with each metric's
     logistic fit); ``comparisons``: studies.results.metric_comparisons' rows.
     """

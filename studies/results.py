@@ -1,17 +1,22 @@
 """A study's results: its votes through a subject model, joined to PVSs and metrics.
 
 Selectors (reads only). The numbers come from ``studies.analysis`` (subject
-models) and ``studies.correlation`` (metric–MOS statistics); this module only
-gathers the study's rows for them and joins their output back to PVSs.
+models), ``studies.paired`` (pair-comparison scaling) and ``studies.correlation``
+(metric–score statistics); this module gathers the study's rows for them, one
+rating dimension at a time, and joins their output back to PVSs. The CCR
+means (CMOS per PVS against its SRC, per pair of HRCs: ITU-T P.910 (10/2023),
+CCR; P.800 Annex E) are plain means of the oriented votes with their 95 % CIs,
+computed here. What a method gives per PVS is ``METHOD_TARGETS``.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
-from studies.analysis import AnalysisResult, VotesError, analyse, dmos
+from studies.analysis import NORMAL_Q975, AnalysisResult, VotesError, analyse, dmos
+from studies.ccr import HRC_CMOS_COLUMNS, cmos_hrc, cmos_pairs
 from studies.correlation import (
     CorrelationError,
     compare_metrics,
@@ -21,22 +26,56 @@ from studies.correlation import (
 from studies import screening
 from studies.methods import get_method
 from studies.models import Participant, Stimulus, StimulusRole, Study
-from studies.selectors import gold_failures, gold_rejections, votes_frame
+from studies.paired import REFERENCE_HRC, scale_pairs
+from studies.selectors import (
+    PAIR_SCALED_METHODS,
+    gold_failures,
+    gold_rejections,
+    pair_votes_frame,
+    resolve_dimension,
+    votes_frame,
+)
 
 DEFAULT_MODEL = "bt500"
-TARGETS = ("mos", "dmos")
+# What each method's analysis gives per PVS, the targets metrics are correlated with, first the default.
+# acr-hr: MOS and DMOS (P.910 ACR-HR); dcr: the mean of the 5-point impairment votes, a DMOS by
+# construction (stored as ``mos``); ccr: CMOS of the PVS against its SRC, −3..+3; pc: the
+# Thurstone/Bradley–Terry scale value of the PVS (studies.paired).
+METHOD_TARGETS = {"acr-hr": ("mos", "dmos"), "dcr": ("mos",), "ccr": ("cmos",), "pc": ("scale",)}
+TARGETS = ("mos", "dmos", "cmos", "scale")
+_TARGET_LABELS = {
+    ("acr-hr", "mos"): "MOS", ("acr-hr", "dmos"): "DMOS (ACR-HR)",
+    ("dcr", "mos"): "DMOS (DCR): mean impairment score",
+    ("ccr", "cmos"): "CMOS against the SRC (CCR, −3..+3)",
+    ("pc", "scale"): "scale value (PC)",
+}
 # The ranked table's columns, in order (studies.correlation.STATISTICS less RMSE*).
 RANKED_STATISTICS = ("plcc", "plcc_linear", "srocc", "krocc", "rmse", "outlier_ratio")
 UNKNOWN_FAMILY = "unknown"
+CCR_MODEL_VERSION = "faceqa-ccr-cmos/2 (studies.ccr)"
+
+
+def method_targets(method: str) -> tuple[str, ...]:
+    """The targets (per-PVS scores) the analysis of a ``method`` study gives, the default first."""
+    return METHOD_TARGETS.get(method, METHOD_TARGETS["acr-hr"])
+
+
+def target_label(method: str, target: str) -> str:
+    """How pages and the dataset card name ``target`` of a ``method`` study (e.g. ``DMOS (DCR): …``)."""
+    return _TARGET_LABELS.get((method, target), target.upper())
 
 
 @dataclass(frozen=True)
 class StudyAnalysis:
-    """A study's votes analysed by one subject model.
+    """A study's votes on one rating dimension, analysed.
 
-    ``pvs``: one row per test PVS (see ``pvs_table``); ``participants``: one
-    row per participant (see ``participant_table``); ``result``: the model's
-    own output. ``simulated`` counts the simulated participants included.
+    ``pvs``: one row per test PVS (see ``pvs_table``) with a column per target
+    of the method (``targets``, ``METHOD_TARGETS``); ``participants``: one row per
+    participant (see ``participant_table``); ``result``: the subject model's own
+    output (CCR, PC: the pair scaling's, with no subject bias). ``votes``: the
+    votes analysed (``votes_frame``, or ``pair_votes_frame`` for CCR and PC).
+    ``pairs``: CCR, CMOS per pair of HRCs; PC, scale value per stimulus (the SRC
+    included); empty otherwise. ``simulated`` counts the simulated participants included.
     """
 
     study: Study
@@ -46,6 +85,9 @@ class StudyAnalysis:
     votes: pd.DataFrame
     simulated: int
     include_simulated: bool
+    dimension: str = "overall"
+    targets: tuple[str, ...] = ("mos", "dmos")
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 class NoVotesError(VotesError):
@@ -53,55 +95,214 @@ class NoVotesError(VotesError):
 
 
 def study_analysis(study: Study, *, model: str = DEFAULT_MODEL, ci: str = "t",
-                   include_simulated: bool = True) -> StudyAnalysis:
-    """Analyse the study's test votes with ``model`` (``studies.analysis.MODELS``).
+                   include_simulated: bool = True, dimension: str | None = None) -> StudyAnalysis:
+    """Analyse the study's test votes on ``dimension`` (default the primary one), by its method.
+
+    - ACR-HR: ``model`` (``studies.analysis.MODELS``) gives the MOS, ``dmos`` the DMOS.
+    - DCR: the 5-point impairment votes of each PVS through ``model``, as
+      ``mos`` (a DMOS by construction: the reference is shown first).
+    - CCR: per PVS the CMOS against its SRC (``cmos``, −3..+3, from the pairs
+      with the SRC, oriented as the PVS rated against the SRC), and the CMOS per
+      pair of HRCs (``pairs``); ``model`` does not apply.
+    - PC: per stimulus the pair-comparison scale value (``scale``, studies.paired);
+      ``model`` does not apply.
 
     Participants who failed more gold trials than the study allows are
-    rejected before the model runs, and, when ``study.screening_excludes``,
-    those flagged by the other screening rules (``screening_flags``).
-    Consistency repeats are screened, never averaged into the MOS. Raises
-    ``NoVotesError`` when there are no votes and ``VotesError`` for votes the
-    model cannot use.
+    rejected first (the same ones for every dimension), and, when
+    ``study.screening_excludes``, those flagged by the other screening rules
+    (``screening_flags``). Consistency repeats are screened, never averaged
+    into the MOS. Raises ``NoVotesError`` when there are no votes,
+    ``VotesError`` for votes that cannot be analysed, and
+    ``UnknownDimensionError`` for a dimension the study does not ask.
     """
-    votes = votes_frame(study, include_simulated=include_simulated)
+    dimension = resolve_dimension(study, dimension)
+    if study.method in PAIR_SCALED_METHODS:
+        return _pair_analysis(study, model=model, ci=ci, include_simulated=include_simulated, dimension=dimension)
+    votes = votes_frame(study, include_simulated=include_simulated, dimension=dimension)
     if votes.empty:
-        raise NoVotesError(f"study {study.name!r} has no votes yet"
-                           + ("" if include_simulated else " from people (simulated ones left out)"))
-    rejected = gold_rejections(study, include_simulated=include_simulated)
+        raise _no_votes(study, include_simulated)
     flags = screening_flags(study, include_simulated=include_simulated)
-    if study.screening_excludes:
-        rejected.update({subject: screening.describe(found) for subject, found in flags.items()
-                         if subject not in rejected})
-    result = analyse(votes, model=model, ci=ci, extra_rejected=rejected)
+    result = analyse(votes, model=model, ci=ci, extra_rejected=_rejected(study, include_simulated, flags))
     rejected = result.subjects.loc[result.subjects["rejected"], "subject"]
-    differential = dmos(votes, ci=ci, rejected=rejected)
+    # DMOS from hidden references is ACR-HR's; a DCR vote is differential already.
+    differential = dmos(votes, ci=ci, rejected=rejected) if study.method == "acr-hr" else None
     return StudyAnalysis(
         study=study, result=result, votes=votes,
         pvs=pvs_table(study, result.scores, differential),
         participants=participant_table(study, result.subjects, include_simulated, flags=flags),
         simulated=int(votes.drop_duplicates("subject")["simulated"].sum()),
-        include_simulated=include_simulated,
+        include_simulated=include_simulated, dimension=dimension, targets=method_targets(study.method),
     )
+
+
+def _rejected(study: Study, include_simulated: bool, flags: dict[str, list[screening.Flag]]) -> dict[str, str]:
+    """Participants left out of the analysis, with why: gold failures beyond the study's limit, and
+    the screening rules' ``flags`` when the study says they exclude (``Study.screening_excludes``)."""
+    rejected = gold_rejections(study, include_simulated=include_simulated)
+    if study.screening_excludes:
+        rejected.update({subject: screening.describe(found) for subject, found in flags.items()
+                         if subject not in rejected})
+    return rejected
+
+
+def _screening_votes(study: Study, include_simulated: bool) -> pd.DataFrame:
+    """The test votes the screening rules read, consistency repeats included. Pairs (CCR, PC) are
+    screened on the answers as given on the page (a repeat is shown in its first showing's order):
+    always pressing one button is straight-lining whichever video came first."""
+    if study.method not in PAIR_SCALED_METHODS:
+        return votes_frame(study, include_simulated=include_simulated, include_repeats=True)
+    votes = pair_votes_frame(study, include_simulated=include_simulated, include_repeats=True)
+    method = get_method(study.method)
+    return votes.assign(stimulus=votes["stimulus_a"] + " | " + votes["stimulus_b"],
+                        vote=[method.canonical_score(int(v), bool(s)) for v, s in zip(votes["vote"], votes["swapped"])])
 
 
 def screening_flags(study: Study, *, include_simulated: bool = True) -> dict[str, list[screening.Flag]]:
     """Every screening rule's flags per participant (``studies.screening.screen``) on the study's
     test votes, consistency repeats included, and its gold failures."""
-    votes = votes_frame(study, include_simulated=include_simulated, include_repeats=True)
     values = get_method(study.method).values
-    return screening.screen(votes, gold_failures=gold_failures(study, include_simulated=include_simulated),
+    return screening.screen(_screening_votes(study, include_simulated),
+                            gold_failures=gold_failures(study, include_simulated=include_simulated),
                             max_gold_failures=study.gold_max_failures, scale_range=max(values) - min(values))
 
 
+def _no_votes(study: Study, include_simulated: bool) -> NoVotesError:
+    return NoVotesError(f"study {study.name!r} has no votes yet"
+                        + ("" if include_simulated else " from people (simulated ones left out)"))
+
+
+def _ccr_votes(pair_votes: pd.DataFrame) -> pd.DataFrame:
+    return pair_votes[["subject", "stimulus_a", "stimulus_b", "vote"]]
+
+
+def _normal_interval(table: pd.DataFrame, value: str, std: str, ci: str) -> pd.DataFrame:
+    """``studies.ccr`` gives Student t intervals; ``ci="normal"`` turns them to ± 1.95996 standard errors."""
+    if ci == "normal":
+        table = table.assign(ci95_low=table[value] - NORMAL_Q975 * table[std],
+                             ci95_high=table[value] + NORMAL_Q975 * table[std])
+    return table
+
+
+def ccr_pvs_cmos(pair_votes: pd.DataFrame, *, ci: str = "t") -> pd.DataFrame:
+    """Per PVS, its CMOS against its SRC from canonical CCR pair votes (``pair_votes_frame``).
+
+    ``studies.ccr.cmos_pairs`` on the pairs of a PVS with its SRC (``REF``), each
+    turned to "the PVS rated against the SRC" (−3..+3; negative: worse than the
+    SRC). Returns ``stimulus`` (``SRC/HRC``), ``n_votes``, ``score``, ``score_std``
+    (standard error), ``ci95_low``, ``ci95_high`` (Student t, n−1, or normal with
+    ``ci="normal"``); one row per PVS that has such votes.
+    """
+    columns = ["stimulus", "n_votes", "score", "score_std", "ci95_low", "ci95_high"]
+    with_ref = pair_votes[(pair_votes["hrc_a"] == REFERENCE_HRC) ^ (pair_votes["hrc_b"] == REFERENCE_HRC)]
+    if with_ref.empty:
+        return pd.DataFrame(columns=columns)
+    pairs = cmos_pairs(_ccr_votes(with_ref))
+    ref_first = pairs["hrc_a"] == REFERENCE_HRC  # then the CMOS is the PVS (b) against the SRC (a)
+    table = pd.DataFrame({
+        "stimulus": pairs["stimulus_b"].where(ref_first, pairs["stimulus_a"]),
+        "n_votes": pairs["n_votes"],
+        "score": pairs["cmos"].where(ref_first, -pairs["cmos"]) + 0.0,
+        "score_std": pairs["cmos_std"],
+        "ci95_low": pairs["ci95_low"].where(ref_first, -pairs["ci95_high"]),
+        "ci95_high": pairs["ci95_high"].where(ref_first, -pairs["ci95_low"]),
+    })
+    return _normal_interval(table, "score", "score_std", ci)[columns]
+
+
+def ccr_hrc_pairs(pair_votes: pd.DataFrame, *, ci: str = "t") -> pd.DataFrame:
+    """CMOS per pair of HRCs from canonical CCR pair votes, pooled over SRCs (``studies.ccr.cmos_hrc``).
+
+    Each pair is named in sorted order of its HRC labels (``REF`` for the SRC) as
+    ``hrc_a``, ``hrc_b``, the CMOS being B rated against A (−3..+3; positive: B
+    better). Columns ``studies.ccr.HRC_CMOS_COLUMNS``: hrc_a, hrc_b, n_votes,
+    n_srcs, n_subjects, cmos, cmos_std (standard error), ci95_low, ci95_high
+    (Student t, n−1, or normal with ``ci="normal"``).
+    """
+    if pair_votes.empty:
+        return pd.DataFrame(columns=list(HRC_CMOS_COLUMNS))
+    return _normal_interval(cmos_hrc(_ccr_votes(pair_votes)), "cmos", "cmos_std", ci)
+
+
+def _pair_subjects(votes: pd.DataFrame, rejected: dict[str, str]) -> pd.DataFrame:
+    """The subject table of a pair analysis: gold rejections only, no bias or inconsistency."""
+    subjects = sorted(votes["subject"].unique())
+    return pd.DataFrame({
+        "subject": subjects, "rejected": [s in rejected for s in subjects],
+        "reason": [rejected.get(s, "") for s in subjects],
+        "bias": np.nan, "inconsistency": np.nan,
+    })
+
+
+def _pair_analysis(study: Study, *, model: str, ci: str, include_simulated: bool, dimension: str) -> StudyAnalysis:
+    """CCR or PC (see ``study_analysis``)."""
+    votes = pair_votes_frame(study, include_simulated=include_simulated, dimension=dimension)
+    if votes.empty:
+        raise _no_votes(study, include_simulated)
+    flags = screening_flags(study, include_simulated=include_simulated)
+    rejected = _rejected(study, include_simulated, flags)
+    kept = votes[~votes["subject"].isin(rejected)]
+    if kept.empty:
+        raise VotesError("no votes left once the participants who failed gold trials are removed")
+    if study.method == "ccr":
+        scores, pairs, version = ccr_pvs_cmos(kept, ci=ci), ccr_hrc_pairs(kept, ci=ci), CCR_MODEL_VERSION
+        target = "cmos"
+    else:
+        scores, pairs, version = pc_scale(kept, ci=ci)
+        target = "scale"
+    subjects = _pair_subjects(votes, rejected)
+    result = AnalysisResult(model=model, model_version=version, ci=ci, scores=scores, subjects=subjects,
+                            contents=None)
+    return StudyAnalysis(
+        study=study, result=result, votes=votes,
+        pvs=pvs_table(study, scores, None, target=target),
+        participants=participant_table(study, subjects, include_simulated, flags=flags),
+        simulated=int(votes.drop_duplicates("subject")["simulated"].sum()),
+        include_simulated=include_simulated, dimension=dimension, targets=method_targets(study.method),
+        pairs=pairs,
+    )
+
+
+# Preferences added in each direction to every compared pair before PC scaling (studies.paired): keeps
+# the scale finite when a PVS won (or lost) every comparison, as small panels often give.
+PC_PAIR_MODEL = "thurstone"
+PC_PSEUDO_COUNT = 0.5
+
+
+def pc_scale(pair_votes: pd.DataFrame, *, ci: str = "t") -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Per-stimulus scale values of canonical PC pair votes (``pair_votes_frame``), through
+    ``studies.paired.scale_pairs`` (Thurstone Case V, ``PC_PSEUDO_COUNT``; each SRC scaled alone, its
+    SRC at 0; unit: SD of the difference of two discriminal processes, 1 = 84 % preference).
+
+    Returns (per stimulus: ``stimulus``, ``n_votes`` (comparisons it took part in), ``score``
+    (scale value), ``score_std`` (standard error), ``ci95_low``, ``ci95_high`` (± 1.96 SE, whatever
+    ``ci``: the scale's errors are asymptotic); the same with src, hrc, n_preferred and anchor
+    for every stimulus, the SRC included; the scaling's version). Raises ``VotesError``
+    (``studies.paired.PairVotesError``) when the votes cannot be scaled.
+    """
+    result = scale_pairs(pair_votes[["subject", "stimulus_a", "stimulus_b", "preferred"]],
+                                model=PC_PAIR_MODEL, pseudo_count=PC_PSEUDO_COUNT)
+    scores = result.scores.rename(columns={"n_comparisons": "n_votes"})
+    per_stimulus = scores.rename(columns={"scale": "score", "scale_std": "score_std"})
+    version = f"{result.model_version}; pseudo-count {PC_PSEUDO_COUNT:g}"
+    return per_stimulus[["stimulus", "n_votes", "score", "score_std", "ci95_low", "ci95_high"]], scores, version
+
+
 def _stimulus_rows(study: Study) -> pd.DataFrame:
-    stimuli = Stimulus.objects.filter(study=study, role=StimulusRole.TEST, pvs__isnull=False)
+    """One row per PVS the study's test stimuli show (a pair's A and B), in stimulus order."""
+    stimuli = Stimulus.objects.filter(study=study, role=StimulusRole.TEST).select_related(
+        "source", "pvs__hrc", "companion_pvs__hrc")
+    shown = {}
+    for s in stimuli:
+        for pvs in (s.pvs, s.companion_pvs):
+            if pvs is not None:
+                shown.setdefault(pvs.pk, (s.source, pvs))
     return pd.DataFrame([
         {
-            "stimulus": s.label, "pvs_id": s.pvs_id, "src": s.source.name, "hrc": s.pvs.hrc.label,
-            "codec": s.pvs.hrc.codec, "curve": s.pvs.hrc.curve, "family": s.pvs.hrc.family or UNKNOWN_FAMILY,
-            "rate_point": s.pvs.hrc.params_key, "kbps": s.pvs.kbps, "bitstream_bytes": s.pvs.bitstream_bytes,
+            "stimulus": f"{source.name}/{pvs.hrc.label}", "pvs_id": pvs.pk, "src": source.name, "hrc": pvs.hrc.label,
+            "codec": pvs.hrc.codec, "curve": pvs.hrc.curve, "family": pvs.hrc.family or UNKNOWN_FAMILY,
+            "rate_point": pvs.hrc.params_key, "kbps": pvs.kbps, "bitstream_bytes": pvs.bitstream_bytes,
         }
-        for s in stimuli.select_related("source", "pvs__hrc")
+        for source, pvs in shown.values()
     ], columns=["stimulus", "pvs_id", "src", "hrc", "codec", "curve", "family", "rate_point", "kbps",
                 "bitstream_bytes"])
 
@@ -116,20 +317,24 @@ def metric_values(pvs_ids: list[int]) -> pd.DataFrame:
     return wide.reindex(index=pvs_ids, columns=list(all_metrics()))
 
 
-def pvs_table(study: Study, scores: pd.DataFrame, differential: pd.DataFrame) -> pd.DataFrame:
+def pvs_table(study: Study, scores: pd.DataFrame, differential: pd.DataFrame | None = None, *,
+              target: str = "mos") -> pd.DataFrame:
     """One row per test PVS: stimulus, pvs_id, src, hrc, codec, curve
     (``Hrc.curve``), family (``Hrc.family``, ``unknown`` where blank),
-    rate_point, kbps (kbit/s), bitstream_bytes, n_votes, mos, mos_std,
-    mos_ci95_low/high, mos_ci95_halfwidth, dmos, dmos_ci95_low/high, then one
-    column per metric (sequence value, the metric's unit)."""
+    rate_point, kbps (kbit/s), bitstream_bytes, n_votes, ``<target>``,
+    ``<target>_std``, ``<target>_ci95_low/high``, ``<target>_ci95_halfwidth``
+    (``target``: ``mos``, ``cmos`` or ``scale``, from ``scores``' score columns), for
+    ACR-HR dmos, dmos_ci95_low/high (from ``differential``), then one column per
+    metric (sequence value, the metric's unit). A PVS of a pair study is A of its pairs."""
     stimuli = _stimulus_rows(study)
-    mos = scores.rename(columns={"score": "mos", "score_std": "mos_std", "ci95_low": "mos_ci95_low",
-                                 "ci95_high": "mos_ci95_high"})
-    mos = mos[["stimulus", "n_votes", "mos", "mos_std", "mos_ci95_low", "mos_ci95_high"]]
-    diff = differential.rename(columns={"ci95_low": "dmos_ci95_low", "ci95_high": "dmos_ci95_high"})
-    table = stimuli.merge(mos, on="stimulus", how="left").merge(
-        diff[["stimulus", "dmos", "dmos_ci95_low", "dmos_ci95_high"]], on="stimulus", how="left")
-    table["mos_ci95_halfwidth"] = (table["mos_ci95_high"] - table["mos_ci95_low"]) / 2
+    mos = scores.rename(columns={"score": target, "score_std": f"{target}_std", "ci95_low": f"{target}_ci95_low",
+                                 "ci95_high": f"{target}_ci95_high"})
+    mos = mos[["stimulus", "n_votes", target, f"{target}_std", f"{target}_ci95_low", f"{target}_ci95_high"]]
+    table = stimuli.merge(mos, on="stimulus", how="left")
+    if differential is not None:
+        diff = differential.rename(columns={"ci95_low": "dmos_ci95_low", "ci95_high": "dmos_ci95_high"})
+        table = table.merge(diff[["stimulus", "dmos", "dmos_ci95_low", "dmos_ci95_high"]], on="stimulus", how="left")
+    table[f"{target}_ci95_halfwidth"] = (table[f"{target}_ci95_high"] - table[f"{target}_ci95_low"]) / 2
     metrics = metric_values(table["pvs_id"].tolist()).reset_index(drop=True)
     return pd.concat([table.reset_index(drop=True), metrics], axis=1).sort_values(["src", "codec", "kbps"])
 
@@ -150,8 +355,7 @@ def participant_table(study: Study, subjects: pd.DataFrame, include_simulated: b
     failures = gold_failures(study, include_simulated=include_simulated)
     if flags is None:
         flags = screening_flags(study, include_simulated=include_simulated)
-    consistency = screening.consistency(votes_frame(study, include_simulated=include_simulated,
-                                                    include_repeats=True))
+    consistency = screening.consistency(_screening_votes(study, include_simulated))
     fitted = subjects.set_index("subject")
     rows = []
     for p in participants.prefetch_related("trials__vote"):
@@ -195,10 +399,21 @@ class Filters:
         return table
 
 
-def correlation_results(analysis: StudyAnalysis, *, target: str = "mos", filters: Filters = Filters(),
+def analysis_target(analysis: StudyAnalysis, target: str | None) -> str:
+    """``target``, or the analysis's default one when None; ``ValueError`` for one its method does not give."""
+    if target is None:
+        return analysis.targets[0]
+    if target not in analysis.targets:
+        raise ValueError(f"a {analysis.study.method} study gives {', '.join(analysis.targets)}, not {target!r}")
+    return target
+
+
+def correlation_results(analysis: StudyAnalysis, *, target: str | None = None, filters: Filters = Filters(),
                         n_bootstrap: int = 1000, seed: int = 0) -> pd.DataFrame:
     """``studies.correlation.correlation_table`` of every metric with values
-    against ``target`` (``mos`` or ``dmos``) over the filtered PVSs, ranked."""
+    against ``target`` (one of ``analysis.targets``, default the first: MOS,
+    DCR's mean impairment score, CCR's CMOS or PC's scale value) over the filtered PVSs, ranked."""
+    target = analysis_target(analysis, target)
     table = filters.apply(analysis.pvs).dropna(subset=[target])
     specs = {name: spec.higher_is_better for name, spec in all_metrics().items()
              if name in table and table[name].notna().sum() > 0}
@@ -211,12 +426,13 @@ def _halfwidth(table: pd.DataFrame, target: str) -> pd.Series:
     return (table[f"{target}_ci95_high"] - table[f"{target}_ci95_low"]) / 2
 
 
-def metric_comparisons(analysis: StudyAnalysis, ranking: pd.DataFrame, *, target: str = "mos",
+def metric_comparisons(analysis: StudyAnalysis, ranking: pd.DataFrame, *, target: str | None = None,
                        filters: Filters = Filters()) -> pd.DataFrame:
     """Williams' test (``studies.correlation.compare_metrics``) between every
     pair of ranked metrics whose logistic fit converges; each pair on the
     filtered PVSs that have both metrics (so the r values can differ slightly
     from the ranked table's PLCC where a metric is missing on some PVSs)."""
+    target = analysis_target(analysis, target)
     rows = filters.apply(analysis.pvs).dropna(subset=[target])
     specs = all_metrics()
     predictions = {}
@@ -232,7 +448,7 @@ def metric_comparisons(analysis: StudyAnalysis, ranking: pd.DataFrame, *, target
     return compare_metrics(predictions, rows[target])
 
 
-def correlation_breakdown(analysis: StudyAnalysis, *, target: str = "mos") -> tuple[list[str], list[dict]]:
+def correlation_breakdown(analysis: StudyAnalysis, *, target: str | None = None) -> tuple[list[str], list[dict]]:
     """PLCC (after mapping) and SROCC of every metric on each subset of PVSs:
     all, each codec family, each codec, because metrics behave differently on
     generative artefacts. Point estimates only (one resample, its interval

@@ -1,11 +1,11 @@
-"""Reads of study state: a participant's next trial, progress, votes as a table."""
+"""Reads of study state: a participant's next trial, progress, votes as a table (single stimuli or pairs)."""
 from dataclasses import dataclass
 
 import pandas as pd
 from django.db.models import Count, Q
 
 from qa_platform.core.models import Pvs
-from studies.methods import get_method
+from studies.methods import FIRST, get_method
 from studies.models import Method, PairDesign, Participant, Qualification, Stimulus, StimulusRole, Study, Trial, Vote
 from studies.qualification import questionnaire_counts
 from studies.screening import gold_flags
@@ -76,15 +76,65 @@ def participants_needed(study: Study) -> int:
     return -(-n_rated * study.votes_per_pvs // per_participant)
 
 
-def _votes(study: Study, role: str, include_simulated: bool):
+# Methods whose votes compare two videos and are scaled as pairs (DCR pairs are analysed as their PVS).
+PAIR_SCALED_METHODS = ("ccr", "pc")
+
+
+class UnknownDimensionError(ValueError):
+    """A rating dimension the study does not ask."""
+
+
+def dimension_keys(study: Study) -> list[str]:
+    """The keys of the dimensions ``study`` asks (``Study.dimensions``), the primary first."""
+    return [d["key"] for d in study.dimensions]
+
+
+def resolve_dimension(study: Study, dimension: str | None) -> str:
+    """``dimension``, or the study's primary (first) dimension when None or empty.
+
+    Raises ``UnknownDimensionError`` naming the study's dimensions when the study does not ask it.
+    """
+    keys = dimension_keys(study)
+    if not dimension:
+        return keys[0]
+    if dimension not in keys:
+        raise UnknownDimensionError(f"study {study.name!r} does not ask dimension {dimension!r}; "
+                                    f"it asks {', '.join(keys)}")
+    return dimension
+
+
+def _votes(study: Study, role: str, include_simulated: bool, *, analysis: bool = False):
+    """Votes on stimuli of ``role``; ``analysis`` leaves out the second showings of repeated
+    stimuli (``Trial.repeat`` 1: they measure a participant's consistency, they are not data)."""
     votes = Vote.objects.filter(trial__participant__study=study, trial__stimulus__role=role)
     if not include_simulated:
         votes = votes.filter(trial__participant__is_simulated=False)
-    return votes.select_related("trial__participant", "trial__stimulus__source", "trial__stimulus__pvs__hrc")
+    if analysis:
+        votes = votes.filter(trial__repeat=0)
+    return votes.select_related("trial__participant", "trial__stimulus__source", "trial__stimulus__pvs__hrc",
+                                "trial__stimulus__companion_pvs__hrc").order_by("pk")
 
 
-def votes_frame(study: Study, *, include_simulated: bool = True, include_repeats: bool = False) -> pd.DataFrame:
-    """The study's test votes in long format, one row per vote.
+def vote_answers(vote: Vote, study: Study) -> dict[str, int]:
+    """Every dimension's answer of ``vote`` by key, in the pair's canonical orientation
+    (``RatingMethod.canonical_score``: CCR −3..+3 of B against A, PC 1 = A chosen, 2 = B);
+    the primary dimension from ``Vote.score``. A dimension the vote did not answer is left out."""
+    method = get_method(study.method)
+    keys = dimension_keys(study)
+    answers = {**{key: value for key, value in (vote.scores or {}).items() if key in keys}, keys[0]: vote.score}
+    return {key: method.canonical_score(int(answers[key]), vote.trial.swapped) for key in keys if key in answers}
+
+
+def votes_frame(study: Study, *, include_simulated: bool = True, dimension: str | None = None,
+                all_dimensions: bool = False, include_repeats: bool = False) -> pd.DataFrame:
+    """The study's test votes on one dimension in long format, one row per vote (single-stimulus analysis).
+
+    For ACR-HR the stimulus is the video rated; for DCR it is the pair's A (the
+    PVS; ``is_reference`` 1 for the reference shown against itself), rated on the
+    5-point impairment scale. ``dimension``: a key of ``Study.dimensions``
+    (default the primary one, ``Vote.score``); votes that did not answer it are
+    left out. ``all_dimensions`` adds a column ``vote_<key>`` per dimension (NaN
+    where not answered; for exports).
 
     Columns: ``subject`` (anonymous id), ``stimulus`` (``SRC/HRC`` or
     ``SRC/REF``), ``reference`` (SRC name), ``vote`` (1..5), ``repetition``
@@ -94,14 +144,24 @@ def votes_frame(study: Study, *, include_simulated: bool = True, include_repeats
     ``watch_seconds``, ``stall_count``, ``stall_seconds``, ``replays``,
     ``video_seconds`` (the clip's duration, s), ``voted_at``. Training and
     trap votes are not included; consistency repeats only with
-    ``include_repeats`` (they are for screening, never for the MOS).
+    ``include_repeats`` (they are for screening, never for the MOS). Raises ``UnknownDimensionError`` for a
+    dimension the study does not ask, and ``ValueError`` for a CCR or PC study
+    (their votes are pairs: ``pair_votes_frame``).
     """
-    rows = [
-        {
+    if study.method in PAIR_SCALED_METHODS:
+        raise ValueError(f"study {study.name!r} uses {study.method}: its votes are pairs, read pair_votes_frame")
+    key = resolve_dimension(study, dimension)
+    keys = dimension_keys(study)
+    rows = []
+    for v in _votes(study, StimulusRole.TEST, include_simulated, analysis=not include_repeats):
+        answers = vote_answers(v, study)
+        if key not in answers:
+            continue
+        row = {
             "subject": v.trial.participant.anonymous_id,
             "stimulus": v.trial.stimulus.label,
             "reference": v.trial.stimulus.source.name,
-            "vote": v.score,
+            "vote": answers[key],
             "repetition": v.trial.repeat,
             "is_reference": int(v.trial.stimulus.is_reference),
             "hrc": v.trial.stimulus.pvs.hrc.label if v.trial.stimulus.pvs_id else "REF",
@@ -114,14 +174,78 @@ def votes_frame(study: Study, *, include_simulated: bool = True, include_repeats
             "video_seconds": v.trial.stimulus.source.duration_seconds,
             "voted_at": v.created_at.isoformat(),
         }
-        for v in _votes(study, StimulusRole.TEST, include_simulated)
-        if include_repeats or v.trial.repeat == 0
-    ]
-    return pd.DataFrame(rows, columns=VOTE_COLUMNS)
+        if all_dimensions:
+            row.update({f"vote_{k}": answers.get(k) for k in keys})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=VOTE_COLUMNS + ([f"vote_{k}" for k in keys] if all_dimensions else []))
+
+
+PAIR_VOTE_COLUMNS = [
+    "subject", "stimulus_a", "stimulus_b", "reference", "hrc_a", "hrc_b", "pvs_id_a", "pvs_id_b", "swapped",
+    "simulated", "watch_seconds", "stall_count", "stall_seconds", "replays", "video_seconds", "repetition",
+    "voted_at",
+]
+
+
+def pair_votes_frame(study: Study, *, include_simulated: bool = True, dimension: str | None = None,
+                     all_dimensions: bool = False, include_repeats: bool = False) -> pd.DataFrame:
+    """A CCR or PC study's test votes on one dimension, one row per vote, in the pair's canonical orientation.
+
+    A is the stimulus's PVS (``SRC/REF`` when null: the SRC), B its companion;
+    ``swapped`` says B was shown first, the vote is already turned back
+    (``studies.methods.RatingMethod.canonical_score``). CCR: ``vote`` is B rated
+    against A, −3 (much worse) .. +3 (much better). PC: ``preferred`` is the label
+    of the stimulus chosen (``stimulus_a`` or ``stimulus_b``) and ``vote`` 1 (A) or 2 (B).
+
+    Columns: ``subject``, ``stimulus_a``, ``stimulus_b``, ``vote``, [``preferred``,]
+    ``reference`` (SRC name), ``hrc_a``, ``hrc_b`` (``REF`` for the SRC), ``pvs_id_a``,
+    ``pvs_id_b`` (None for the SRC), ``swapped``, ``simulated``, ``watch_seconds``,
+    ``stall_count``, ``stall_seconds``, ``replays``, ``video_seconds`` (one clip's
+    duration, s), ``repetition`` (``Trial.repeat``), ``voted_at``; with
+    ``all_dimensions`` one ``vote_<key>`` per dimension (canonical, NaN where not
+    answered). Training and trap trials are not included; consistency repeats
+    only with ``include_repeats`` (for screening). Raises
+    ``UnknownDimensionError`` for a dimension the study does not ask and
+    ``ValueError`` for a study whose method is not CCR or PC.
+    """
+    if study.method not in PAIR_SCALED_METHODS:
+        raise ValueError(f"study {study.name!r} uses {study.method}: its votes are single stimuli, read votes_frame")
+    key = resolve_dimension(study, dimension)
+    keys = dimension_keys(study)
+    pc = study.method == "pc"
+    rows = []
+    for v in _votes(study, StimulusRole.TEST, include_simulated, analysis=not include_repeats):
+        answers = vote_answers(v, study)
+        if key not in answers:
+            continue
+        stimulus = v.trial.stimulus
+        row = {
+            "subject": v.trial.participant.anonymous_id, "stimulus_a": stimulus.label,
+            "stimulus_b": stimulus.companion_label, "vote": answers[key], "reference": stimulus.source.name,
+            "hrc_a": stimulus.pvs.hrc.label if stimulus.pvs_id else "REF",
+            "hrc_b": stimulus.companion_pvs.hrc.label if stimulus.companion_pvs_id else "REF",
+            "pvs_id_a": stimulus.pvs_id, "pvs_id_b": stimulus.companion_pvs_id, "swapped": v.trial.swapped,
+            "simulated": v.trial.participant.is_simulated, "watch_seconds": v.watch_seconds,
+            "stall_count": v.stall_count, "stall_seconds": v.stall_seconds, "replays": v.replays,
+            "video_seconds": stimulus.source.duration_seconds, "repetition": v.trial.repeat,
+            "voted_at": v.created_at.isoformat(),
+        }
+        if pc:
+            row["preferred"] = stimulus.label if answers[key] == FIRST else stimulus.companion_label
+        if all_dimensions:
+            row.update({f"vote_{k}": answers.get(k) for k in keys})
+        rows.append(row)
+    columns = PAIR_VOTE_COLUMNS[:3] + ["vote"] + (["preferred"] if pc else []) + PAIR_VOTE_COLUMNS[3:]
+    return pd.DataFrame(rows, columns=columns + ([f"vote_{k}" for k in keys] if all_dimensions else []))
 
 
 def gold_failures(study: Study, *, include_simulated: bool = True) -> dict[str, list[str]]:
-    """Per participant (anonymous id), the gold trials they failed, as sentences."""
+    """Per participant (anonymous id), the gold trials they failed, as sentences.
+
+    A gold trial's answer on the primary dimension, in the pair's canonical
+    orientation, is checked against ``Stimulus.expected_scores``.
+    """
+    method = get_method(study.method)
     failures: dict[str, list[str]] = {}
     method = get_method(study.method)
     for role in (StimulusRole.TEST, StimulusRole.TRAP):

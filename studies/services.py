@@ -188,8 +188,9 @@ def _playlist(study: Study, rng: np.random.Generator) -> list[tuple[int, Stimulu
     for pk in traps:
         order = insert_at_random(order, pk, {i: stimuli[i].source_id for i in stimuli}, rng, previous)
     playlist = training + [stimuli[pk] for pk in order]
-    return [(i, s, bool(drawn_order and s.role != StimulusRole.TRAINING and rng.random() < 0.5))
-            for i, s in enumerate(playlist)]
+    # One order per stimulus: a consistency repeat is shown as its first showing was.
+    swapped = {s.pk: bool(drawn_order and s.role != StimulusRole.TRAINING and rng.random() < 0.5) for s in playlist}
+    return [(i, s, swapped[s.pk]) for i, s in enumerate(playlist)]
 
 
 def _pair_wins(members: list[Stimulus], items: list) -> np.ndarray:

@@ -26,8 +26,16 @@ from studies.analysis_store import (
 from studies.correlation import LogisticFit
 from studies.export import export_request
 from studies.models import DatasetExport, Study
-from studies.results import DEFAULT_MODEL, RANKED_STATISTICS, TARGETS, Filters
-from studies.selectors import study_counts, study_questionnaire
+from studies.dimensions import related_metrics
+from studies.methods import get_method
+from studies.results import DEFAULT_MODEL, RANKED_STATISTICS, Filters, method_targets, target_label
+from studies.selectors import (
+    PAIR_SCALED_METHODS,
+    UnknownDimensionError,
+    resolve_dimension,
+    study_counts,
+    study_questionnaire,
+)
 
 
 @researcher_only
@@ -37,35 +45,48 @@ def study_list_view(request):
     return render(request, "studies/study_list.html", {"studies": studies})
 
 
-def _options(params) -> dict:
-    """Model, CI, simulated, target and filter choices from a query string or
-    form (bad values fall back to defaults)."""
+def _options(study: Study, params) -> dict:
+    """Dimension, model, CI, simulated, target and filter choices from a query string or
+    form. Bad values fall back to defaults (the target to the method's first), except a
+    dimension the study does not ask: a 404 that names the study's dimensions."""
+    targets = method_targets(study.method)
+    try:
+        dimension = resolve_dimension(study, params.get("dimension", ""))
+    except UnknownDimensionError as error:
+        raise Http404(str(error)) from None
     return {
+        "dimension": dimension,
         "model": params.get("model") if params.get("model") in MODELS else DEFAULT_MODEL,
         "ci": params.get("ci") if params.get("ci") in CI_METHODS else "t",
         "include_simulated": params.get("simulated", "1") != "0",
-        "target": params.get("target") if params.get("target") in TARGETS else "mos",
+        "target": params.get("target") if params.get("target") in targets else targets[0],
         "filters": Filters(family=params.get("family", ""), codec=params.get("codec", ""),
                            src=params.get("src", "")),
     }
 
 
 def _analysis_options(options: dict) -> AnalysisOptions:
-    return AnalysisOptions(model=options["model"], ci=options["ci"], include_simulated=options["include_simulated"])
+    return AnalysisOptions(model=options["model"], ci=options["ci"], include_simulated=options["include_simulated"],
+                           dimension=options["dimension"])
 
 
 def _context(request, name: str) -> dict:
     """What both pages show: the options, the stored analysis and its state, or why there is none."""
     study = get_object_or_404(Study, name=name)
-    options = _options(request.GET)
+    options = _options(study, request.GET)
     stored = stored_view(study=study, options=_analysis_options(options))
     message = ""
     if not stored.computed:
         message = "Not computed yet for these options."
     elif stored.analysis.message:
         message = stored.analysis.message
+    dimension = next(d for d in study.dimensions if d["key"] == options["dimension"])
     return {"study": study, "options": options, "stored": stored, "analysis": stored.analysis, "message": message,
-            "models": [(name, REGISTRY[name].label) for name in MODELS], "counts": study_counts(study)}
+            "models": [(name, REGISTRY[name].label) for name in MODELS], "counts": study_counts(study),
+            "dimensions": study.dimensions, "dimension": dimension, "method": get_method(study.method),
+            "paired_scaling": study.method in PAIR_SCALED_METHODS,
+            "targets": [(t, target_label(study.method, t)) for t in method_targets(study.method)],
+            "target_label": target_label(study.method, options["target"])}
 
 
 @researcher_only
@@ -74,9 +95,14 @@ def analysis_view(request, name):
     context = _context(request, name)
     if not context["message"]:
         analysis = context["analysis"]
-        context.update({"participants": analysis.participants, "pvs_rows": analysis.pvs,
-                        "model_spec": REGISTRY[analysis.model],
-                        "questionnaire": study_questionnaire(context["study"])})
+        context.update({"participants": analysis.participants, "model_spec": REGISTRY[analysis.model],
+                        "pairs": analysis.pairs, "questionnaire": study_questionnaire(context["study"])})
+        # Each PVS row with its (value, CI low, CI high) per target of the method, in the targets' order.
+        context["pvs_rows"] = [
+            {**row, "scores": [(row.get(t), row.get(f"{t}_ci95_low"), row.get(f"{t}_ci95_high"))
+                               for t, _ in context["targets"]]}
+            for row in analysis.pvs
+        ]
     return render(request, "studies/analysis.html", context)
 
 
@@ -100,24 +126,28 @@ def dashboard_view(request, name):
                     "sources": sorted(pvs["src"].unique())})
     correlation = stored_correlation(analysis=stored.analysis, target=target, filters=options["filters"])
     if correlation is None or correlation.computed_at is None:
-        context["message"] = f"{target.upper()} correlations on these PVSs are not computed yet."
+        context["message"] = f"{context['target_label']} correlations on these PVSs are not computed yet."
         return render(request, "studies/dashboard.html", context)
-    table = options["filters"].apply(pvs).dropna(subset=[target])
-    ranking, specs = correlation.ranking, all_metrics()
+    table = options["filters"].apply(pvs).dropna(subset=[target]) if target in pvs else pvs.iloc[0:0]
+    related = related_metrics(options["dimension"])
+    # The metrics the dimension names (identity metrics for identity, temporal ones for motion) first, marked.
+    ranking = sorted(correlation.ranking, key=lambda row: row["metric"] not in related)
+    specs = all_metrics()
     by_metric = {row["metric"]: row for row in ranking}
     chosen = request.GET.get("metric") if request.GET.get("metric") in by_metric else None
     chosen = chosen or (ranking[0]["metric"] if ranking else None)
-    breakdown = stored.analysis.breakdown[target]
+    breakdown = stored.analysis.breakdown.get(target, {"labels": [], "rows": []})
+    breakdown_rows = sorted(breakdown["rows"], key=lambda row: row["metric"] not in related)
     context.update({
         "table": table, "correlation": correlation, "ranking": ranking, "statistics": RANKED_STATISTICS,
-        "specs": specs, "chosen": chosen, "breakdown": (breakdown["labels"], breakdown["rows"]),
+        "specs": specs, "chosen": chosen, "breakdown": (breakdown["labels"], breakdown_rows), "related": related,
         "comparisons": correlation.comparisons,
-        "rate_figure": figures.rate_figure(table, target=target, pvs_url=_pvs_url),
+        "rate_figure": figures.rate_figure(table, target=target, pvs_url=_pvs_url, label=context["target_label"]),
     })
     if chosen:
         context["scatter_figure"] = figures.scatter_figure(
             table.dropna(subset=[chosen]), spec=specs[chosen], target=target, fit=_fit(by_metric[chosen]),
-            pvs_url=_pvs_url)
+            pvs_url=_pvs_url, label=context["target_label"])
     return render(request, "studies/dashboard.html", context)
 
 
@@ -133,7 +163,7 @@ def _next_url(request, default: str) -> str:
 def recompute_view(request, name):
     """Queue the analysis job now, keeping the posted options and subset among the stored ones; back to ``next``."""
     study = get_object_or_404(Study, name=name)
-    options = _options(request.POST)
+    options = _options(study, request.POST)
     analysis_request(study=study, options=_analysis_options(options), target=options["target"],
                      filters=options["filters"])
     return redirect(_next_url(request, reverse("studies:dashboard", args=[study.name])))

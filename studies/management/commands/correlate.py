@@ -8,9 +8,11 @@ from studies.results import (
     RANKED_STATISTICS,
     TARGETS,
     Filters,
+    analysis_target,
     correlation_results,
     metric_comparisons,
     study_analysis,
+    target_label,
 )
 
 STATS = RANKED_STATISTICS
@@ -30,14 +32,17 @@ def _line(row) -> str:
 
 
 class Command(BaseCommand):
-    help = ("Print how well each metric predicts the study's MOS (or DMOS): PLCC after logistic mapping and "
+    help = ("Print how well each metric predicts the study's scores on one rating dimension (MOS or DMOS; DCR's "
+            "mean impairment score, CCR's CMOS, PC's scale value): PLCC after logistic mapping and "
             "without, SROCC, KROCC, RMSE, outlier ratio with 95 % bootstrap CIs, and Williams' tests.")
 
     def add_arguments(self, parser):
         parser.add_argument("study")
         parser.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL)
         parser.add_argument("--ci", choices=CI_METHODS, default="t")
-        parser.add_argument("--target", choices=TARGETS, default="mos")
+        parser.add_argument("--target", choices=TARGETS, default=None,
+                            help="Default: the method's first (acr-hr and dcr mos, ccr cmos, pc scale).")
+        parser.add_argument("--dimension", default="", help="A rating dimension of the study (default: the primary).")
         parser.add_argument("--family", default="")
         parser.add_argument("--codec", default="")
         parser.add_argument("--src", default="")
@@ -49,19 +54,20 @@ class Command(BaseCommand):
         filters = Filters(family=options["family"], codec=options["codec"], src=options["src"])
         try:
             analysis = study_analysis(study, model=options["model"], ci=options["ci"],
-                                      include_simulated=not options["people_only"])
-        except VotesError as error:
+                                      include_simulated=not options["people_only"], dimension=options["dimension"])
+            target = analysis_target(analysis, options["target"])
+        except (VotesError, ValueError) as error:  # ValueError: a dimension or target the study has not
             raise CommandError(str(error)) from error
-        ranking = correlation_results(analysis, target=options["target"], filters=filters,
-                                      n_bootstrap=options["bootstrap"])
+        ranking = correlation_results(analysis, target=target, filters=filters, n_bootstrap=options["bootstrap"])
         if analysis.simulated:
             self.stdout.write(f"SIMULATED: {analysis.simulated} simulated participants are included.")
-        self.stdout.write(f"{options['target'].upper()} by {analysis.result.model_version}, "
+        self.stdout.write(f"{target_label(study.method, target)} ({analysis.dimension}) by "
+                          f"{analysis.result.model_version}, "
                           f"{len(filters.apply(analysis.pvs))} PVSs; 95 % bootstrap CIs in brackets.")
         self.stdout.write(f"{'rank':>4}  {'metric':<12}{'n':>5}  " + "  ".join(f"{s:>24}" for s in STATS))
         for _, row in ranking.iterrows():
             self.stdout.write(_line(row))
-        comparisons = metric_comparisons(analysis, ranking, target=options["target"], filters=filters)
+        comparisons = metric_comparisons(analysis, ranking, target=target, filters=filters)
         if len(comparisons):
             self.stdout.write("Williams' test (PLCC after mapping), pairs that differ at p < 0.05:")
             for _, row in comparisons[comparisons["significant"]].iterrows():
