@@ -26,7 +26,8 @@ class StimulusInline(admin.TabularInline):
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     list_display = ["name", "method", "votes_per_pvs", "trials_per_participant", "is_open", "created_at"]
-    readonly_fields = ["seed", "completion_code"]
+    # Fixed when the study is made: its stimuli and every stored vote depend on them.
+    readonly_fields = ["seed", "completion_code", "method", "dimensions", "presentation", "gap_ms", "pair_design"]
     inlines = [StimulusInline]
 
 
@@ -71,9 +72,13 @@ class BlockedCrowdIdForm(forms.ModelForm):
         model = BlockedCrowdId
         fields = ["platform", "reason"]
 
-    def save(self, commit=True):
-        self.instance.id_hash = crowd_id_hash(self.cleaned_data["platform"], self.cleaned_data["crowd_id"])
-        return super().save(commit=commit)
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("platform") and cleaned.get("crowd_id"):
+            self.instance.id_hash = crowd_id_hash(cleaned["platform"], cleaned["crowd_id"])
+            if BlockedCrowdId.objects.filter(platform=cleaned["platform"], id_hash=self.instance.id_hash).exists():
+                raise forms.ValidationError("this crowd id is blocked already")
+        return cleaned
 
 
 @admin.register(BlockedCrowdId)
@@ -95,4 +100,6 @@ class BlockedCrowdIdAdmin(admin.ModelAdmin):
 class QualificationAdmin(admin.ModelAdmin):
     list_display = ["platform", "id_hash", "passed", "tested_at"]
     list_filter = ["platform", "passed"]
-    readonly_fields = ["platform", "id_hash", "passed", "acuity", "questionnaire", "tested_at"]
+    # The questionnaire answers are reported in aggregate only (dataset card, analysis page), never per person.
+    readonly_fields = ["platform", "id_hash", "passed", "acuity", "tested_at"]
+    exclude = ["questionnaire"]

@@ -359,7 +359,7 @@ def correlate(metric: ArrayLike, mos: ArrayLike, *, higher_is_better: bool,
     fewer of them, or without CI half-widths). CIs: ``n_bootstrap``
     resamples of the PVSs drawn with ``numpy.random.default_rng(seed)``;
     with ``clusters`` ((N,) SRC labels, str or int, one per PVS) resamples of
-    the SRCs instead, each taking all PVSs of its SRCs (:func:`bootstrap_rows`;
+    the SRCs instead, each taking all PVSs of its SRCs (:func:`_bootstrap_rows`;
     needs at least 2 SRCs; a resample of fewer than ``MIN_PVS`` PVSs is left
     out of the CIs). If the logistic fit does not converge, PLCC, RMSE, RMSE* and the outlier
     ratio are NaN and ``note`` says why; the rank statistics and the linear
@@ -493,7 +493,7 @@ def compare_metrics(predictions: Mapping[str, ArrayLike], mos: ArrayLike, *, n_b
     bootstrap interval r_diff_low, r_diff_high (both metrics on the same
     resamples, their logistic mappings held fixed), drawn from
     ``numpy.random.default_rng(seed)``; with ``clusters`` ((N,) SRC labels,
-    one per PVS) the resamples draw SRCs, not PVSs (:func:`bootstrap_rows`),
+    one per PVS) the resamples draw SRCs, not PVSs (:func:`_bootstrap_rows`),
     which respects the correlation of one SRC's PVSs. ``clusters`` needs
     ``n_bootstrap`` > 0.
 

@@ -3,14 +3,17 @@
 - ACR-HR: every PVS alone, and every SRC alone as its hidden reference.
 - DCR: every PVS paired with its SRC, and every SRC paired with itself (the
   hidden reference of DCR: a careful viewer finds no impairment).
-- CCR and PC: pairs of two videos of one SRC, from a pair set:
-  ``reference`` (each PVS against its SRC), ``same-rate`` (PVSs of two codecs
-  at the same rate point: within a SRC, each codec's PVSs ranked by bitrate,
-  equal ranks paired, as a comparison at matched bitrates asks) or ``all``
-  (every two of the SRC and its PVSs).
+- CCR and PC: pairs of two videos of one SRC, from one or more pair sets
+  (comma-separated): ``reference`` (each PVS against its SRC), ``same-rate``
+  (PVSs of two codecs at the same rate point: within a SRC, each codec's PVSs
+  ranked by bitrate, equal ranks paired, as a comparison at matched bitrates
+  asks) or ``all`` (every two of the SRC and its PVSs). CCR's default,
+  ``reference,same-rate``, gives every PVS a CMOS against its SRC and the
+  codec comparisons at matched rates.
 
 A pair is stored once, in a fixed order (A, B); the order a participant sees
-is drawn per trial. The builders return unsaved rows; ``studies.services``
+is drawn per trial for CCR and PC (``Trial.swapped``); DCR always shows B,
+the SRC, first. The builders return unsaved rows; ``studies.services``
 saves them in one transaction.
 """
 import itertools
@@ -28,7 +31,7 @@ from studies.models import Stimulus, StimulusRole, Study
 from studies.trap import render_instruction
 
 PAIR_SETS = ("reference", "same-rate", "all")
-DEFAULT_PAIR_SET = {"ccr": "same-rate", "pc": "all"}
+DEFAULT_PAIR_SET = {"ccr": "reference,same-rate", "pc": "all"}
 
 
 class DesignError(ValueError):
@@ -57,12 +60,25 @@ def _by_source(pvs: Sequence[Pvs]) -> dict[Source, list[Pvs]]:
     return dict(sorted(groups.items(), key=lambda item: item[0].name))
 
 
-def pair_candidates(pvs: Sequence[Pvs], pair_set: str) -> list[tuple[Pvs | None, Pvs | None]]:
-    """The pairs of one SRC's ``pvs`` that ``pair_set`` asks for, None standing for the SRC.
+def pair_candidates(pvs: Sequence[Pvs], pair_sets: str) -> list[tuple[Pvs | None, Pvs | None]]:
+    """The pairs of one SRC's ``pvs`` that the comma-separated ``pair_sets`` ask for, None standing
+    for the SRC, each pair once.
 
     ``same-rate``: within each codec, PVSs ranked by bitrate (kbit/s, lowest
-    first); PVSs of different codecs with equal rank are paired.
+    first); PVSs of different codecs with equal rank are paired. Raises
+    ``DesignError`` for an unknown set.
     """
+    pairs, seen = [], set()
+    for pair_set in (name.strip() for name in pair_sets.split(",")):
+        for a, b in _pair_set(pvs, pair_set):
+            key = frozenset((a.pk if a else None, b.pk if b else None))
+            if key not in seen:
+                seen.add(key)
+                pairs.append((a, b))
+    return pairs
+
+
+def _pair_set(pvs: Sequence[Pvs], pair_set: str) -> list[tuple[Pvs | None, Pvs | None]]:
     if pair_set == "reference":
         return [(p, None) for p in pvs]
     if pair_set == "all":

@@ -106,18 +106,18 @@ def _media_rows(study: Study, folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _write_votes(analysis: StudyAnalysis, folder: Path) -> str:
-    """The votes of every dimension (``vote_<key>``, canonical orientation); return the file's name."""
+def _write_votes(analysis: StudyAnalysis, folder: Path) -> None:
+    """The votes of every dimension (``vote_<key>``, canonical orientation): ``votes.csv``, or for CCR and
+    PC ``pair_votes.csv``, whose ``swapped`` says which video was shown first (for order effects)."""
     study = analysis.study
     keys = [f"vote_{key}" for key in dimension_keys(study)]
     if study.method in PAIR_SCALED_METHODS:
         votes = pair_votes_frame(study, include_simulated=analysis.include_simulated, all_dimensions=True)
-        columns = [c for c in votes.columns if c not in ("pvs_id_a", "pvs_id_b", "swapped")]
+        columns = [c for c in votes.columns if c not in ("pvs_id_a", "pvs_id_b")]
         votes[columns].to_csv(folder / "pair_votes.csv", index=False)
-        return "pair_votes.csv"
+        return
     votes = votes_frame(study, include_simulated=analysis.include_simulated, all_dimensions=True)
     votes[VOTE_EXPORT_COLUMNS + keys].to_csv(folder / "votes.csv", index=False)
-    return "votes.csv"
 
 
 def _write_tables(analysis: StudyAnalysis, folder: Path, *, model: str) -> list[str]:

@@ -302,7 +302,8 @@ class Qualification(models.Model):
 class Trial(models.Model):
     """One presentation in a participant's playlist, at ``position`` (0-based).
 
-    ``swapped``: a pair shown B first. ``repeat``: 0, or 1 for the second
+    ``swapped``: a CCR or PC pair drawn to be shown B first (a DCR pair always
+    shows B, the SRC, first and is never swapped). ``repeat``: 0, or 1 for the second
     showing of a stimulus repeated to measure the participant's consistency.
     """
 

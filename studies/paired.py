@@ -4,7 +4,7 @@ Pair votes come in long format, one row per forced choice (see
 ``validate_pair_votes``): ``subject, stimulus_a, stimulus_b, preferred``
 [, ``repetition``], where ``preferred`` names the stimulus chosen (ITU-T
 P.910 (10/2023), the pair comparison method). Stimulus names are
-``SRC/HRC`` (split at the last ``/``); ``SRC/REF`` is the SRC's hidden
+``SRC/HRC`` (split at the first ``/``: SRC names are slugs); ``SRC/REF`` is the SRC's hidden
 reference. FaceQA compares stimuli of one SRC only, so a pair across SRCs is
 refused: a preference between two contents says nothing about a codec.
 
@@ -56,7 +56,7 @@ import importlib
 import io
 import types
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -140,7 +140,8 @@ class PairScaleResult:
     in order of first appearance: ``n_comparisons`` (int) the choices the
     stimulus took part in, ``n_preferred`` (int) those it won, ``scale``,
     ``scale_std``, ``ci95_low``, ``ci95_high`` (float, in ``unit``) relative to
-    ``anchor`` (the stimulus at 0 in its SRC).
+    ``anchor`` (the stimulus at 0 in its SRC). ``skipped``: with
+    ``skip_unscalable``, the SRCs left out, each with why.
     """
 
     model: str
@@ -148,11 +149,13 @@ class PairScaleResult:
     unit: str
     pseudo_count: float
     scores: pd.DataFrame
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def split_stimulus(name: str) -> tuple[str, str]:
-    """Return (SRC, HRC) of a stimulus name ``SRC/HRC``, split at the last ``/``; ``PairVotesError`` if none."""
-    src, slash, hrc = str(name).rpartition("/")
+    """Return (SRC, HRC) of a stimulus name ``SRC/HRC``, split at the first ``/`` (SRC names are slugs; an
+    HRC label may hold a ``/``); ``PairVotesError`` if none."""
+    src, slash, hrc = str(name).partition("/")
     if not slash or not src or not hrc:
         raise PairVotesError(f"stimulus {name!r} is not named SRC/HRC (e.g. 'src01/hevc_qp37' or 'src01/REF')")
     return src, hrc
@@ -194,7 +197,7 @@ def validate_pair_votes(votes: pd.DataFrame) -> pd.DataFrame:
             f"{_describe(frame[neither], 'preferred')}"
         )
     frame["a_preferred"] = frame["preferred"] == frame["stimulus_a"]
-    return _columns_first(frame, PAIR_VOTE_COLUMNS)
+    return columns_first(frame, PAIR_VOTE_COLUMNS)
 
 
 def validate_pair_table(votes: pd.DataFrame, *, value_column: str) -> pd.DataFrame:
@@ -281,7 +284,7 @@ def _describe(rows: pd.DataFrame, column: str | None = None) -> str:
     return text
 
 
-def _columns_first(frame: pd.DataFrame, first: tuple[str, ...]) -> pd.DataFrame:
+def columns_first(frame: pd.DataFrame, first: tuple[str, ...]) -> pd.DataFrame:
     """Return ``frame`` with the ``first`` columns leading, the others after in their order."""
     return frame[list(first) + [column for column in frame.columns if column not in first]]
 
@@ -366,7 +369,8 @@ def sureal_pc_reader(dataset: dict):
     return PairedCompDatasetReader(types.SimpleNamespace(**converted))
 
 
-def scale_pairs(votes: pd.DataFrame, *, model: str = "thurstone", pseudo_count: float = 0.0) -> PairScaleResult:
+def scale_pairs(votes: pd.DataFrame, *, model: str = "thurstone", pseudo_count: float = 0.0,
+                skip_unscalable: bool = False) -> PairScaleResult:
     """Scale every SRC's stimuli from pair votes with ``model`` (one of ``PAIR_MODELS``).
 
     The preference counts are read through sureal's ``PairedCompDatasetReader``
@@ -374,26 +378,36 @@ def scale_pairs(votes: pd.DataFrame, *, model: str = "thurstone", pseudo_count: 
     ``resolve_model``; see the module docstring for the anchor, unit, standard
     errors and ``pseudo_count`` (>= 0). Raises ``PairVotesError`` for invalid
     votes, an SRC whose comparisons do not connect all its stimuli, or, with
-    ``pseudo_count`` 0, an SRC whose scale is unbounded.
+    ``pseudo_count`` 0, an SRC whose scale is unbounded; with
+    ``skip_unscalable`` such an SRC is left out instead (``skipped`` says why)
+    and only votes that cannot be read, or no SRC left, raise.
     """
     spec = _pair_model(model)
     pseudo_count = float(pseudo_count)
     if not np.isfinite(pseudo_count) or pseudo_count < 0:
         raise ValueError(f"pseudo_count must be a finite number >= 0, not {pseudo_count}")
     votes = validate_pair_votes(votes)
-    tables = []
-    for _, group in votes.groupby("src", sort=False):
+    tables, skipped = [], {}
+    for src, group in votes.groupby("src", sort=False):
         dataset = sureal_pc_dataset(group)  # one SRC at a time: sureal's array is stimuli^2 x observers
         with _quiet():
             counts = np.nansum(sureal_pc_reader(dataset).opinion_score_3darray, axis=2)
         names = [video["path"] for video in dataset["dis_videos"]]
-        tables.append(_scale_src(spec, names, counts, pseudo_count))
+        try:
+            tables.append(_scale_src(spec, names, counts, pseudo_count))
+        except PairVotesError as error:
+            if not skip_unscalable:
+                raise
+            skipped[src] = str(error)
+    if not tables:
+        raise PairVotesError("no SRC could be scaled: " + "; ".join(skipped.values()))
     return PairScaleResult(
         model=spec.name,
         model_version=spec.version,
         unit=spec.unit,
         pseudo_count=pseudo_count,
         scores=pd.concat(tables, ignore_index=True)[list(SCALE_COLUMNS)],
+        skipped=skipped,
     )
 
 

@@ -276,14 +276,19 @@ def pc_scale(pair_votes: pd.DataFrame, *, ci: str = "t") -> tuple[pd.DataFrame, 
     Returns (per stimulus: ``stimulus``, ``n_votes`` (comparisons it took part in), ``score``
     (scale value), ``score_std`` (standard error), ``ci95_low``, ``ci95_high`` (± 1.96 SE, whatever
     ``ci``: the scale's errors are asymptotic); the same with src, hrc, n_preferred and anchor
-    for every stimulus, the SRC included; the scaling's version). Raises ``VotesError``
-    (``studies.paired.PairVotesError``) when the votes cannot be scaled.
+    for every stimulus, the SRC included; the scaling's version, which names any SRC left out because
+    its comparisons do not connect its PVSs yet). Raises ``VotesError``
+    (``studies.paired.PairVotesError``) when no SRC can be scaled.
     """
     result = scale_pairs(pair_votes[["subject", "stimulus_a", "stimulus_b", "preferred"]],
-                                model=PC_PAIR_MODEL, pseudo_count=PC_PSEUDO_COUNT)
+                         model=PC_PAIR_MODEL, pseudo_count=PC_PSEUDO_COUNT, skip_unscalable=True)
     scores = result.scores.rename(columns={"n_comparisons": "n_votes"})
     per_stimulus = scores.rename(columns={"scale": "score", "scale_std": "score_std"})
+    # An SRC whose comparisons do not yet connect its PVSs is left out, and named where the version shows
+    # (StoredAnalysis.model_version holds 100 characters).
     version = f"{result.model_version}; pseudo-count {PC_PSEUDO_COUNT:g}"
+    if result.skipped:
+        version = f"{version}; not scaled yet: {', '.join(result.skipped)}"[:100]
     return per_stimulus[["stimulus", "n_votes", "score", "score_std", "ci95_low", "ci95_high"]], scores, version
 
 
@@ -325,7 +330,8 @@ def pvs_table(study: Study, scores: pd.DataFrame, differential: pd.DataFrame | N
     ``<target>_std``, ``<target>_ci95_low/high``, ``<target>_ci95_halfwidth``
     (``target``: ``mos``, ``cmos`` or ``scale``, from ``scores``' score columns), for
     ACR-HR dmos, dmos_ci95_low/high (from ``differential``), then one column per
-    metric (sequence value, the metric's unit). A PVS of a pair study is A of its pairs."""
+    metric (sequence value, the metric's unit). A PVS of a pair study is listed
+    whether it is the A or the B of its pairs."""
     stimuli = _stimulus_rows(study)
     mos = scores.rename(columns={"score": target, "score_std": f"{target}_std", "ci95_low": f"{target}_ci95_low",
                                  "ci95_high": f"{target}_ci95_high"})

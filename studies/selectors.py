@@ -6,7 +6,18 @@ from django.db.models import Count, Q
 
 from qa_platform.core.models import Pvs
 from studies.methods import FIRST, get_method
-from studies.models import Method, PairDesign, Participant, Qualification, Stimulus, StimulusRole, Study, Trial, Vote
+from studies.models import (
+    Method,
+    PairDesign,
+    Participant,
+    Presentation,
+    Qualification,
+    Stimulus,
+    StimulusRole,
+    Study,
+    Trial,
+    Vote,
+)
 from studies.qualification import questionnaire_counts
 from studies.screening import gold_flags
 
@@ -14,6 +25,15 @@ VOTE_COLUMNS = [
     "subject", "stimulus", "reference", "vote", "repetition", "is_reference", "hrc", "simulated",
     "pvs_id", "watch_seconds", "stall_count", "stall_seconds", "replays", "video_seconds", "voted_at",
 ]
+
+
+def playback_seconds(study: Study, stimulus: Stimulus) -> float:
+    """How long one showing of ``stimulus`` plays, seconds: its clip, or for a pair shown one after the
+    other both clips and the grey gap between them (side by side: one clip)."""
+    clip = stimulus.source.duration_seconds
+    if stimulus.is_pair and study.presentation == Presentation.SEQUENTIAL:
+        return 2 * clip + study.gap_ms / 1000
+    return clip
 
 
 def next_trial(participant: Participant) -> Trial | None:
@@ -142,7 +162,7 @@ def votes_frame(study: Study, *, include_simulated: bool = True, dimension: str 
     (1 for a hidden reference), ``hrc`` (label, ``REF`` for a hidden
     reference), ``simulated``, ``pvs_id`` (None for references),
     ``watch_seconds``, ``stall_count``, ``stall_seconds``, ``replays``,
-    ``video_seconds`` (the clip's duration, s), ``voted_at``. Training and
+    ``video_seconds`` (one showing's playback, s: ``playback_seconds``), ``voted_at``. Training and
     trap votes are not included; consistency repeats only with
     ``include_repeats`` (they are for screening, never for the MOS). Raises ``UnknownDimensionError`` for a
     dimension the study does not ask, and ``ValueError`` for a CCR or PC study
@@ -171,7 +191,7 @@ def votes_frame(study: Study, *, include_simulated: bool = True, dimension: str 
             "stall_count": v.stall_count,
             "stall_seconds": v.stall_seconds,
             "replays": v.replays,
-            "video_seconds": v.trial.stimulus.source.duration_seconds,
+            "video_seconds": playback_seconds(study, v.trial.stimulus),
             "voted_at": v.created_at.isoformat(),
         }
         if all_dimensions:
@@ -200,8 +220,8 @@ def pair_votes_frame(study: Study, *, include_simulated: bool = True, dimension:
     Columns: ``subject``, ``stimulus_a``, ``stimulus_b``, ``vote``, [``preferred``,]
     ``reference`` (SRC name), ``hrc_a``, ``hrc_b`` (``REF`` for the SRC), ``pvs_id_a``,
     ``pvs_id_b`` (None for the SRC), ``swapped``, ``simulated``, ``watch_seconds``,
-    ``stall_count``, ``stall_seconds``, ``replays``, ``video_seconds`` (one clip's
-    duration, s), ``repetition`` (``Trial.repeat``), ``voted_at``; with
+    ``stall_count``, ``stall_seconds``, ``replays``, ``video_seconds`` (one showing's
+    playback, s), ``repetition`` (``Trial.repeat``), ``voted_at``; with
     ``all_dimensions`` one ``vote_<key>`` per dimension (canonical, NaN where not
     answered). Training and trap trials are not included; consistency repeats
     only with ``include_repeats`` (for screening). Raises
@@ -227,7 +247,7 @@ def pair_votes_frame(study: Study, *, include_simulated: bool = True, dimension:
             "pvs_id_a": stimulus.pvs_id, "pvs_id_b": stimulus.companion_pvs_id, "swapped": v.trial.swapped,
             "simulated": v.trial.participant.is_simulated, "watch_seconds": v.watch_seconds,
             "stall_count": v.stall_count, "stall_seconds": v.stall_seconds, "replays": v.replays,
-            "video_seconds": stimulus.source.duration_seconds, "repetition": v.trial.repeat,
+            "video_seconds": playback_seconds(study, stimulus), "repetition": v.trial.repeat,
             "voted_at": v.created_at.isoformat(),
         }
         if pc:
@@ -245,7 +265,6 @@ def gold_failures(study: Study, *, include_simulated: bool = True) -> dict[str, 
     A gold trial's answer on the primary dimension, in the pair's canonical
     orientation, is checked against ``Stimulus.expected_scores``.
     """
-    method = get_method(study.method)
     failures: dict[str, list[str]] = {}
     method = get_method(study.method)
     for role in (StimulusRole.TEST, StimulusRole.TRAP):

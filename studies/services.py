@@ -96,7 +96,9 @@ def study_create(*, name: str, pvs: Iterable[Pvs], method: str = Method.ACR_HR, 
                  training_count: int = 3, trap: bool = True, replays_allowed: int = 0,
                  completion_url: str = "", seed: int | None = None, max_participants: int | None = None,
                  dimensions: str | None = None, presentation: str = Presentation.SEQUENTIAL, gap_ms: int = 1000,
-                 pair_set: str | None = None, pair_design: str = PairDesign.ACTIVE) -> Study:
+                 pair_set: str | None = None, pair_design: str = PairDesign.ACTIVE, consistency_repeats: int = 0,
+                 qualification_required: bool = True, allow_phones: bool = False,
+                 screening_excludes: bool = False) -> Study:
     """Create a study of ``method`` (``studies.methods``) over the finished PVSs in ``pvs``.
 
     Test stimuli follow the method (``studies.design``): ACR-HR shows the
@@ -111,10 +113,15 @@ def study_create(*, name: str, pvs: Iterable[Pvs], method: str = Method.ACR_HR, 
     ``dimensions``: what each trial asks (``studies.dimensions.parse_dimensions``);
     ``presentation`` and ``gap_ms`` (mid-grey between the two videos) apply
     to paired methods. ``max_participants`` caps the people who may join.
+    Crowd quality control: ``consistency_repeats`` test stimuli shown twice
+    per participant, ``qualification_required`` (crowd participants take the
+    acuity test and questionnaire once), ``allow_phones``,
+    ``screening_excludes`` (the screening rules' flags also exclude).
     Raises ``StudyError`` when the name is taken or not a slug, no PVS is
     finished, a dimension or pair set is unknown, or the sizes are impossible.
     """
     _check_name(name)
+    _check_design(method, pair_design, trials_per_participant, consistency_repeats)
     rating = get_method(method)
     chosen = _rated_pvs(pvs)
     training = _rated_pvs(training) if training is not None else None
@@ -130,6 +137,8 @@ def study_create(*, name: str, pvs: Iterable[Pvs], method: str = Method.ACR_HR, 
                 completion_url=completion_url, completion_code=secrets.token_hex(4).upper(),
                 max_participants=max_participants, dimensions=parse_dimensions(dimensions),
                 presentation=presentation, gap_ms=gap_ms, pair_design=pair_design,
+                consistency_repeats=consistency_repeats, qualification_required=qualification_required,
+                allow_phones=allow_phones, screening_excludes=screening_excludes,
             )
             test = design.test_stimuli(study, rating, chosen, pair_set)
             _check_trials(study, test)
@@ -141,6 +150,17 @@ def study_create(*, name: str, pvs: Iterable[Pvs], method: str = Method.ACR_HR, 
     except (design.DesignError, DimensionError) as error:
         raise StudyError(str(error)) from error
     return study
+
+
+def _check_design(method: str, pair_design: str, trials_per_participant: int | None, repeats: int) -> None:
+    if method != Method.PC:
+        return
+    if pair_design == PairDesign.FULL and trials_per_participant is not None:
+        raise StudyError("--pair-design full gives every participant every pair: leave --trials-per-participant "
+                         "out, or choose --pair-design random")
+    if pair_design == PairDesign.ACTIVE and repeats:
+        raise StudyError("consistency repeats need the playlist drawn at join; active sampling chooses each "
+                         "pair when due: choose --pair-design random or full, or no repeats")
 
 
 def _check_trials(study: Study, test: list[Stimulus]) -> None:
@@ -181,7 +201,7 @@ def _playlist(study: Study, rng: np.random.Generator) -> list[tuple[int, Stimulu
     # its trials will bring no votes, so they do not count towards the balance.
     live = (Q(participant__completed_at__isnull=False)
             | Q(participant__created_at__gte=timezone.now() - ABANDONED_AFTER))
-    taken = Counter(Trial.objects.filter(live, stimulus__in=rated).values_list("stimulus_id", flat=True))
+    taken = Counter(Trial.objects.filter(live, stimulus__in=rated, repeat=0).values_list("stimulus_id", flat=True))
     drawn = draw_balanced({pk: taken[pk] for pk in rated}, k, rng) + [pk for pk in test if test[pk].is_reference]
     order = order_without_repeats([(pk, test[pk].source_id) for pk in drawn], rng, previous)
     order = _with_repeats(study, test, drawn, order, rng, previous)
@@ -504,9 +524,10 @@ def participant_record_viewing(*, participant: Participant, viewing: dict) -> li
         cleaned["pointer_coarse"] = _flag(viewing.get("pointer_coarse", False))
         cleaned["device_class"] = device_class(cleaned)
         study = participant.study
+        across = 2 if study.method != Method.ACR_HR and study.presentation == Presentation.SIDE_BY_SIDE else 1
         problems = viewing_problems(cleaned, study_video_size(study), video_fps=study_video_fps(study),
-                                    allow_phones=study.allow_phones)
-    except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
+                                    allow_phones=study.allow_phones, across=across)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError) as error:
         raise StudyError(f"viewing conditions incomplete or malformed: {error!r}") from error
     participant.viewing = cleaned
     participant.viewing_checked_at = None if problems else timezone.now()

@@ -46,22 +46,26 @@ def device_class(viewing: dict) -> str:
     return "desktop"
 # Room around the video for the page margins and the rating buttons, CSS px.
 MARGIN_WIDTH = 40
+# Between two videos shown side by side (participant.css .screens gap: 1.5rem at 16 px), CSS px.
+SIDE_BY_SIDE_GAP = 24
 MARGIN_HEIGHT = 220
 
 
 def viewing_problems(viewing: dict, video_size: int, *, video_fps: float | None = None,
-                     allow_phones: bool = True) -> list[str]:
+                     allow_phones: bool = True, across: int = 1) -> list[str]:
     """What keeps this browser from showing a ``video_size`` px square video natively, every frame
     of a ``video_fps`` video (frames per second; None: not checked), on a device the study allows.
 
     viewing: window_width, window_height (CSS px), device_pixel_ratio (> 0),
     zoom_estimate (1.0 at 100 %; None: not measured), optionally refresh_hz
     (None: not measured) and device_class (``device_class``). Returns sentences a participant can
-    act on; empty when the conditions are fine.
+    act on; empty when the conditions are fine. ``across``: videos shown next to each other (2 for a
+    pair side by side), each at native size with ``SIDE_BY_SIDE_GAP`` between them.
     """
     problems = []
     css_size = video_size / viewing["device_pixel_ratio"]
-    need_w, need_h = css_size + MARGIN_WIDTH, css_size + MARGIN_HEIGHT
+    need_w = across * css_size + (across - 1) * SIDE_BY_SIDE_GAP + MARGIN_WIDTH
+    need_h = css_size + MARGIN_HEIGHT
     if viewing["window_width"] < need_w or viewing["window_height"] < need_h:
         problems.append(
             f"Your browser window is {viewing['window_width']:.0f} x {viewing['window_height']:.0f}; "

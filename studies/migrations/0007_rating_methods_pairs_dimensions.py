@@ -8,8 +8,10 @@ from django.db import migrations, models
 def primary_scores(apps, schema_editor):
     """Votes stored before dimensions answered the one dimension every study had: overall quality."""
     Vote = apps.get_model("studies", "Vote")
-    for vote in Vote.objects.filter(scores={}).only("pk", "score").iterator():
-        Vote.objects.filter(pk=vote.pk).update(scores={"overall": vote.score})
+    votes = list(Vote.objects.filter(scores={}).only("pk", "score"))
+    for vote in votes:
+        vote.scores = {"overall": vote.score}
+    Vote.objects.bulk_update(votes, ["scores"], batch_size=1000)
 
 
 class Migration(migrations.Migration):

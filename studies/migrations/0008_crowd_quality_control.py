@@ -6,6 +6,11 @@ import studies.qualification
 from django.db import migrations, models
 
 
+def existing_studies_without_qualification(apps, schema_editor):
+    """Studies made before the qualification stage existed keep running as their participants started them."""
+    apps.get_model("studies", "Study").objects.update(qualification_required=False)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -28,6 +33,7 @@ class Migration(migrations.Migration):
             name='qualification_required',
             field=models.BooleanField(default=True, help_text='Crowd participants (Prolific, MTurk) pass the qualification (visual acuity test and questionnaire, once per crowd id) before the viewing check. Lab participants skip it: the lab screens vision in person (P.910).'),
         ),
+        migrations.RunPython(existing_studies_without_qualification, migrations.RunPython.noop),
         migrations.AddField(
             model_name='study',
             name='questionnaire',

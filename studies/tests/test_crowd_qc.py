@@ -70,6 +70,12 @@ class TestBlockList:
         with pytest.raises(CommandError, match="no participant 'P999'"):
             call_command("block_participant", "pilot", "P999", "--reason", "x")
 
+    def test_blocking_the_same_crowd_id_twice_is_a_form_error(self, db):
+        data = {"platform": Platform.MTURK, "crowd_id": "A1B2", "reason": "bot"}
+        BlockedCrowdIdForm(data=data).save()
+        again = BlockedCrowdIdForm(data=data)
+        assert not again.is_valid() and "blocked already" in str(again.errors)
+
     def test_the_admin_form_stores_the_hash_only(self, db):
         form = BlockedCrowdIdForm(data={"platform": Platform.MTURK, "crowd_id": "A1B2", "reason": "bot"})
         assert form.is_valid(), form.errors
@@ -184,7 +190,8 @@ class TestDisplayChecks:
         assert services.participant_record_viewing(participant=participant, viewing=phone) == []
         assert participant.viewing["device_class"] == "phone"
 
-    @pytest.mark.parametrize("extra", [{"refresh_hz": 0}, {"refresh_hz": "fast"}, {"pointer_coarse": "yes"}])
+    @pytest.mark.parametrize("extra", [{"refresh_hz": 0}, {"refresh_hz": "fast"}, {"pointer_coarse": "yes"},
+                                       {"refresh_hz": 10**400}, {"window_width": 10**400}])
     def test_malformed_display_values_are_a_400(self, client, participant, extra):
         response = client.post(reverse("studies:viewing", args=[participant.token]),
                                json.dumps(dict(GOOD_VIEWING, **extra)), content_type="application/json")

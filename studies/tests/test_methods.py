@@ -70,7 +70,8 @@ class TestDcr:
 
 class TestCcr:
     def test_same_rate_pairs_match_codecs_rung_by_rung(self, two_codecs):
-        study = services.study_create(name="ccr", pvs=two_codecs, method=Method.CCR, seed=3, trap=False)
+        study = services.study_create(name="ccr", pvs=two_codecs, method=Method.CCR, seed=3, trap=False,
+                                      pair_set="same-rate")
         pairs = list(study.stimuli.filter(role=StimulusRole.TEST).select_related("pvs__hrc", "companion_pvs__hrc"))
         assert len(pairs) == 3 * 2  # per SRC: (x264 lowest rate, x265 lowest), (x264 highest, x265 highest)
         for pair in pairs:
@@ -81,7 +82,14 @@ class TestCcr:
 
     def test_same_rate_over_one_codec_is_refused(self, database):
         with pytest.raises(services.StudyError, match="at least two codecs"):
-            services.study_create(name="ccr", pvs=database, method=Method.CCR, seed=3)
+            services.study_create(name="ccr", pvs=database, method=Method.CCR, seed=3, pair_set="same-rate")
+
+    def test_default_pairs_give_every_pvs_a_reference_pair_and_the_matched_rate_pairs(self, two_codecs):
+        study = services.study_create(name="ccr", pvs=two_codecs, method=Method.CCR, seed=3, trap=False)
+        pairs = list(study.stimuli.filter(role=StimulusRole.TEST))
+        with_reference = sorted(p.pvs_id for p in pairs if p.companion_pvs_id is None)
+        assert with_reference == sorted(p.pk for p in two_codecs)
+        assert sum(1 for p in pairs if p.companion_pvs_id is not None) == 3 * 2
 
     def test_order_is_drawn_per_trial_stored_and_undone_by_canonical_score(self, two_codecs, client, data_dir):
         study = services.study_create(name="ccr", pvs=two_codecs, method=Method.CCR, pair_set="all", seed=3,
@@ -146,6 +154,37 @@ class TestPairComparison:
         assert participant.trials.count() == study.stimuli.filter(role=StimulusRole.TEST).count() == 3 * 3
 
 
+class TestDesignChecks:
+    def test_full_design_takes_no_trials_per_participant(self, database):
+        with pytest.raises(services.StudyError, match="every participant every pair"):
+            services.study_create(name="pc", pvs=database, method=Method.PC, pair_design=PairDesign.FULL,
+                                  trials_per_participant=2)
+
+    def test_active_sampling_takes_no_consistency_repeats(self, database):
+        with pytest.raises(services.StudyError, match="consistency repeats need the playlist"):
+            services.study_create(name="pc", pvs=database, method=Method.PC, consistency_repeats=2)
+
+    def test_a_side_by_side_pair_needs_room_for_two_videos(self, database):
+        study = services.study_create(name="sbs", pvs=database, method=Method.DCR, presentation="side-by-side",
+                                      trap=False)
+        participant, _ = services.participant_join(study=study)
+        wide_enough_for_one = {"screen_width": 1920, "screen_height": 1080, "window_width": 64 + 40 + 30,
+                               "window_height": 800, "device_pixel_ratio": 1.0, "zoom_estimate": 1.0,
+                               "user_agent": "Mozilla/5.0 (X11; Linux x86_64)"}
+        problems = services.participant_record_viewing(participant=participant, viewing=wide_enough_for_one)
+        assert problems and "at least 192 x" in problems[0]  # 2 x 64 + 24 between + 40 margin
+
+    def test_a_huge_integer_in_a_vote_is_a_400(self, client, database):
+        study = services.study_create(name="ccr", pvs=database, method=Method.CCR, pair_set="reference", trap=False)
+        participant, _ = services.participant_join(study=study)
+        for body in ({"position": 0, "score": 10**400}, {"position": 0, "scores": {"overall": -10**400}},
+                     {"position": 10**400, "score": 1}):
+            response = client.post(reverse("studies:vote", args=[participant.token]), body,
+                                   content_type="application/json")
+            assert response.status_code == 400, body
+        assert not Vote.objects.exists()
+
+
 class TestDimensions:
     def test_every_dimension_must_be_answered_on_the_scale(self, database):
         study = services.study_create(name="dims", pvs=database, seed=5, trap=False, training_count=0,
@@ -191,4 +230,4 @@ def test_create_study_takes_method_dimensions_and_presentation(two_codecs, capsy
     call_command("create_study", "cli-ccr", "--method", "ccr", "--dimensions", "overall,motion",
                  "--presentation", "side-by-side", "--gap-ms", "500", "--no-trap", "--seed", "1")
     out = capsys.readouterr().out
-    assert "CCR" in out and "Overall quality, Motion naturalness" in out and "6 pairs" in out
+    assert "CCR" in out and "Overall quality, Motion naturalness" in out and "18 pairs" in out

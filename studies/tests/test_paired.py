@@ -207,3 +207,14 @@ class TestScalePairs:
     def test_unknown_model_suggests_one(self):
         with pytest.raises(ValueError, match="did you mean 'thurstone'"):
             paired.scale_pairs(SMALL, model="thurston")
+
+
+def test_an_src_that_cannot_be_scaled_yet_is_left_out_only_when_asked():
+    rows = [("s1", "a/REF", "a/x", "a/REF"), ("s1", "a/x", "a/y", "a/y"), ("s2", "a/REF", "a/y", "a/y"),
+            ("s1", "b/REF", "b/x", "b/REF"), ("s2", "b/y", "b/z", "b/z")]  # b/y, b/z never meet b/REF, b/x
+    votes = pd.DataFrame(rows, columns=["subject", "stimulus_a", "stimulus_b", "preferred"])
+    with pytest.raises(PairVotesError, match="never compared"):
+        paired.scale_pairs(votes, pseudo_count=0.5)
+    result = paired.scale_pairs(votes, pseudo_count=0.5, skip_unscalable=True)
+    assert set(result.scores["src"]) == {"a"} and list(result.skipped) == ["b"]
+    assert "never compared" in result.skipped["b"]

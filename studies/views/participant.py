@@ -281,9 +281,15 @@ MAX_COUNT = 1_000_000
 MAX_SECONDS = 86_400.0
 
 
+# JSON allows integers of any length; beyond 2**53 a float cannot hold them (and math.isfinite overflows).
+MAX_JSON_INTEGER = 2**53
+
+
 def _number(value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{value!r} is not a number")
+    if isinstance(value, int) and abs(value) > MAX_JSON_INTEGER:
+        raise ValueError("an integer too large to be an answer")
     return value
 
 

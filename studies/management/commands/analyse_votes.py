@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
 from studies import analysis, ccr, paired
+from studies.paired import columns_first
 from studies.management.output import write_atomically
 
 SCORES_FIRST = ("stimulus", "n_votes", "score", "score_std", "ci95_low", "ci95_high")
@@ -81,8 +81,8 @@ def _rating(votes: Path, method: str, model: str, ci: str) -> tuple[dict, list[s
     """ACR-HR or DCR votes (both on 1..5): one subject model, as ``studies.analysis.analyse``."""
     result = analysis.analyse(analysis.read_votes_csv(votes), model=model, ci=ci)
     files = {
-        "scores.csv": _columns_first(result.scores, SCORES_FIRST),
-        "subjects.csv": _columns_first(result.subjects, SUBJECTS_FIRST),
+        "scores.csv": columns_first(result.scores, SCORES_FIRST),
+        "subjects.csv": columns_first(result.subjects, SUBJECTS_FIRST),
     }
     if result.contents is not None:
         files["contents.csv"] = result.contents
@@ -118,10 +118,5 @@ def _pc(votes: Path, model: str, pseudo_count: float) -> tuple[dict, list[str]]:
         f"{result.scores['src'].nunique()} SRCs; unit: {result.unit}; anchored at each SRC's REF "
         "(else its first stimulus)",
     ]
-
-
-def _columns_first(frame: pd.DataFrame, first: tuple[str, ...]) -> pd.DataFrame:
-    """Return ``frame`` with the ``first`` columns leading, the others after in their order."""
-    return frame[list(first) + [column for column in frame.columns if column not in first]]
 
 

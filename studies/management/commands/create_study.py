@@ -23,8 +23,9 @@ class Command(BaseCommand):
                             help="Paired methods: the two videos one after the other, or side by side.")
         parser.add_argument("--gap-ms", type=int, default=1000,
                             help="Sequential pairs: mid-grey between the two videos, ms (default 1000).")
-        parser.add_argument("--pairs", choices=PAIR_SETS, default=None,
-                            help="CCR and PC: which pairs (default: same-rate for ccr, all for pc).")
+        parser.add_argument("--pairs", default=None,
+                            help=f"CCR and PC: which pairs, one or more of {', '.join(PAIR_SETS)} separated by "
+                                 "commas (default: reference,same-rate for ccr, all for pc).")
         parser.add_argument("--pair-design", choices=PairDesign.values, default=PairDesign.ACTIVE,
                             help="PC: active sampling (ASAP), a balanced random draw, or every pair.")
         parser.add_argument("--pvs", default="all",
@@ -38,6 +39,14 @@ class Command(BaseCommand):
                             help="Choose the training PVSs instead, with a filter as for --pvs.")
         parser.add_argument("--no-trap", action="store_true", help="Do not insert the trapping clip.")
         parser.add_argument("--replays", type=int, default=0, help="Replays allowed per trial.")
+        parser.add_argument("--consistency-repeats", type=int, default=0,
+                            help="Test stimuli shown a second time per participant, to measure consistency.")
+        parser.add_argument("--no-qualification", action="store_true",
+                            help="Crowd participants skip the acuity test and questionnaire.")
+        parser.add_argument("--allow-phones", action="store_true", help="Let phones take part.")
+        parser.add_argument("--screening-excludes", action="store_true",
+                            help="Participants flagged by the screening rules are left out of the scores "
+                                 "(gold failures always are).")
         parser.add_argument("--max-participants", type=int, default=None,
                             help="Cap on the people who may join (default: none).")
         parser.add_argument("--completion-url", default="",
@@ -55,7 +64,9 @@ class Command(BaseCommand):
                 completion_url=options["completion_url"], seed=options["seed"],
                 max_participants=options["max_participants"], dimensions=options["dimensions"],
                 presentation=options["presentation"], gap_ms=options["gap_ms"], pair_set=options["pairs"],
-                pair_design=options["pair_design"],
+                pair_design=options["pair_design"], consistency_repeats=options["consistency_repeats"],
+                qualification_required=not options["no_qualification"], allow_phones=options["allow_phones"],
+                screening_excludes=options["screening_excludes"],
             )
         except (StudyError, PvsFilterError) as error:
             raise CommandError(str(error)) from error
@@ -71,5 +82,8 @@ class Command(BaseCommand):
             f"participant rates {per_participant} {unit} and every hidden reference; {participants_needed(study)} "
             f"participants give {study.votes_per_pvs} votes per test stimulus."
         )
+        if study.method == Method.CCR and not study.stimuli.filter(role="test", companion_pvs__isnull=True).exists():
+            self.stdout.write("Note: no pair against the SRC, so no PVS gets a CMOS of its own (the dashboard's "
+                              "target); the CMOS per pair of HRCs is computed. Add --pairs reference,... for both.")
         self.stdout.write(f"Participant URL: {options['base_url']}{reverse('studies:landing', args=[study.name])}")
         self.stdout.write(f"Completion code: {study.completion_code}")
