@@ -13,8 +13,14 @@ row of the study and every ``StoredCorrelation`` row under it:
   impairment score, CCR the CMOS, PC the scale value) over all PVSs, which is
   what the pages show first;
 - plus every other option set or subset (dimension, model, CI, people only,
-  target, codec family, codec, SRC) a researcher asked for from a page
-  (``analysis_request``); such a row is kept and recomputed with the others.
+  target, codec family, codec, SRC, intervals resampling SRCs instead of PVSs)
+  a researcher asked for from a page (``analysis_request``); such a row is kept
+  and recomputed with the others.
+
+Williams' tests are always stored with their Holm-adjusted p-values too (a page
+chooses which decides, ``shown_comparisons``). For the MOS over all PVSs of an
+ACR-HR or DCR study, a correlation row also stores Krasula et al.'s measures and
+the resolving power (``studies.results.krasula_evaluation``).
 
 A vote schedules a run ``RECOMPUTE_DELAY_SECONDS`` later (``analyses_schedule``);
 the votes that come while that run waits join it. A stored row records the
@@ -33,6 +39,7 @@ from django.utils import timezone
 from qa_platform.core import lifecycle
 from qa_platform.core.models import JobStatus
 from studies.analysis import CI_METHODS, MODELS, VotesError
+from studies.correlation import ALPHA, CorrelationError
 from studies.jobs import send_on_commit
 from studies.models import AnalysisJob, StoredAnalysis, StoredCorrelation, Study, Vote
 from studies.results import (
@@ -41,6 +48,7 @@ from studies.results import (
     StudyAnalysis,
     correlation_breakdown,
     correlation_results,
+    krasula_evaluation,
     method_targets,
     metric_comparisons,
     study_analysis,
@@ -109,12 +117,25 @@ def _analysis_fields(analysis: StudyAnalysis) -> dict:
 
 
 def _fill_correlation(row: StoredCorrelation, analysis: StudyAnalysis | None, n_bootstrap: int) -> None:
-    row.ranking, row.comparisons, row.n_bootstrap = [], [], n_bootstrap
+    """Compute ``row``: the ranking and Williams' tests (always with Holm's ``p_holm``; with SRC
+    resampling the bootstrap interval of r_a − r_b too) and, for the MOS over all PVSs, Krasula's measures."""
+    row.ranking, row.comparisons, row.krasula, row.n_bootstrap = [], [], {}, n_bootstrap
     if analysis is not None and row.target in analysis.targets:
         filters = Filters(family=row.family, codec=row.codec, src=row.src)
-        ranking = correlation_results(analysis, target=row.target, filters=filters, n_bootstrap=n_bootstrap)
+        by_src = row.resampling == StoredCorrelation.Resampling.SRC
+        ranking = correlation_results(analysis, target=row.target, filters=filters, n_bootstrap=n_bootstrap,
+                                      resampling=row.resampling)
         row.ranking = _records(ranking)
-        row.comparisons = _records(metric_comparisons(analysis, ranking, target=row.target, filters=filters))
+        try:
+            comparisons = metric_comparisons(analysis, ranking, target=row.target, filters=filters,
+                                             n_bootstrap=n_bootstrap if by_src else 0, resampling=row.resampling,
+                                             correction="holm")
+        except CorrelationError:  # e.g. a pair's PVSs all from one SRC: no SRC resampling possible
+            comparisons = pd.DataFrame()
+        row.comparisons = _records(comparisons)
+        if row.target == "mos" and filters == Filters():
+            row.krasula = _json_safe({key: _records(value) if isinstance(value, pd.DataFrame) else value
+                                      for key, value in krasula_evaluation(analysis).items()})
     row.computed_at = timezone.now()
 
 
@@ -124,7 +145,8 @@ def _ensure_defaults(study: Study) -> None:
             study=study, dimension=dimension, model=DEFAULT_OPTIONS.model, ci=DEFAULT_OPTIONS.ci,
             include_simulated=DEFAULT_OPTIONS.include_simulated)
         for target in method_targets(study.method):
-            StoredCorrelation.objects.get_or_create(analysis=row, target=target, family="", codec="", src="")
+            StoredCorrelation.objects.get_or_create(analysis=row, target=target, family="", codec="", src="",
+                                                    resampling=StoredCorrelation.Resampling.PVS)
 
 
 def analyses_compute(*, study: Study, n_bootstrap: int | None = None) -> list[StoredAnalysis]:
@@ -181,24 +203,28 @@ def analyses_schedule(*, study: Study, countdown: float = RECOMPUTE_DELAY_SECOND
 
 
 def analysis_request(*, study: Study, options: AnalysisOptions = DEFAULT_OPTIONS, target: str = "mos",
-                     filters: Filters = Filters()) -> AnalysisJob:
+                     filters: Filters = Filters(), resampling: str = "pvs") -> AnalysisJob:
     """Keep the analysis ``options`` and its correlations with ``target`` over
-    ``filters`` among the study's stored rows and run the job now.
+    ``filters``, their intervals resampling ``resampling`` (``"pvs"``, or ``"src"``: the
+    cluster bootstrap), among the study's stored rows and run the job now.
 
     Rows not computed yet wait with ``computed_at`` null. Raises
     ``ValueError`` for a target the study's method does not give
-    (``studies.results.METHOD_TARGETS``) and ``UnknownDimensionError`` for a
-    dimension the study does not ask.
+    (``studies.results.METHOD_TARGETS``) or an unknown resampling, and
+    ``UnknownDimensionError`` for a dimension the study does not ask.
     """
     targets = method_targets(study.method)
     if target not in targets:
         raise ValueError(f"unknown target {target!r} for a {study.method} study: choose one of {', '.join(targets)}")
+    if resampling not in StoredCorrelation.Resampling.values:
+        raise ValueError(f"unknown resampling {resampling!r}: choose one of "
+                         f"{', '.join(StoredCorrelation.Resampling.values)}")
     dimension = resolve_dimension(study, options.dimension)
     with transaction.atomic():
         row, _ = StoredAnalysis.objects.get_or_create(study=study, dimension=dimension, model=options.model,
                                                       ci=options.ci, include_simulated=options.include_simulated)
         StoredCorrelation.objects.get_or_create(analysis=row, target=target, family=filters.family,
-                                                codec=filters.codec, src=filters.src)
+                                                codec=filters.codec, src=filters.src, resampling=resampling)
         return analyses_schedule(study=study, countdown=0, force=True)
 
 
@@ -242,7 +268,24 @@ def stored_view(*, study: Study, options: AnalysisOptions) -> StoredView:
                       job=AnalysisJob.objects.filter(study=study).first())
 
 
-def stored_correlation(*, analysis: StoredAnalysis, target: str, filters: Filters) -> StoredCorrelation | None:
-    """The stored correlations of ``analysis`` with ``target`` over ``filters``, or None (never asked for)."""
+def stored_correlation(*, analysis: StoredAnalysis, target: str, filters: Filters,
+                       resampling: str = "pvs") -> StoredCorrelation | None:
+    """The stored correlations of ``analysis`` with ``target`` over ``filters`` with ``resampling``'s
+    intervals, or None (never asked for)."""
     return StoredCorrelation.objects.filter(analysis=analysis, target=target, family=filters.family,
-                                            codec=filters.codec, src=filters.src).first()
+                                            codec=filters.codec, src=filters.src, resampling=resampling).first()
+
+
+CORRECTIONS = ("none", "holm")  # which Williams p-value decides the shown significance; the default first
+
+
+def shown_comparisons(comparisons: list[dict], *, correction: str = "none") -> list[dict]:
+    """The stored Williams' test rows with ``shown_p``, the p-value that decides (``p``, or with
+    ``correction="holm"`` the Holm-adjusted ``p_holm``, None in rows stored before it was kept),
+    and ``shown_significant`` (``shown_p`` < 0.05; None when unknown). Presentation only: nothing
+    is recomputed."""
+    if correction not in CORRECTIONS:
+        raise ValueError(f"unknown correction {correction!r}: choose one of {', '.join(CORRECTIONS)}")
+    key = "p_holm" if correction == "holm" else "p"
+    return [{**row, "shown_p": row.get(key),
+             "shown_significant": None if row.get(key) is None else row[key] < ALPHA} for row in comparisons]

@@ -401,30 +401,49 @@ class StoredCorrelation(models.Model):
 
     ``target``: one of the study method's targets (``studies.results.METHOD_TARGETS``:
     ``mos``, ``dmos``, ``cmos`` or ``scale``); ``family``, ``codec``, ``src`` empty = all.
+    ``resampling``: what the bootstrap intervals resample, ``pvs`` (each PVS
+    alone) or ``src`` (the cluster bootstrap: whole SRCs with all their PVSs,
+    Davison & Hinkley 1997 §3.8; ``studies.correlation``).
     ``ranking``: studies.results.correlation_results' rows (with each metric's
-    logistic fit); ``comparisons``: studies.results.metric_comparisons' rows.
+    logistic fit); ``comparisons``: studies.results.metric_comparisons' rows
+    (Williams' test with ``p`` and its Holm-adjusted ``p_holm``). ``krasula``:
+    for the MOS of a single-stimulus study (ACR-HR, DCR) over all PVSs only,
+    ``studies.results.krasula_evaluation``'s dict (``metrics``, ``comparisons``,
+    ``notes``, or ``message`` saying why there are none); empty otherwise.
     """
+
+    class Resampling(models.TextChoices):
+        PVS = "pvs", "PVSs"
+        SRC = "src", "SRCs (cluster bootstrap)"
 
     analysis = models.ForeignKey(StoredAnalysis, on_delete=models.CASCADE, related_name="correlations")
     target = models.CharField(max_length=8)
     family = models.CharField(max_length=100, blank=True)
     codec = models.CharField(max_length=100, blank=True)
     src = models.CharField(max_length=120, blank=True)
+    resampling = models.CharField(
+        max_length=8, choices=Resampling.choices, default=Resampling.PVS,
+        help_text="What the bootstrap intervals resample: PVSs, or SRCs with all their PVSs (cluster bootstrap).")
     computed_at = models.DateTimeField(null=True, blank=True)
     n_bootstrap = models.PositiveIntegerField(default=0)
     ranking = models.JSONField(default=list, blank=True)
     comparisons = models.JSONField(default=list, blank=True)
+    krasula = models.JSONField(
+        default=dict, blank=True,
+        help_text="Krasula et al. (QoMEX 2016) measures and resolving power per metric, and their tests per pair "
+                  "(studies.results.krasula_evaluation); MOS of ACR-HR and DCR studies over all PVSs only.")
 
     class Meta:
-        ordering = ["analysis_id", "target", "family", "codec", "src"]
+        ordering = ["analysis_id", "target", "family", "codec", "src", "resampling"]
         constraints = [
-            models.UniqueConstraint(fields=["analysis", "target", "family", "codec", "src"],
-                                    name="one_correlation_per_subset")
+            models.UniqueConstraint(fields=["analysis", "target", "family", "codec", "src", "resampling"],
+                                    name="one_correlation_per_subset_and_resampling")
         ]
 
     def __str__(self):
         subset = "/".join(filter(None, [self.family, self.codec, self.src])) or "all"
-        return f"{self.analysis}: {self.target} on {subset}"
+        by_src = ", SRC resampling" if self.resampling == self.Resampling.SRC else ""
+        return f"{self.analysis}: {self.target} on {subset}{by_src}"
 
 
 class AnalysisJob(Job):

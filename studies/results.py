@@ -24,6 +24,8 @@ from studies.correlation import (
     fit_logistic,
 )
 from studies import screening
+from studies.evaluation import KRASULA_TESTS, EvaluationError, evaluate_metrics
+from studies.krasula import KrasulaError
 from studies.methods import get_method
 from studies.models import Participant, Stimulus, StimulusRole, Study
 from studies.paired import REFERENCE_HRC, scale_pairs
@@ -43,6 +45,8 @@ DEFAULT_MODEL = "bt500"
 # Thurstone/Bradley–Terry scale value of the PVS (studies.paired).
 METHOD_TARGETS = {"acr-hr": ("mos", "dmos"), "dcr": ("mos",), "ccr": ("cmos",), "pc": ("scale",)}
 TARGETS = ("mos", "dmos", "cmos", "scale")
+# What the bootstrap intervals of the correlations resample: PVSs, or SRCs (cluster bootstrap). The default first.
+RESAMPLINGS = ("pvs", "src")
 _TARGET_LABELS = {
     ("acr-hr", "mos"): "MOS", ("acr-hr", "dmos"): "DMOS (ACR-HR)",
     ("dcr", "mos"): "DMOS (DCR): mean impairment score",
@@ -414,18 +418,28 @@ def analysis_target(analysis: StudyAnalysis, target: str | None) -> str:
     return target
 
 
+def _clusters(table: pd.DataFrame, resampling: str) -> np.ndarray | None:
+    """The SRC of each PVS of ``table`` for a cluster bootstrap (``resampling="src"``), else None."""
+    if resampling not in RESAMPLINGS:
+        raise ValueError(f"unknown resampling {resampling!r}: choose one of {', '.join(RESAMPLINGS)}")
+    return table["src"].to_numpy(dtype=object) if resampling == "src" else None
+
+
 def correlation_results(analysis: StudyAnalysis, *, target: str | None = None, filters: Filters = Filters(),
-                        n_bootstrap: int = 1000, seed: int = 0) -> pd.DataFrame:
+                        n_bootstrap: int = 1000, seed: int = 0, resampling: str = "pvs") -> pd.DataFrame:
     """``studies.correlation.correlation_table`` of every metric with values
     against ``target`` (one of ``analysis.targets``, default the first: MOS,
-    DCR's mean impairment score, CCR's CMOS or PC's scale value) over the filtered PVSs, ranked."""
+    DCR's mean impairment score, CCR's CMOS or PC's scale value) over the filtered PVSs, ranked.
+
+    ``resampling``: ``"pvs"``, or ``"src"`` for intervals from the cluster bootstrap over SRCs
+    (each drawn SRC brings all its PVSs; Davison & Hinkley 1997 §3.8), which needs 2+ SRCs."""
     target = analysis_target(analysis, target)
     table = filters.apply(analysis.pvs).dropna(subset=[target])
     specs = {name: spec.higher_is_better for name, spec in all_metrics().items()
              if name in table and table[name].notna().sum() > 0}
     data = table.assign(target=table[target], halfwidth=_halfwidth(table, target))
     return correlation_table(data, metrics=specs, mos_column="target", ci_column="halfwidth",
-                             n_bootstrap=n_bootstrap, seed=seed)
+                             n_bootstrap=n_bootstrap, seed=seed, clusters=_clusters(table, resampling))
 
 
 def _halfwidth(table: pd.DataFrame, target: str) -> pd.Series:
@@ -433,11 +447,16 @@ def _halfwidth(table: pd.DataFrame, target: str) -> pd.Series:
 
 
 def metric_comparisons(analysis: StudyAnalysis, ranking: pd.DataFrame, *, target: str | None = None,
-                       filters: Filters = Filters()) -> pd.DataFrame:
+                       filters: Filters = Filters(), n_bootstrap: int = 0, seed: int = 0, resampling: str = "pvs",
+                       correction: str | None = None) -> pd.DataFrame:
     """Williams' test (``studies.correlation.compare_metrics``) between every
     pair of ranked metrics whose logistic fit converges; each pair on the
     filtered PVSs that have both metrics (so the r values can differ slightly
-    from the ranked table's PLCC where a metric is missing on some PVSs)."""
+    from the ranked table's PLCC where a metric is missing on some PVSs).
+
+    ``n_bootstrap`` > 0 adds the bootstrap interval of r_a − r_b, resampling PVSs or, with
+    ``resampling="src"``, SRCs (which needs ``n_bootstrap`` > 0). ``correction="holm"`` adds
+    ``p_holm`` (Holm 1979, over every pair of the table) and takes ``significant`` from it."""
     target = analysis_target(analysis, target)
     rows = filters.apply(analysis.pvs).dropna(subset=[target])
     specs = all_metrics()
@@ -451,7 +470,59 @@ def metric_comparisons(analysis: StudyAnalysis, ranking: pd.DataFrame, *, target
             continue
         if fit.converged:
             predictions[name] = np.where(have, fit.predict(rows[name].fillna(0.0)), np.nan)
-    return compare_metrics(predictions, rows[target])
+    return compare_metrics(predictions, rows[target], n_bootstrap=n_bootstrap, seed=seed,
+                           clusters=_clusters(rows, resampling), correction=correction)
+
+
+# Why a pair-scaled study has no Krasula measures (shown on the dashboard).
+KRASULA_NEEDS_SINGLE_STIMULUS = "Krasula's measures need per-stimulus votes; this method's votes are pairs"
+
+
+def krasula_evaluation(analysis: StudyAnalysis, *, seed: int = 0) -> dict:
+    """Krasula et al.'s measures (QoMEX 2016) and the J.149 resolving power of every metric against
+    the MOS of a single-stimulus study (ACR-HR, DCR) over all its PVSs, via
+    ``studies.evaluation.evaluate_metrics`` (Holm-adjusted tests between metrics).
+
+    Votes: the analysed test votes (``analysis.votes``) of the participants the analysis kept, hidden
+    references left out (they have no metric values); the rating scale's units. Scores: each PVS's
+    metric values (``analysis.pvs``, the metric's units), matched on the stimulus label ``SRC/HRC``;
+    PVSs without a MOS and metrics without a value are left out. Returns a dict:
+    ``metrics`` (a frame, per metric: auc_ds, auc_bw with ``_low``/``_high`` 95 % intervals from DeLong's
+    variance; cc0, fraction of better/worse pairs the metric orders right; thr, the metric
+    difference (metric units) at which the better/worse classification is decided; resolving_power,
+    MOS units after the logistic mapping, smaller is better; n_krasula, n_pairs_different,
+    n_pairs_similar, note), ``comparisons`` (a frame, per pair: auc_ds, auc_bw, cc0 of each metric with
+    ``p_<m>``, ``p_<m>_holm`` and ``significant_<m>`` from the Holm p), ``notes``; or only
+    ``message`` when the votes cannot be evaluated (too few votes per stimulus, one stimulus...).
+    Pair-scaled studies (CCR, PC) give ``{"message": KRASULA_NEEDS_SINGLE_STIMULUS}``.
+    """
+    if analysis.study.method in PAIR_SCALED_METHODS:
+        return {"message": KRASULA_NEEDS_SINGLE_STIMULUS}
+    rejected = analysis.result.subjects.loc[analysis.result.subjects["rejected"], "subject"]
+    votes = analysis.votes[(analysis.votes["is_reference"] == 0) & ~analysis.votes["subject"].isin(rejected)]
+    pvs = analysis.pvs.dropna(subset=["mos"])
+    specs = {name: spec for name, spec in all_metrics().items() if name in pvs and pvs[name].notna().any()}
+    if not specs:
+        return {"message": "no metric has values on these PVSs"}
+    votes = votes[votes["stimulus"].isin(pvs["stimulus"])]
+    try:
+        # n_bootstrap=1: only Krasula's measures (DeLong intervals) and its tests are kept, not the
+        # correlation table's bootstrap intervals, which the ranking has already.
+        result = evaluate_metrics(votes[["subject", "stimulus", "vote", "reference"]],
+                                  pvs[["stimulus", *specs]],
+                                  lower_is_better=[name for name, spec in specs.items() if not spec.higher_is_better],
+                                  n_bootstrap=1, seed=seed, correction="holm")
+    except (EvaluationError, KrasulaError, CorrelationError) as error:
+        return {"message": str(error)}
+    metrics = result.metrics[["metric", *KRASULA_METRIC_COLUMNS]]
+    pair_columns = [c for c in result.comparisons.columns
+                    if c in ("metric_a", "metric_b") or any(m in c for m in KRASULA_TESTS)]
+    return {"metrics": metrics, "comparisons": result.comparisons[pair_columns], "notes": list(result.notes)}
+
+
+# The per-metric columns of ``krasula_evaluation``.
+KRASULA_METRIC_COLUMNS = ("auc_ds", "auc_ds_low", "auc_ds_high", "auc_bw", "auc_bw_low", "auc_bw_high", "cc0",
+                          "thr", "resolving_power", "n_krasula", "n_pairs_different", "n_pairs_similar", "note")
 
 
 def correlation_breakdown(analysis: StudyAnalysis, *, target: str | None = None) -> tuple[list[str], list[dict]]:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from kombu.exceptions import OperationalError
 
 from qa_platform.core import lifecycle
-from qa_platform.core.models import JobStatus
+from qa_platform.core.models import JobStatus, Pvs
 from studies import analysis_store, jobs, services
 from studies.analysis import VotesError
 from studies.analysis_store import (
@@ -301,3 +301,98 @@ def test_recompute_command_stores_now(rated, capsys):
     call_command("recompute_analyses", "pilot")
     assert StoredAnalysis.objects.get(study=rated).computed_at is not None
     assert "Stored 1 analyses of pilot" in capsys.readouterr().out
+
+
+class TestDashboardStatisticsOptions:
+    """The dashboard's cluster bootstrap, Holm and Krasula options: stored by the job, chosen by the page."""
+
+    @staticmethod
+    def _dashboard(client, query=""):
+        return client.get(reverse("studies:dashboard", args=["pilot"]) + query)
+
+    def test_src_resampling_rows_exist_only_when_asked_and_widen_the_intervals(self, client, rated):
+        analyses_compute(study=rated)
+        assert set(StoredCorrelation.objects.values_list("resampling", flat=True)) == {"pvs"}
+        page = self._dashboard(client, "?resample=src").content.decode()
+        assert "correlations on these PVSs with SRC resampling are not computed yet" in page
+        assert 'name="resample" value="src"' in page  # the compute button asks for it
+        analysis_request(study=rated, resampling="src")
+        waiting = StoredCorrelation.objects.get(resampling="src")
+        assert waiting.computed_at is None and waiting.target == "mos"
+        analyses_compute(study=rated)
+        by_pvs = {r["metric"]: r for r in StoredCorrelation.objects.get(target="mos", resampling="pvs").ranking}
+        by_src = {r["metric"]: r for r in StoredCorrelation.objects.get(target="mos", resampling="src").ranking}
+        for metric in ("ms_ssim", "psnr_y"):
+            assert by_src[metric]["plcc"] == pytest.approx(by_pvs[metric]["plcc"])  # same data, other intervals
+        assert any((by_src[m]["plcc_low"], by_src[m]["plcc_high"]) != (by_pvs[m]["plcc_low"], by_pvs[m]["plcc_high"])
+                   for m in ("ms_ssim", "psnr_y"))
+        (comparison,) = StoredCorrelation.objects.get(target="mos", resampling="src").comparisons
+        assert comparison["r_diff_low"] <= comparison["r_diff_high"]
+        page = self._dashboard(client, "?resample=src").content.decode()
+        assert 'id="ranking"' in page and "cluster bootstrap, Davison" in page and "difference [95 % interval]" in page
+        assert "over PVSs, each drawn alone" in self._dashboard(client).content.decode()
+
+    def test_bad_option_values_fall_back_to_the_defaults(self, client, stored):
+        response = self._dashboard(client, "?resample=bogus&correction=bogus")
+        page = response.content.decode()
+        assert response.status_code == 200 and 'id="ranking"' in page and "over PVSs, each drawn alone" in page
+        assert 'value="none" selected' in page and "p-holm" not in page
+        with pytest.raises(ValueError, match="unknown resampling"):
+            analysis_request(study=stored, resampling="bogus")
+
+    def test_holm_p_values_are_stored_and_shown_when_chosen(self, client, rated):
+        from metrics.models import MetricResult, MetricStatus
+        for pvs in set(rated.stimuli.filter(pvs__isnull=False).values_list("pvs", flat=True)):
+            qp = Pvs.objects.get(pk=pvs).hrc.params["qp"]
+            MetricResult.objects.create(pvs_id=pvs, metric="gmsd", status=MetricStatus.OK,
+                                        value=qp / 200 + (pvs % 3) / 50, version="test")
+        analyses_compute(study=rated)
+        comparisons = StoredCorrelation.objects.get(target="mos", resampling="pvs").comparisons
+        assert len(comparisons) == 3
+        assert all(row["p_holm"] >= row["p"] for row in comparisons)
+        assert all(row["significant"] == (row["p_holm"] < 0.05) for row in comparisons)
+        plain = self._dashboard(client).content.decode()
+        holm = self._dashboard(client, "?correction=holm").content.decode()
+        assert "<th>p (Holm)</th><th>significant" not in plain and "with no correction" in plain
+        assert "<th>p (Holm)</th><th>significant" in holm and "Holm-adjusted over all pairs" in holm
+        assert holm.count('class="num p-holm"') == 3
+
+    def test_the_correction_decides_the_shown_significance(self):
+        rows = [{"p": 0.03, "p_holm": 0.09}, {"p": 0.001, "p_holm": 0.003}, {"p": 0.2}]
+        plain = analysis_store.shown_comparisons(rows)
+        holm = analysis_store.shown_comparisons(rows, correction="holm")
+        assert [r["shown_significant"] for r in plain] == [True, True, False]
+        assert [r["shown_significant"] for r in holm] == [False, True, None]  # None: stored before p_holm
+        assert holm[0]["shown_p"] == 0.09 and plain[0]["shown_p"] == 0.03
+        with pytest.raises(ValueError, match="unknown correction"):
+            analysis_store.shown_comparisons(rows, correction="bonferroni")
+
+    def test_krasula_measures_are_stored_for_the_mos_over_all_pvss_and_shown(self, client, stored):
+        correlations = {c.target: c for c in StoredCorrelation.objects.filter(resampling="pvs")}
+        assert correlations["dmos"].krasula == {}
+        krasula = correlations["mos"].krasula
+        assert "message" not in krasula
+        rows = {row["metric"]: row for row in krasula["metrics"]}
+        assert set(rows) == {"ms_ssim", "psnr_y"}
+        for row in rows.values():
+            for measure in ("auc_ds", "auc_bw", "cc0"):
+                assert 0 <= row[measure] <= 1
+            assert row["auc_bw_low"] <= row["auc_bw"] <= row["auc_bw_high"]
+            assert row["n_krasula"] == 6 and row["n_pairs_different"] + row["n_pairs_similar"] > 0
+        (pair,) = krasula["comparisons"]
+        assert pair["p_auc_bw_holm"] >= pair["p_auc_bw"]
+        page = self._dashboard(client).content.decode()
+        assert "Metric evaluation (Krasula et al., QoMEX 2016)" in page and 'id="krasula"' in page
+        assert "resolving power" in page and "after the metric's logistic mapping" in page
+        assert "Computed for the MOS over all PVSs only" in self._dashboard(client, "?target=dmos").content.decode()
+
+    def test_votes_krasula_cannot_use_store_the_reason(self, client, rated, monkeypatch):
+        from studies.evaluation import EvaluationError
+
+        def refuse(*args, **kwargs):
+            raise EvaluationError("too few votes per stimulus")
+        monkeypatch.setattr("studies.results.evaluate_metrics", refuse)
+        analyses_compute(study=rated)
+        assert StoredCorrelation.objects.get(target="mos").krasula == {"message": "too few votes per stimulus"}
+        page = self._dashboard(client).content.decode()
+        assert "Not available: too few votes per stimulus" in page and 'id="ranking"' in page

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils.html import escape
 
 from metrics.models import MetricResult, MetricStatus
 from studies.analysis_store import AnalysisOptions, analyses_compute, analysis_request, stored_view
@@ -97,6 +98,11 @@ class TestDcr:
         assert "DMOS (DCR): mean impairment score" in page and "DMOS (ACR-HR)" not in page
         dashboard = client.get(reverse("studies:dashboard", args=["dcr-study"]) + "?target=dmos")
         assert dashboard.status_code == 200 and 'id="ranking"' in dashboard.content.decode()
+        # Krasula's measures from the impairment votes of the 6 PVSs (the SRC against itself has no metrics).
+        krasula = row.correlations.get().krasula
+        assert {r["metric"] for r in krasula["metrics"]} == {"ms_ssim", "psnr_y"}
+        assert all(r["n_krasula"] == 6 and 0 <= r["auc_bw"] <= 1 for r in krasula["metrics"])
+        assert 'id="krasula"' in dashboard.content.decode()
 
     def test_exported_with_the_impairment_scale(self, dcr, tmp_path):
         folder = dataset_export(study=dcr, out_dir=tmp_path / "out", media=True).folder
@@ -236,6 +242,8 @@ class TestPc:
         assert 'id="pc-scale"' in page and "scale value (PC)" in page and '<select name="model">' not in page
         dashboard = client.get(reverse("studies:dashboard", args=["pc-study"])).content.decode()
         assert 'value="scale" selected' in dashboard and 'id="ranking"' in dashboard
+        assert row.correlations.get().krasula == {} and 'id="krasula"' not in dashboard
+        assert escape("Krasula's measures need per-stimulus votes; this method's votes are pairs") in dashboard
 
     def test_exported_with_the_sureal_pc_dataset(self, pc, tmp_path):
         folder = dataset_export(study=pc, out_dir=tmp_path / "out").folder

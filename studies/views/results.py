@@ -18,8 +18,10 @@ from qa_platform.core.access import researcher_only
 from studies import figures
 from studies.analysis import CI_METHODS, MODELS, REGISTRY
 from studies.analysis_store import (
+    CORRECTIONS,
     AnalysisOptions,
     analysis_request,
+    shown_comparisons,
     stored_correlation,
     stored_view,
 )
@@ -28,7 +30,15 @@ from studies.export import export_request
 from studies.models import DatasetExport, Study
 from studies.dimensions import related_metrics
 from studies.methods import get_method
-from studies.results import DEFAULT_MODEL, RANKED_STATISTICS, Filters, method_targets, target_label
+from studies.results import (
+    DEFAULT_MODEL,
+    KRASULA_NEEDS_SINGLE_STIMULUS,
+    RANKED_STATISTICS,
+    RESAMPLINGS,
+    Filters,
+    method_targets,
+    target_label,
+)
 from studies.selectors import (
     PAIR_SCALED_METHODS,
     UnknownDimensionError,
@@ -46,9 +56,10 @@ def study_list_view(request):
 
 
 def _options(study: Study, params) -> dict:
-    """Dimension, model, CI, simulated, target and filter choices from a query string or
-    form. Bad values fall back to defaults (the target to the method's first), except a
-    dimension the study does not ask: a 404 that names the study's dimensions."""
+    """Dimension, model, CI, simulated, target, filter, resampling (``resample``: pvs or src) and
+    correction (none or holm) choices from a query string or form. Bad values fall back to
+    defaults (the target to the method's first), except a dimension the study does not ask:
+    a 404 that names the study's dimensions."""
     targets = method_targets(study.method)
     try:
         dimension = resolve_dimension(study, params.get("dimension", ""))
@@ -62,6 +73,8 @@ def _options(study: Study, params) -> dict:
         "target": params.get("target") if params.get("target") in targets else targets[0],
         "filters": Filters(family=params.get("family", ""), codec=params.get("codec", ""),
                            src=params.get("src", "")),
+        "resample": params.get("resample") if params.get("resample") in RESAMPLINGS else RESAMPLINGS[0],
+        "correction": params.get("correction") if params.get("correction") in CORRECTIONS else CORRECTIONS[0],
     }
 
 
@@ -124,9 +137,11 @@ def dashboard_view(request, name):
     target, pvs = options["target"], stored.pvs
     context.update({"families": sorted(pvs["family"].unique()), "codecs": sorted(pvs["codec"].unique()),
                     "sources": sorted(pvs["src"].unique())})
-    correlation = stored_correlation(analysis=stored.analysis, target=target, filters=options["filters"])
+    correlation = stored_correlation(analysis=stored.analysis, target=target, filters=options["filters"],
+                                     resampling=options["resample"])
     if correlation is None or correlation.computed_at is None:
-        context["message"] = f"{context['target_label']} correlations on these PVSs are not computed yet."
+        by_src = " with SRC resampling" if options["resample"] == "src" else ""
+        context["message"] = f"{context['target_label']} correlations on these PVSs{by_src} are not computed yet."
         return render(request, "studies/dashboard.html", context)
     table = options["filters"].apply(pvs).dropna(subset=[target]) if target in pvs else pvs.iloc[0:0]
     related = related_metrics(options["dimension"])
@@ -141,7 +156,8 @@ def dashboard_view(request, name):
     context.update({
         "table": table, "correlation": correlation, "ranking": ranking, "statistics": RANKED_STATISTICS,
         "specs": specs, "chosen": chosen, "breakdown": (breakdown["labels"], breakdown_rows), "related": related,
-        "comparisons": correlation.comparisons,
+        "comparisons": shown_comparisons(correlation.comparisons, correction=options["correction"]),
+        "krasula": correlation.krasula, "krasula_reason": KRASULA_NEEDS_SINGLE_STIMULUS,
         "rate_figure": figures.rate_figure(table, target=target, pvs_url=_pvs_url, label=context["target_label"]),
     })
     if chosen:
@@ -165,7 +181,7 @@ def recompute_view(request, name):
     study = get_object_or_404(Study, name=name)
     options = _options(study, request.POST)
     analysis_request(study=study, options=_analysis_options(options), target=options["target"],
-                     filters=options["filters"])
+                     filters=options["filters"], resampling=options["resample"])
     return redirect(_next_url(request, reverse("studies:dashboard", args=[study.name])))
 
 
