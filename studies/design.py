@@ -6,8 +6,8 @@
 - CCR and PC: pairs of two videos of one SRC, from one or more pair sets
   (comma-separated): ``reference`` (each PVS against its SRC), ``same-rate``
   (PVSs of two codecs at the same rate point: within a SRC, each codec's PVSs
-  ranked by bitrate, equal ranks paired, as a comparison at matched bitrates
-  asks) or ``all`` (every two of the SRC and its PVSs). CCR's default,
+  ranked by bitrate, equal ranks paired; at matched bitrates when the HRCs
+  were built at common target rates, else rung for rung of the codecs' ladders) or ``all`` (every two of the SRC and its PVSs). CCR's default,
   ``reference,same-rate``, gives every PVS a CMOS against its SRC and the
   codec comparisons at matched rates.
 
