@@ -36,6 +36,8 @@ def _session(page, live_server, study, answers: dict[str, str], on_first_trial=N
                    for key, label in answers.items()]
         for button in buttons[:-1]:
             button.click()
+        if len(buttons) > 1:
+            assert page.locator("#submit").is_disabled()  # not until every question is answered
         with page.expect_navigation():
             buttons[-1].click()  # one question: its answer is sent
             if len(buttons) > 1:
