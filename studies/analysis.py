@@ -26,7 +26,7 @@ import importlib
 import io
 import types
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -227,20 +227,25 @@ def _normalise_names(frame: pd.DataFrame) -> None:
         frame[column] = frame[column].astype(str).str.strip()
 
 
-def _normalise_numbers(frame: pd.DataFrame) -> None:
-    """Make vote a float on the ACR scale, repetition an int >= 0, is_reference a bool, in place."""
+def votes_on_scale(frame: pd.DataFrame, *, scale: tuple[float, float], scale_name: str,
+                   describe: Callable[[pd.DataFrame], str], error: type[VotesError] = VotesError) -> pd.Series:
+    """``frame["vote"]`` as float, or ``error`` counting the rows that are not a number or lie outside
+    ``scale`` (low, high) and naming the first through ``describe(rows)``."""
     vote = pd.to_numeric(frame["vote"], errors="coerce")
     if vote.isna().any():
-        bad = frame[vote.isna()]
-        raise VotesError(f"vote is not a number in {len(bad)} row(s), e.g. {_example(bad, 'vote')}")
-    low, high = ACR_SCALE
+        raise error(f"vote is not a number in {int(vote.isna().sum())} row(s), e.g. {describe(frame[vote.isna()])}")
+    low, high = scale
     outside = (vote < low) | (vote > high)
     if outside.any():
-        raise VotesError(
-            f"vote outside the ACR scale {low:g}..{high:g} in {int(outside.sum())} row(s), "
-            f"e.g. {_example(frame[outside], 'vote')}"
-        )
-    frame["vote"] = vote.astype(float)
+        raise error(f"vote outside the {scale_name} scale {low:g}..{high:g} in {int(outside.sum())} row(s), "
+                    f"e.g. {describe(frame[outside])}")
+    return vote.astype(float)
+
+
+def _normalise_numbers(frame: pd.DataFrame) -> None:
+    """Make vote a float on the ACR scale, repetition an int >= 0, is_reference a bool, in place."""
+    frame["vote"] = votes_on_scale(frame, scale=ACR_SCALE, scale_name="ACR",
+                                   describe=lambda rows: _example(rows, "vote"))
     frame["repetition"] = _whole_numbers(frame, "repetition", allowed=None)
     frame["is_reference"] = _whole_numbers(frame, "is_reference", allowed={0, 1}).astype(bool)
 

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from studies.paired import PairVotesError, read_pairs_csv, validate_pair_table
+from studies.analysis import votes_on_scale
+from studies.paired import PairVotesError, columns_first, read_pairs_csv, validate_pair_table
 
 CCR_SCALE = (-3.0, 3.0)
 CCR_VOTE_COLUMNS = ("subject", "stimulus_a", "stimulus_b", "vote", "repetition")
@@ -63,19 +64,8 @@ def validate_ccr_votes(votes: pd.DataFrame) -> pd.DataFrame:
     checks of ``studies.paired.validate_pair_table`` apply.
     """
     frame = validate_pair_table(votes, value_column="vote")
-    vote = pd.to_numeric(frame["vote"], errors="coerce")
-    if vote.isna().any():
-        raise PairVotesError(f"vote is not a number in {int(vote.isna().sum())} row(s), e.g. "
-                             f"{_first(frame[vote.isna()])}")
-    low, high = CCR_SCALE
-    outside = (vote < low) | (vote > high)
-    if outside.any():
-        raise PairVotesError(
-            f"vote outside the CCR scale {low:g}..{high:g} in {int(outside.sum())} row(s), e.g. "
-            f"{_first(frame[outside])}"
-        )
-    frame["vote"] = vote.astype(float)
-    return frame[list(CCR_VOTE_COLUMNS) + [column for column in frame.columns if column not in CCR_VOTE_COLUMNS]]
+    frame["vote"] = votes_on_scale(frame, scale=CCR_SCALE, scale_name="CCR", describe=_first, error=PairVotesError)
+    return columns_first(frame, CCR_VOTE_COLUMNS)
 
 
 def _first(rows: pd.DataFrame) -> str:
