@@ -189,6 +189,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "priority_steps": list(range(10)),
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A job sent while the broker restarts (a Redis restart takes seconds) is retried for about a
+# minute before the send fails; Celery's default gives up after 0.6 s.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 30, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
 
 # The job lifecycle (qa_platform.core.lifecycle): a worker running a job step
 # refreshes the job's heartbeat every FACEQA_JOB_HEARTBEAT_SECONDS; a job that
