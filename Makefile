@@ -51,10 +51,11 @@ serve: setup
 lint-imports: setup
 	$(VENV)/bin/lint-imports
 
-# Every layer on SQLite, then the integration and browser layers again on a
+# The unit layer on SQLite (with the few integration and browser tests marked
+# sqlite_too: the demo's path), then the integration and browser layers on a
 # throw-away PostgreSQL cluster on loopback (the production database).
 test: setup lint-imports
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration and not browser or sqlite_too" $(PYTEST_ARGS)
 	FACEQA_TEST_DATABASE=postgresql $(PY) -m pytest -m "integration or browser" $(PYTEST_ARGS)
 
 test-unit: setup

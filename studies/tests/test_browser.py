@@ -45,6 +45,7 @@ def _rate(page, label: str):
         page.get_by_role("button", name=label, exact=True).click()
 
 
+@pytest.mark.sqlite_too
 def test_participant_completes_a_session_with_reload_and_double_vote(live_server, page, crowd_study):
     page.goto(f"{live_server.url}{reverse('studies:landing', args=['browser'])}"
               "?PROLIFIC_PID=crowd-1&STUDY_ID=s1&SESSION_ID=x1")

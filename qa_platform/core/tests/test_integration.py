@@ -83,6 +83,7 @@ def stack(tmp_path, faces_dir, stack_database):
         yield stack
 
 
+@pytest.mark.sqlite_too
 def test_two_real_clips_go_through_redis_and_a_worker(stack, faces_dir):
     stack.manage("ingest_sources", *(str(faces_dir / c) for c in CLIPS), "--frames", "50")
     with stack.worker():
@@ -253,6 +254,7 @@ def _wait_until(stack: Stack, condition, timeout: float) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.sqlite_too
 def test_the_session_runs_on_the_database_it_was_asked_for():
     """make test runs this layer twice: FACEQA_TEST_DATABASE picks SQLite or the PostgreSQL server."""
     assert connection.vendor == TEST_DATABASE
