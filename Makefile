@@ -25,15 +25,17 @@ apt:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Re-installs only when requirements.txt changed since the last install.
+# Re-installs only when requirements.txt changed since the last install. uv (from PyPI)
+# downloads and installs the wheels in parallel: about 2 minutes on 2 cores, pip about 5.
 venv:
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	@want=$$(sha256sum requirements.txt | cut -d' ' -f1); \
 	have=$$(cat $(VENV)/.requirements.sha256 2>/dev/null); \
 	if [ "$$want" != "$$have" ]; then \
-	  echo "installing Python requirements (first time: a few minutes)"; \
-	  $(PY) -m pip install -q --upgrade pip && \
-	  $(PY) -m pip install -q -r requirements.txt && \
+	  echo "installing Python requirements (first time: about 2 minutes)"; \
+	  { $(PY) -m pip install -q uv==0.13.9 && $(VENV)/bin/uv pip install -q --python $(PY) -r requirements.txt; } || \
+	  { echo "uv could not install them; pip instead (a few minutes)"; \
+	    $(PY) -m pip install -q --upgrade pip && $(PY) -m pip install -q -r requirements.txt; } && \
 	  echo "$$want" > $(VENV)/.requirements.sha256; \
 	fi
 
