@@ -12,13 +12,20 @@ PYTEST_ARGS ?=
 
 setup: apt venv migrate
 
-# Installs the Debian packages that are missing; quick when all are there.
+# Debian packages: `make demo` needs redis-server only; `make serve` PostgreSQL too;
+# `make test` also Chromium (browser tests) and its fonts. Each target installs
+# what is missing from its list (one apt-get run; quick when all are there).
+APT_DEMO := redis-server:redis-server
+APT_SERVE := $(APT_DEMO) /usr/lib/postgresql/*/bin/initdb:postgresql
+APT_TEST := $(APT_SERVE) /usr/bin/chromium:chromium /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core
+APT_NEEDS ?= $(APT_TEST)
+
 apt:
 	@missing=""; \
-	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
-	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
-	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	for need in $(APT_NEEDS); do \
+	  what=$${need%%:*}; package=$${need##*:}; \
+	  command -v "$$what" >/dev/null || ls $$what >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -42,10 +49,12 @@ venv:
 migrate:
 	@$(PY) manage.py migrate --noinput -v 0
 
+demo: APT_NEEDS = $(APT_DEMO)
 demo: setup
 	DJANGO_DEBUG=1 FACEQA_DEMO_STARTED=$(STARTED) $(PY) manage.py run_demo --serve=$(SERVE)
 
 # The production stack on loopback: PostgreSQL, Redis, a Celery worker and gunicorn, DEBUG off.
+serve: APT_NEEDS = $(APT_SERVE)
 serve: setup
 	$(PY) -m qa_platform.serve
 
