@@ -23,7 +23,7 @@ def metric_weights_check() -> list[checks.CheckMessage]:
         if missing:
             files = ", ".join(str(weight.path()) for weight in missing)
             warnings.append(checks.Warning(
-                f"{spec.label} weights missing ({files}); {spec.name} will be reported unavailable.",
+                f"{spec.name} will be reported unavailable: {spec.label} weights missing ({files}).",
                 hint=f"Run `{FETCH_COMMAND}` (offline: `{FETCH_COMMAND} --from DIR`).",
                 id="metrics.W001",
             ))

@@ -88,3 +88,15 @@ def test_manage_py_opens_with_the_command_output_not_warnings():
     assert shown.stdout.splitlines()[0] == "metrics"
     checked = run("check")
     assert "qa_platform.W002" in checked.stderr and "System check identified" in checked.stdout + checked.stderr
+
+
+def test_the_demo_opens_with_them_one_short_line_each(repo_codecs):
+    from metrics.summary import TABLE_WIDTH
+    from qa_platform.demo import _optional_parts_text
+
+    lines = _optional_parts_text().splitlines()
+    count = len(optional_part_messages())
+    assert lines[0] == f"Not installed here ({count}; the hints: `python manage.py check`):"
+    assert len(lines) == 1 + count and max(map(len, lines)) <= TABLE_WIDTH
+    assert lines[1].startswith("  (qa_platform.W002) codec 'example-research-gfvc' is unavailable")
+    assert any(line.startswith("  (metrics.W001) dists will be reported unavailable") for line in lines)
