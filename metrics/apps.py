@@ -6,4 +6,4 @@ class MetricsConfig(AppConfig):
     verbose_name = "Objective metrics"
 
     def ready(self):
-        from metrics import checks, tasks  # noqa: F401  (registers system checks and Celery tasks)
+        from metrics import checks, tasks  # noqa: F401  (registers system checks, the weights check and Celery tasks)

@@ -1,25 +1,29 @@
-"""System checks of the metrics app (``manage.py check``)."""
+"""System checks of the metrics app (``manage.py check``); the weights are an optional part (``optional_parts``)."""
 from django.conf import settings
 from django.core import checks
 
 from metrics.registry import UnknownMetricError, all_metrics, get_metric
 from metrics.weights import FETCH_COMMAND, missing_weights
 from qa_platform.codec import ffmpeg
+from qa_platform.core import optional_parts
 
 # The metrics that run the FFmpeg program of imageio-ffmpeg (metrics.kernels.lavfi).
 FFMPEG_METRICS = ("vmaf", "xpsnr_y")
 
 
-@checks.register()
-def metric_weights_check(app_configs, **kwargs):
-    """metrics.W001 for each metric whose weight files are not installed."""
+@optional_parts.register("weights")
+def metric_weights_check() -> list[checks.CheckMessage]:
+    """metrics.W001 for each metric whose weight files are not installed.
+
+    An optional part: shown by ``manage.py check``, ``fetch_weights --list`` and the demo, not before every command.
+    """
     warnings = []
     for spec in all_metrics().values():
         missing = missing_weights(spec.weights)
         if missing:
             files = ", ".join(str(weight.path()) for weight in missing)
             warnings.append(checks.Warning(
-                f"{spec.label} weights missing ({files}); {spec.name} will be reported unavailable.",
+                f"{spec.name} will be reported unavailable: {spec.label} weights missing ({files}).",
                 hint=f"Run `{FETCH_COMMAND}` (offline: `{FETCH_COMMAND} --from DIR`).",
                 id="metrics.W001",
             ))

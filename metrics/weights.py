@@ -14,10 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from metrics.spec import MetricUnavailableError
 from qa_platform.codec.storage import atomic_path, sha256_file
+from qa_platform.progress import progress_bar
 
 FETCH_COMMAND = "python manage.py fetch_weights"
 
@@ -214,7 +213,7 @@ def download_weight(weight: WeightFile, progress: bool = True) -> Path:
     with atomic_path(weight.path()) as tmp:
         with urllib.request.urlopen(weight.url) as response, open(tmp, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or weight.size
-            with tqdm(total=total, unit="B", unit_scale=True, desc=weight.filename,
+            with progress_bar(total=total, unit="B", unit_scale=True, desc=weight.filename,
                       disable=not progress) as bar:
                 for chunk in iter(lambda: response.read(1 << 20), b""):
                     out.write(chunk)

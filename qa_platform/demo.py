@@ -3,12 +3,13 @@
 Starts redis-server and one Celery worker on loopback, ingests the sample
 clips, builds the database with the three codecs at their default rate points
 (metrics run as the last stage of every PVS job), prints the summary per codec
-and rate point, creates an ACR-HR rating study over every PVS and lets
-SIMULATED observers rate it (the apps' own commands: the project shell may
+and rate point (every metric in DATA_DIR/exports/demo-summary.csv), creates an
+ACR-HR rating study over every PVS and lets SIMULATED observers rate it (the apps' own commands: the project shell may
 import every app), then serves the web pages until interrupted. It stops what
 it started.
 """
 import socket
+import textwrap
 import time
 from pathlib import Path
 
@@ -17,9 +18,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from metrics.management.commands import rd_summary
+from metrics.summary import TABLE_WIDTH
 from qa_platform import runtime
 from qa_platform.celery import app as celery_app
 from qa_platform.core.jobs import pvs_wait
+from qa_platform.core.optional_parts import format_messages, optional_part_messages
 from qa_platform.core.services import database_build, source_ingest
 from qa_platform.samples import sample_clips
 from studies.management.commands import (
@@ -31,6 +34,8 @@ from studies.management.commands import (
 # The VVC anchor (the GFVC literature's reference), HEVC, and a generative codec.
 DEMO_CODECS = ["vvc", "x265", "landmark-warp"]
 DEMO_STUDY = "demo"
+# The full summary (every metric of every HRC and PVS), under DATA_DIR/exports.
+DEMO_SUMMARY_CSV = "demo-summary.csv"
 # 40 PVSs and the 10 hidden references make a session a person can sit through
 # (about 12 minutes); 45 observers give each of the 120 PVSs 15 votes (45 x 40 = 120 x 15).
 DEMO_STUDY_ARGS = ["--trials-per-participant", "40", "--votes-per-pvs", "15", "--seed", "1"]
@@ -62,17 +67,28 @@ def run_demo(*, out, serve: bool, started_at: float, concurrency: int = 2, port:
             out.write(f"Redis at {broker_url}; Celery worker (queues cpu,gpu, concurrency {concurrency}), log {log_path}\n"
                       f"Metrics: all but {', '.join(DEMO_LEFT_OUT)} (slow on a CPU; add them later with "
                       f"`python manage.py compute_metrics --metrics {','.join(DEMO_LEFT_OUT)}`)\n")
+            out.write(_optional_parts_text())
             sources = _ingest(clips, out)
             all_pvs = database_build(codec_names=DEMO_CODECS, sources=sources)
             out.write(f"{len(all_pvs)} PVSs: {len(sources)} SRCs x {len(all_pvs) // len(sources)} HRCs\n")
             pvs_wait([pvs.pk for pvs in all_pvs])
-            call_command(rd_summary.Command(), stdout=out)
+            call_command(rd_summary.Command(), "--csv", str(data_dir / "exports" / DEMO_SUMMARY_CSV), stdout=out)
             _rating_study(out)
             out.write(f"\nDemo database built in {time.time() - started_at:.0f} s (install included).\n")
             if serve:
                 _serve(out, port)
             else:
                 out.write(_urls(f"http://127.0.0.1:{port}"))
+
+
+def _optional_parts_text() -> str:
+    """The optional parts missing here (codec programs, metric weights), a line of at most
+    ``TABLE_WIDTH`` characters each; "" when none is."""
+    lines = format_messages(optional_part_messages(), hints=False).splitlines()
+    if not lines:
+        return ""
+    return "".join([f"Not installed here ({len(lines)}; the hints: `python manage.py check`):\n"]
+                   + [f"  {textwrap.shorten(line, TABLE_WIDTH - 2, placeholder=' …')}\n" for line in lines])
 
 
 def _ingest(clips: list[Path], out) -> list:

@@ -9,9 +9,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tqdm import tqdm
 
 from qa_platform.codec.storage import atomic_path, sha256_file
+from qa_platform.progress import progress_bar
 
 SHARED_FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
 LIVEPORTRAIT_URL = (
@@ -54,7 +54,7 @@ def _fetch(name: str, sha256: str, folder: Path) -> Path:
     try:
         with urllib.request.urlopen(url, timeout=30) as response, atomic_path(target) as tmp:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with open(tmp, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
+            with open(tmp, "wb") as out, progress_bar(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
                 for chunk in iter(lambda: response.read(1 << 16), b""):
                     out.write(chunk)
                     bar.update(len(chunk))

@@ -3,7 +3,7 @@ from metrics.checks import ffmpeg_program_check, job_metrics_check, metric_weigh
 
 class TestMetricWeightsCheck:
     def test_warns_for_each_metric_whose_weights_are_missing(self):
-        warnings = metric_weights_check(None)
+        warnings = metric_weights_check()
         assert [w.id for w in warnings] == ["metrics.W001"] * 4
         assert "lpips_alex will be reported unavailable" in warnings[0].msg
         assert "alexnet-owt-7be5be79.pth" in warnings[0].msg
@@ -13,7 +13,7 @@ class TestMetricWeightsCheck:
         assert "fetch_weights" in warnings[0].hint
 
     def test_is_silent_when_every_weight_file_is_there(self, stand_in_weights):
-        assert metric_weights_check(None) == []
+        assert metric_weights_check() == []
 
 
 class TestJobMetricsCheck:

@@ -1,4 +1,7 @@
-"""System checks (``manage.py check``) for what the platform needs outside Python."""
+"""System checks (``manage.py check``) for what the platform needs outside Python.
+
+The optional parts (manifest codecs' programs) register with ``optional_parts``, not with Django.
+"""
 import shutil
 
 from django.conf import settings
@@ -6,6 +9,7 @@ from django.core import checks
 
 from qa_platform.codec import registry as codec_registry
 from qa_platform.codec.manifest import ManifestCodec, missing_requirements
+from qa_platform.core import optional_parts
 from qa_platform.core.lifecycle import stale_seconds
 
 
@@ -23,12 +27,27 @@ def redis_server_check(app_configs, **kwargs):
     return []
 
 
-def manifest_codec_warnings(dirs=None) -> list[checks.CheckMessage]:
-    """One qa_platform.W002 warning per manifest codec that cannot run here (its reason and install hint)."""
+@checks.register()
+def codec_plugins_check(app_configs, **kwargs):
+    """qa_platform.E002 when a file of the codec plugin folders cannot be loaded."""
     try:
-        codecs = codec_registry.all_codecs(dirs)
+        codec_registry.all_codecs()
     except codec_registry.CodecError as exc:
         return [checks.Error(str(exc), hint="Fix or remove the plugin file named above.", id="qa_platform.E002")]
+    return []
+
+
+@optional_parts.register("codecs")
+def manifest_codec_warnings(dirs=None) -> list[checks.CheckMessage]:
+    """One qa_platform.W002 warning per manifest codec that cannot run here (its reason and install hint).
+
+    An optional part: shown by ``manage.py check``, ``list_codecs`` and the demo, not before every command.
+    None when the plugin folders do not load (``codec_plugins_check`` reports that).
+    """
+    try:
+        codecs = codec_registry.all_codecs(dirs)
+    except codec_registry.CodecError:
+        return []
     return [
         checks.Warning(
             f"codec {cls.name!r} is unavailable: {'; '.join(missing)}.",
@@ -37,11 +56,6 @@ def manifest_codec_warnings(dirs=None) -> list[checks.CheckMessage]:
         for cls in codecs if issubclass(cls, ManifestCodec)
         for missing in [missing_requirements(cls.manifest)] if missing
     ]
-
-
-@checks.register()
-def manifest_codec_check(app_configs, **kwargs):
-    return manifest_codec_warnings()
 
 
 @checks.register()

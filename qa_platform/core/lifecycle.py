@@ -39,9 +39,9 @@ from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError, connections
 from django.utils import timezone
-from tqdm import tqdm
 
 from qa_platform.core.models import Job, JobStatus
+from qa_platform.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -305,17 +305,19 @@ def jobs_wait(model: type[Job], ids: list[int], *, desc: str, timeout: float | N
     """Show a progress bar until every job in ``ids`` is done or failed; return the jobs as they ended.
 
     ``progress`` gives the bar's position (out of ``total``, default the
-    number of jobs) and its postfix from the jobs read; ``bar`` goes to tqdm.
+    number of jobs) and its postfix from the jobs read; ``bar`` goes to tqdm (``progress_bar``).
     Polls every ``poll_seconds``. Raises ``TimeoutError`` after ``timeout``
     seconds (the jobs go on).
     """
     deadline = None if timeout is None else time.monotonic() + timeout
-    with tqdm(total=len(ids) if total is None else total, unit=unit, desc=desc, **bar) as progress_bar:
+    # miniters=0: every poll may refresh the bar (its postfix changes when no job ended), as often as
+    # progress_bar allows: each poll on a terminal, every 30 s in a log.
+    with progress_bar(total=len(ids) if total is None else total, unit=unit, desc=desc, miniters=0, **bar) as shown:
         while True:
             jobs = list(model.objects.filter(pk__in=ids))
             position, postfix = progress(jobs)
-            progress_bar.update(position - progress_bar.n)
-            progress_bar.set_postfix(postfix, refresh=True)
+            shown.set_postfix(postfix, refresh=False)
+            shown.update(position - shown.n)
             running = [job for job in jobs if job.status not in ENDED]
             if not running:
                 return jobs

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from metrics import benchmark, compute, services
 from metrics.registry import UnknownMetricError
 from qa_platform.codec.video import VideoError
 from qa_platform.core.arguments import comma_list
+from qa_platform.progress import progress_bar
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".y4m", ".avi", ".mov", ".webm"}
 
@@ -49,14 +49,14 @@ class Command(BaseCommand):
             raise CommandError(exc.args[0]) from exc
         device = compute.default_device()
         alone, runs = defaultdict(list), defaultdict(list)
-        for reference in tqdm(references, unit="clip", desc="each metric alone"):
+        for reference in progress_bar(references, unit="clip", desc="each metric alone"):
             distorted = benchmark.degrade(reference)
             for timing in benchmark.time_metrics(specs, distorted, reference, device=device, batch_size=batch_size):
                 alone[timing.name].append(timing)
         # The two ways are compared on the metrics that ran on every clip.
         runnable = [spec for spec in specs
                     if alone.get(spec.name) and all(t.status == "ok" for t in alone[spec.name])]
-        for reference in tqdm(references if runnable else [], unit="clip", desc="whole set, three ways"):
+        for reference in progress_bar(references if runnable else [], unit="clip", desc="whole set, three ways"):
             distorted = benchmark.degrade(reference)
             for run in benchmark.compare_passes(runnable, distorted, reference, device=device, batch_size=batch_size):
                 runs[run.name].append(run)
@@ -99,7 +99,7 @@ class Command(BaseCommand):
             self.stdout.write("pyiqa: none of the chosen metrics is one pyiqa computes without weights")
             return
         ours = pyiqa_seconds = 0.0
-        for reference in tqdm(references, unit="clip", desc="pyiqa"):
+        for reference in progress_bar(references, unit="clip", desc="pyiqa"):
             distorted = benchmark.degrade(reference)
             ours += benchmark.time_one_pass(specs, distorted, reference, device=device, batch_size=batch_size).seconds
             result = _run_pyiqa(python, distorted, reference, [PYIQA_NAMES[s.name] for s in specs])

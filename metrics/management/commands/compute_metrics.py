@@ -1,7 +1,6 @@
 from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from metrics import services
 from metrics.models import MetricResult, MetricStatus
@@ -10,6 +9,7 @@ from metrics.registry import UnknownMetricError
 from qa_platform.codec.video import VideoError
 from qa_platform.core.arguments import comma_list
 from qa_platform.core.models import JobStatus, Pvs
+from qa_platform.progress import progress_bar
 
 
 class Command(BaseCommand):
@@ -39,7 +39,7 @@ class Command(BaseCommand):
             raise CommandError(exc.args[0]) from exc
         chosen = self._pvs_list(pvs)
         results, errors = [], []
-        for item in tqdm(chosen, unit="PVS", desc="metrics"):
+        for item in progress_bar(chosen, unit="PVS", desc="metrics"):
             try:
                 results += services.pvs_compute_metrics(pvs=item, metric_names=names, pooling=pooling)
             except (VideoError, ValueError) as exc:

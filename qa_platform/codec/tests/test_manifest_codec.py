@@ -302,7 +302,9 @@ def test_list_codecs_shows_an_unavailable_codec_with_its_reason(tmp_path, settin
     call_command("list_codecs", stdout=out)
     lines = out.getvalue().splitlines()
     assert lines[1].split()[0] == name and lines[1].split()[-1] == "no"
-    assert lines[2].startswith(f"unavailable: {name}: program 'no-such-encoder-app' not found on PATH")
+    assert lines[2].startswith(f"{tmp_path / name}.toml: (qa_platform.W002) codec '{name}' is unavailable: "
+                               "program 'no-such-encoder-app' not found on PATH")
+    assert lines[3] == "\tHINT: it is in qa_platform/codec/tests/external_codec"
 
 
 class TestToyExternalCodecContract(CodecContract):

@@ -2,13 +2,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from qa_platform.codec import benchmark as codec_benchmark
 from qa_platform.codec import registry as codec_registry
 from qa_platform.codec.base import CodecError, SourceClip
 from qa_platform.core.arguments import comma_list
 from qa_platform.core.ingest import IngestError, expand_paths, prepare_clip
+from qa_platform.progress import progress_bar
 
 
 class Command(BaseCommand):
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         clip_list = [SourceClip(frames=source.frames, fps=source.fps) for source in sources]
         rows, notes = codec_benchmark.benchmark(chosen, clip_list,
-                                                progress=lambda items: tqdm(items, unit="HRC", desc="codecs"))
+                                                progress=lambda items: progress_bar(items, unit="HRC", desc="codecs"))
         for note in notes:
             self.stdout.write(note)
         self.stdout.write(f"{len(clip_list)} clips x {frames} frames at {size}x{size}, "
