@@ -8,6 +8,8 @@ ACR-HR rating study over every PVS and lets SIMULATED observers rate it (the app
 import every app), then serves the web pages until interrupted. It stops what
 it started.
 """
+import contextlib
+import os
 import socket
 import textwrap
 import time
@@ -19,6 +21,7 @@ from django.core.management.base import CommandError
 
 from metrics.management.commands import rd_summary
 from metrics.summary import TABLE_WIDTH
+from metrics.timing import job_seconds
 from qa_platform import runtime
 from qa_platform.celery import app as celery_app
 from qa_platform.core.jobs import pvs_wait
@@ -34,6 +37,10 @@ from studies.management.commands import (
 # The VVC anchor (the GFVC literature's reference), HEVC, and a generative codec.
 DEMO_CODECS = ["vvc", "x265", "landmark-warp"]
 DEMO_STUDY = "demo"
+# Frames per SRC: 3 s at 25 fps. The SRCs' first 3 s keep the demo within about
+# 12 minutes on 2 cores, install included (the VVC anchor codes about 10 frames a
+# second on a core); `python manage.py ingest_sources --frames 250` takes whole clips.
+DEMO_FRAMES = 75
 # The full summary (every metric of every HRC and PVS), under DATA_DIR/exports.
 DEMO_SUMMARY_CSV = "demo-summary.csv"
 # 40 PVSs and the 10 hidden references make a session a person can sit through
@@ -48,14 +55,18 @@ DEMO_RATERS_ARGS = ["--participants", "45", "--careless", "2", "--seed", "1"]
 DEMO_LEFT_OUT = ("fsim", "vif", "vmaf_torch")
 
 
-def run_demo(*, out, serve: bool, started_at: float, concurrency: int = 2, port: int = 8000) -> None:
+def run_demo(*, out, serve: bool, started_at: float, concurrency: int | None = None,
+             frames: int = DEMO_FRAMES, port: int = 8000) -> None:
     """Run the demo, writing progress to ``out`` (a text stream).
 
     ``started_at`` (``time.time()``) is when ``make demo`` began, so the
-    printed duration includes the install. Raises ``SamplesUnavailable`` or
-    ``runtime.ServiceError`` with what to do.
+    printed duration includes the install. ``concurrency``: Celery worker
+    processes (default: one per core). ``frames``: frames per SRC (at 25 fps).
+    Raises ``SamplesUnavailable`` or ``runtime.ServiceError`` with what to do.
     """
+    concurrency = concurrency or os.cpu_count() or 1
     data_dir = Path(settings.DATA_DIR)
+    phases = {"install and start-up (make setup, migrate)": time.time() - started_at}
     clips = sample_clips(download_dir=data_dir / "samples")
     with runtime.redis_server() as broker_url:
         celery_app.conf.broker_url = broker_url
@@ -68,17 +79,37 @@ def run_demo(*, out, serve: bool, started_at: float, concurrency: int = 2, port:
                       f"Metrics: all but {', '.join(DEMO_LEFT_OUT)} (slow on a CPU; add them later with "
                       f"`python manage.py compute_metrics --metrics {','.join(DEMO_LEFT_OUT)}`)\n")
             out.write(_optional_parts_text())
-            sources = _ingest(clips, out)
-            all_pvs = database_build(codec_names=DEMO_CODECS, sources=sources)
-            out.write(f"{len(all_pvs)} PVSs: {len(sources)} SRCs x {len(all_pvs) // len(sources)} HRCs\n")
-            pvs_wait([pvs.pk for pvs in all_pvs])
+            with _phase(phases, "ingest and queue (the workers start on the first SRC)"):
+                all_pvs = _ingest_and_queue(clips, frames, out)
+            with _phase(phases, f"PVS jobs after the last SRC was queued ({concurrency} worker processes)"):
+                pvs_wait([pvs.pk for pvs in all_pvs])
             call_command(rd_summary.Command(), "--csv", str(data_dir / "exports" / DEMO_SUMMARY_CSV), stdout=out)
-            _rating_study(out)
-            out.write(f"\nDemo database built in {time.time() - started_at:.0f} s (install included).\n")
+            with _phase(phases, "rating study (create, simulate, analyse)"):
+                _rating_study(out)
+            out.write(_time_report(phases, [pvs.pk for pvs in all_pvs], time.time() - started_at))
             if serve:
                 _serve(out, port)
             else:
                 out.write(_urls(f"http://127.0.0.1:{port}"))
+
+
+@contextlib.contextmanager
+def _phase(phases: dict[str, float], name: str):
+    start = time.time()
+    try:
+        yield
+    finally:
+        phases[name] = time.time() - start
+
+
+def _time_report(phases: dict[str, float], pvs_ids: list[int], total: float) -> str:
+    """Where the time went: the demo's phases (wall seconds), then the PVS jobs' parts (worker seconds)."""
+    lines = ["", f"Demo database built in {total:.0f} s (install included). Where the time went:"]
+    lines += [f"  {name:<66}{seconds:>7.0f} s" for name, seconds in phases.items()]
+    parts = job_seconds(pvs_ids)
+    lines.append(f"  inside the PVS jobs, summed over the worker processes ({sum(p.seconds for p in parts):.0f} s):")
+    lines += [f"    {part.name:<64}{part.seconds:>7.0f} s" for part in parts]
+    return "\n".join(lines) + "\n"
 
 
 def _optional_parts_text() -> str:
@@ -91,16 +122,19 @@ def _optional_parts_text() -> str:
                    + [f"  {textwrap.shorten(line, TABLE_WIDTH - 2, placeholder=' …')}\n" for line in lines])
 
 
-def _ingest(clips: list[Path], out) -> list:
-    sources = []
+def _ingest_and_queue(clips: list[Path], frames: int, out) -> list:
+    """Ingest each clip as a SRC and queue its PVSs at once, so the workers code one SRC while the next is ingested."""
+    all_pvs, sources = [], 0
     for path in clips:
-        outcome = source_ingest(path=path)
+        outcome = source_ingest(path=path, max_frames=frames)
         if outcome.status == "error":
             out.write(f"{path.name}: skipped, {outcome.reason}\n")
             continue
         out.write(f"{path.name}: {outcome.status} as SRC {outcome.source.name} ({outcome.source.frame_count} frames)\n")
-        sources.append(outcome.source)
-    return sources
+        all_pvs += database_build(codec_names=DEMO_CODECS, sources=[outcome.source])
+        sources += 1
+    out.write(f"{len(all_pvs)} PVSs: {sources} SRCs x {len(all_pvs) // max(sources, 1)} HRCs\n")
+    return all_pvs
 
 
 def _rating_study(out) -> None:
