@@ -41,6 +41,7 @@ migrate:
 	@$(PY) manage.py migrate --noinput -v 0
 
 demo: setup
+	@$(PY) manage.py fetch_weights --demo
 	DJANGO_DEBUG=1 FACEQA_DEMO_STARTED=$(STARTED) $(PY) manage.py run_demo --serve=$(SERVE)
 
 # The production stack on loopback: PostgreSQL, Redis, a Celery worker and gunicorn, DEBUG off.
