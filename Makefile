@@ -51,6 +51,7 @@ migrate:
 
 demo: APT_NEEDS = $(APT_DEMO)
 demo: setup
+	@$(PY) manage.py fetch_weights --demo
 	DJANGO_DEBUG=1 FACEQA_DEMO_STARTED=$(STARTED) $(PY) manage.py run_demo --serve=$(SERVE)
 
 # The production stack on loopback: PostgreSQL, Redis, a Celery worker and gunicorn, DEBUG off.

@@ -7,15 +7,20 @@ installed only through ``download_weight`` or ``install_weight_from``, both of
 which verify the file's SHA-256 before it is renamed into place (DESIGN.md,
 "Model weights"); metrics check ``missing_weights`` before they build a model,
 so nothing is ever downloaded while a metric runs.
+
+A file with no published SHA-256 (``sha256=None``) is trusted on first use:
+the first install records the file's SHA-256 in ``<filename>.sha256`` beside
+it, and every later install must match that record.
 """
 import importlib.util
 import shutil
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from metrics.spec import MetricUnavailableError
-from qa_platform.codec.storage import atomic_path, sha256_file
+from qa_platform.codec.storage import atomic_path, sha256_file, write_bytes_atomic
 from qa_platform.progress import progress_bar
 
 FETCH_COMMAND = "python manage.py fetch_weights"
@@ -42,8 +47,9 @@ class WeightFile:
     """One weight file: where it comes from, what it must hash to, where it goes.
 
     ``sha256`` is the full hex SHA-256 of the file, or ``None`` where no
-    trustworthy value could be found (``note`` says so): such a file is never
-    installed. ``size`` is in bytes (``None`` where unknown).
+    trustworthy value could be found (``note`` says so): such a file is
+    trusted on first use (``pin_path``). ``size`` is in bytes (``None`` where
+    unknown).
     """
 
     name: str
@@ -63,6 +69,16 @@ class WeightFile:
 
     def is_installed(self) -> bool:
         return self.path().is_file()
+
+    def pin_path(self) -> Path:
+        """Where the SHA-256 of a file with no published hash is recorded on first use: ``<path>.sha256``."""
+        return self.path().with_name(self.filename + ".sha256")
+
+    def recorded_sha256(self) -> str | None:
+        """The hex SHA-256 recorded on first use, or ``None`` (a published ``sha256`` needs no record)."""
+        if self.sha256 is not None or not self.pin_path().is_file():
+            return None
+        return self.pin_path().read_text().split()[0]
 
 
 _TORCHVISION_LICENCE = (
@@ -99,8 +115,8 @@ WEIGHTS = {
             size=None,
             licence="piq Apache-2.0; alpha/beta from the DISTS authors' release (MIT)",
             used_by="dists (piq.DISTS alpha and beta)",
-            note="no published SHA-256 found for piq's file; pin it here from a trusted copy "
-                 "before it can be installed",
+            note="no published SHA-256: piq loads this release file without a hash check; trusted on "
+                 "first use (the first install records its SHA-256 beside it, later installs must match)",
         ),
     )
 }
@@ -165,11 +181,14 @@ def require_weights(names) -> dict[str, Path]:
     return {name: get_weight(name).path() for name in names}
 
 
-def verify_weight(weight: WeightFile, candidate: Path) -> None:
-    """Check ``candidate`` against ``weight``'s size and SHA-256.
+def verify_weight(weight: WeightFile, candidate: Path) -> str:
+    """Check ``candidate`` against ``weight``'s size and SHA-256; return its hex SHA-256.
 
-    Raises ``WeightVerificationError`` when the entry has no pinned SHA-256,
-    or the size or hash differ (the message gives the hash found).
+    The hash must equal the published ``weight.sha256`` or, for a file with
+    none, the one recorded on first use (when there is no record yet, any
+    hash passes and the caller records it with ``record_first_use``).
+    Raises ``WeightVerificationError`` when the size or hash differ (the
+    message gives the hash found).
     """
     size = Path(candidate).stat().st_size
     if weight.size is not None and size != weight.size:
@@ -177,15 +196,38 @@ def verify_weight(weight: WeightFile, candidate: Path) -> None:
             f"{size} bytes, expected {weight.size}; not installed"
         )
     actual = sha256_file(candidate)
-    if weight.sha256 is None:
-        raise WeightVerificationError(
-            f"no SHA-256 pinned in metrics/weights.py ({weight.note}); "
-            f"the candidate hashes to {actual}; not installed"
-        )
-    if actual != weight.sha256:
+    if weight.sha256 is not None and actual != weight.sha256:
         raise WeightVerificationError(
             f"SHA-256 {actual}, expected {weight.sha256}; not installed"
         )
+    recorded = weight.recorded_sha256()
+    if recorded is not None and actual != recorded:
+        raise WeightVerificationError(
+            f"SHA-256 {actual}, expected {recorded} (recorded on first use in {weight.pin_path()}); not installed"
+        )
+    return actual
+
+
+def record_first_use(weight: WeightFile, sha256: str) -> bool:
+    """Record ``sha256`` for a weight with no published hash and no record yet; return whether it was recorded."""
+    if weight.sha256 is not None or weight.pin_path().is_file():
+        return False
+    write_bytes_atomic(weight.pin_path(), f"{sha256}  {weight.filename}\n".encode())
+    return True
+
+
+def unreachable_reason(url: str, timeout: float) -> str:
+    """Why ``url`` cannot be downloaded now ("" when a HEAD request to it succeeds within ``timeout`` seconds).
+
+    Goes through urllib, so the proxy variables (``https_proxy``) apply as in a download.
+    """
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            return ""
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code} {exc.reason}"
+    except OSError as exc:  # URLError, a timeout
+        return str(getattr(exc, "reason", exc))
 
 
 def install_weight_from(weight: WeightFile, folder: Path) -> Path:
@@ -199,24 +241,27 @@ def install_weight_from(weight: WeightFile, folder: Path) -> Path:
         raise FileNotFoundError(f"{source} not found")
     with atomic_path(weight.path()) as tmp:
         shutil.copyfile(source, tmp)
-        verify_weight(weight, tmp)
+        digest = verify_weight(weight, tmp)
+    record_first_use(weight, digest)
     return weight.path()
 
 
-def download_weight(weight: WeightFile, progress: bool = True) -> Path:
+def download_weight(weight: WeightFile, progress: bool = True, timeout: float | None = None) -> Path:
     """Download ``weight.url`` with a progress bar, verify it, move it into place.
 
-    Returns the installed path. Raises ``urllib.error.URLError`` when the
-    download fails and ``WeightVerificationError`` when the file does not
-    verify; in both cases nothing is installed.
+    ``timeout``: seconds the connection and each read may wait (``None``: no
+    limit). Returns the installed path. Raises ``urllib.error.URLError`` (or
+    ``TimeoutError``) when the download fails and ``WeightVerificationError``
+    when the file does not verify; in both cases nothing is installed.
     """
     with atomic_path(weight.path()) as tmp:
-        with urllib.request.urlopen(weight.url) as response, open(tmp, "wb") as out:
+        with urllib.request.urlopen(weight.url, timeout=timeout) as response, open(tmp, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or weight.size
             with progress_bar(total=total, unit="B", unit_scale=True, desc=weight.filename,
                       disable=not progress) as bar:
                 for chunk in iter(lambda: response.read(1 << 20), b""):
                     out.write(chunk)
                     bar.update(len(chunk))
-        verify_weight(weight, tmp)
+        digest = verify_weight(weight, tmp)
+    record_first_use(weight, digest)
     return weight.path()

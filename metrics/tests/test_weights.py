@@ -77,9 +77,14 @@ class TestInstall:
             weights.install_weight_from(wrong, candidate_dir)
         assert not wrong.is_installed()
 
-    def test_an_unpinned_file_is_refused_with_its_hash(self, tiny_weight, candidate_dir, monkeypatch):
+    def test_an_unpinned_file_is_trusted_on_first_use_and_later_copies_must_match(
+            self, tiny_weight, candidate_dir, monkeypatch):
         unpinned = pin(tiny_weight, monkeypatch, sha256=None, note="no source")
-        with pytest.raises(weights.WeightVerificationError, match=hashlib.sha256(PAYLOAD).hexdigest()):
+        weights.install_weight_from(unpinned, candidate_dir)
+        assert unpinned.recorded_sha256() == hashlib.sha256(PAYLOAD).hexdigest()
+        unpinned.path().unlink()
+        (candidate_dir / unpinned.filename).write_bytes(PAYLOAD.upper())  # same size, another hash
+        with pytest.raises(weights.WeightVerificationError, match="recorded on first use"):
             weights.install_weight_from(unpinned, candidate_dir)
         assert not unpinned.is_installed()
 
