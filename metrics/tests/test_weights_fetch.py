@@ -116,7 +116,7 @@ class TestTrustOnFirstUse:
         weight = unpinned(tiny_weight, monkeypatch)
         serve(GOOD)
         weights.download_weight(weight, progress=False)
-        call_command("fetch_weights", "--list")
+        call_command("fetch_weights", "--list", "tiny")
         assert f"sha256:  {hashlib.sha256(GOOD).hexdigest()} (recorded on first use in" in capsys.readouterr().out
 
 

@@ -17,8 +17,6 @@ class Command(BaseCommand):
         "Install the model weight files the metrics need (LPIPS and DISTS backbones) under "
         "$TORCH_HOME/hub/checkpoints, verifying each file's SHA-256 before it is moved into place."
     )
-    # Missing weights are what this command repairs: their warnings (metrics.W001) would be noise.
-    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -52,8 +50,8 @@ class Command(BaseCommand):
                 self.stdout.write("\nBundled with their Python packages (nothing to fetch):")
                 for model in weights.BUNDLED:
                     self.stdout.write(_describe_bundled(model))
-            if messages := optional_part_messages("weights"):
-                self.stdout.write("\n" + format_messages(messages))
+                if messages := optional_part_messages("weights"):
+                    self.stdout.write("\n" + format_messages(messages))
             return
         if demo:
             self._demo([weight for weight in chosen if not weight.is_installed()])
