@@ -52,8 +52,8 @@ class Plan:
     ``RATE_POINTS``, each PVS job computing ``metrics``; a build still running after ``timeout``
     seconds fails."""
 
-    srcs: int = 2
-    frames: int = 25
+    srcs: int = 3
+    frames: int = 50
     metrics: tuple[str, ...] = DEFAULT_METRICS
     timeout: float = 3600.0
 
