@@ -219,7 +219,11 @@ def postgres_server(timeout: float = 30.0):
                 server.stop("immediate")
 
 
-def worker_command(concurrency: int, queues: str = "cpu,gpu", hostname: str = "faceqa@%h") -> list[str]:
+# A worker's Celery node name (``-n``); ``%h`` is the machine's name.
+WORKER_NODENAME = "faceqa@%h"
+
+
+def worker_command(concurrency: int, queues: str = "cpu,gpu", hostname: str = WORKER_NODENAME) -> list[str]:
     """The argument list that starts a Celery worker of this project."""
     return [
         sys.executable, "-m", "celery", "-A", "qa_platform", "worker",
@@ -230,21 +234,28 @@ def worker_command(concurrency: int, queues: str = "cpu,gpu", hostname: str = "f
 
 @contextlib.contextmanager
 def celery_worker(broker_url: str, concurrency: int = 2, env: dict | None = None,
-                  log_path: Path | None = None, timeout: float = 60.0):
+                  log_path: Path | None = None, timeout: float = 60.0,
+                  hostname: str = WORKER_NODENAME, cwd: Path | None = None):
     """Run a Celery worker process against ``broker_url``; yield the ``Popen``.
 
-    Waits until the worker answers a ping. Its output goes to ``log_path``
-    (or is discarded). The worker runs in its own process group so that all
-    its pool processes stop with it.
+    Waits until the worker answers a ping by its node name (``hostname``,
+    Celery's ``-n``: give two workers on one machine names of their own).
+    ``cwd``: its working directory, the repository by default; elsewhere the
+    repository is put on ``PYTHONPATH``, as on a machine where the code and
+    the data directory live apart. Its output goes to ``log_path`` (or is
+    discarded). The worker runs in its own process group so that all its pool
+    processes stop with it.
     """
     environment = {**os.environ, **(env or {}), "CELERY_BROKER_URL": broker_url}
+    if cwd is not None:
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BASE_DIR), environment.get("PYTHONPATH")]))
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
-        worker_command(concurrency), cwd=BASE_DIR, env=environment,
+        worker_command(concurrency, hostname=hostname), cwd=cwd or BASE_DIR, env=environment,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
-        wait_for_worker(broker_url, process, timeout)
+        wait_for_worker(broker_url, process, timeout, hostname)
         yield process
     finally:
         stop_process_group(process)
@@ -252,19 +263,22 @@ def celery_worker(broker_url: str, concurrency: int = 2, env: dict | None = None
             log.close()
 
 
-def wait_for_worker(broker_url: str, process: subprocess.Popen, timeout: float) -> None:
-    """Block until a worker answers a ping on ``broker_url``."""
+def wait_for_worker(broker_url: str, process: subprocess.Popen, timeout: float,
+                    hostname: str = WORKER_NODENAME) -> None:
+    """Block until the worker named ``hostname`` (``%h``: this machine's name) answers a ping on ``broker_url``."""
     from celery import Celery
+    from celery.utils.nodenames import host_format
 
     probe = Celery(broker=broker_url)
+    node = host_format(hostname)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise ServiceError(f"the Celery worker exited with code {process.returncode}")
-            if probe.control.ping(timeout=1.0):
+            if probe.control.ping(destination=[node], timeout=1.0):
                 return
-        raise ServiceError(f"the Celery worker did not answer within {timeout:g} s")
+        raise ServiceError(f"the Celery worker {node} did not answer within {timeout:g} s")
     finally:
         probe.close()
 

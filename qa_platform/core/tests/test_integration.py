@@ -51,10 +51,11 @@ class Stack:
         assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         return result
 
-    def worker(self, concurrency: int = 2):
+    def worker(self, concurrency: int = 2, **options):
+        """A worker on this stack (``options``: ``runtime.celery_worker``'s ``hostname`` and ``cwd``)."""
         return runtime.celery_worker(
             self.broker_url, concurrency=concurrency, env=self.env,
-            log_path=self.data_dir / "worker.log",
+            log_path=self.data_dir / "worker.log", **options,
         )
 
     def rows(self, sql: str, *params) -> list[tuple]:
@@ -117,6 +118,43 @@ def test_two_real_clips_go_through_redis_and_a_worker(stack, faces_dir):
     assert stack.rows("select id, finished_at from qa_platform_pvs order by id") == finished
 
 
+def test_a_second_worker_in_another_folder_shares_the_data_directory_and_both_run_jobs(stack, faces_dir, tmp_path):
+    """Scaling out (DESIGN.md): a worker as on another machine, its working directory elsewhere and the
+    code on PYTHONPATH, finds the data directory, the database and Redis by its settings alone."""
+    stack.env["FACEQA_JOB_METRICS"] = "psnr_y"
+    stack.manage("ingest_sources", str(faces_dir / CLIPS[1]), "--frames", "25")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    rates = {"x265": [{"qp": 30}, {"qp": 42}], "landmark-warp": [{"q": 1.0, "key_qp": 37}, {"q": 4.0, "key_qp": 42}]}
+    with stack.worker(concurrency=1) as first, \
+            stack.worker(concurrency=1, hostname="second@%h", cwd=elsewhere) as second:
+        stack.manage("build_database", "--codecs", ",".join(rates), "--rates", json.dumps(rates), "--no-wait")
+        claimants = _claimants_until_ended(stack, timeout=300)
+        worker_of_claimant = {pid: os.getpgid(pid) for pid in claimants}  # a pool process is in its worker's group
+    assert set(worker_of_claimant.values()) == {first.pid, second.pid}
+    rows = stack.rows("select p.id, p.status, p.message, p.bitstream_path, p.bitstream_bytes from qa_platform_pvs p")
+    assert len(rows) == 4
+    for pvs_id, status, message, bitstream, bitstream_bytes in rows:
+        assert status == "done", message
+        files = list((stack.data_dir / bitstream).iterdir())
+        assert files and bitstream_bytes == sum(p.stat().st_size for p in files)
+        assert video.read_frames(stack.data_dir / "pvs" / str(pvs_id) / "decoded.mkv")[0].shape[0] == 25
+    assert list(elsewhere.iterdir()) == []  # nothing written relative to the working directory
+
+
+def _claimants_until_ended(stack: Stack, timeout: float) -> set[int]:
+    """Wait until every PVS is done or failed; return the process ids of the workers seen claiming them."""
+    claimants = set()
+
+    def ended(statuses: list[str]) -> bool:
+        claimants.update(_claimant_pid(worker) for worker, in stack.rows("select worker from qa_platform_pvs "
+                                                                         "where worker != ''"))
+        return bool(statuses) and all(status in ("done", "failed") for status in statuses)
+
+    _wait_until(stack, ended, timeout)
+    return claimants
+
+
 def _wait_for_status(stack: Stack, status: str, timeout: float) -> None:
     _wait_until(stack, lambda statuses: statuses == [status], timeout)
 
@@ -142,6 +180,11 @@ def test_a_worker_killed_mid_job_leaves_no_half_pvs_and_the_job_runs_again(stack
     assert video.read_frames(folder / "decoded.mkv")[0].shape[0] == 125
 
 
+def _claimant_pid(worker: str) -> int:
+    """The process id in a PVS's ``worker`` field (``lifecycle.worker_name``: "host pid N")."""
+    return int(worker.rsplit(" pid ", 1)[1])
+
+
 def _wait_for_attempt(stack: Stack, attempt: int, timeout: float) -> int:
     """Wait until the PVS runs its ``attempt``-th attempt; return the process id of the worker running it."""
     deadline = time.monotonic() + timeout
@@ -149,7 +192,7 @@ def _wait_for_attempt(stack: Stack, attempt: int, timeout: float) -> int:
         (status, attempts, worker, heartbeat), = stack.rows("select status, attempts, worker, heartbeat_at "
                                                             "from qa_platform_pvs")
         if status == "running" and attempts == attempt and heartbeat:
-            return int(worker.rsplit(" pid ", 1)[1])
+            return _claimant_pid(worker)
         time.sleep(0.05)
     raise AssertionError(f"attempt {attempt} never ran: {stack.rows('select status, attempts, message from qa_platform_pvs')}")
 
