@@ -57,7 +57,7 @@ SPECS = (
     ),
     MetricSpec(
         name="ssim", label="SSIM", unit="", value_range=(0.0, 1.0),
-        higher_is_better=True, kind=FULL_REFERENCE, device="cpu", version=f"2/{_PIQ}/channels-last",
+        higher_is_better=True, kind=FULL_REFERENCE, device="cpu", version=f"1/{_PIQ}",
         source="Wang et al., IEEE TIP 13(4), 2004: 11x11 Gaussian window, sigma 1.5, "
                "K1 0.01, K2 0.03, valid region, the authors' downsampling by round(min(H, W) / 256); "
                "mean of the R, G, B SSIMs (piq.ssim)",
@@ -65,7 +65,7 @@ SPECS = (
     ),
     MetricSpec(
         name="ms_ssim", label="MS-SSIM", unit="", value_range=(0.0, 1.0),
-        higher_is_better=True, kind=FULL_REFERENCE, device="cpu", version=f"2/{_PIQ}/channels-last",
+        higher_is_better=True, kind=FULL_REFERENCE, device="cpu", version=f"1/{_PIQ}",
         source="Wang, Simoncelli, Bovik, Asilomar 2003: 5 scales, weights 0.0448, 0.2856, "
                "0.3001, 0.2363, 0.1333, 2x2 average pooling; frames >= 161x161; mean over R, G, B "
                "(piq.multi_scale_ssim)",

@@ -71,8 +71,7 @@ def ssim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 
     piq.ssim; on frames that piq does not downsample (min(H, W) < 384, e.g.
     256x256) its per-channel computation is the first scale of MS-SSIM, shared
-    with ``ms_ssim`` in a batch (``_first_scale``), on channels-last tensors
-    (``_channels_last``).
+    with ``ms_ssim`` in a batch (``_first_scale``).
     """
     check_pair(distorted, reference)
     if _ssim_downsampling(distorted) > 1:
@@ -87,9 +86,8 @@ def ms_ssim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     0.8.0): per scale, piq.ssim._ssim_per_channel's contrast-structure term cs
     (N, C), the SSIM at the last; then 2x2 average pooling (replicate-padded to
     even sides); value = mean over channels of prod_s relu(term_s) ** weight_s.
-    Its first scale comes from ``_first_scale``, which ``ssim`` shares; every
-    scale on channels-last tensors (``_channels_last``); a test checks equality
-    with piq.multi_scale_ssim. Raises ``ValueError`` for frames
+    Its first scale comes from ``_first_scale``, which ``ssim`` shares; a test
+    checks equality with piq.multi_scale_ssim. Raises ``ValueError`` for frames
     smaller than 161x161 (five scales of an 11-tap window).
     """
     check_pair(distorted, reference)
@@ -97,7 +95,7 @@ def ms_ssim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     if min(distorted.shape[2:]) < size:
         raise ValueError(f"MS-SSIM needs frames of at least {size}x{size}; got {tuple(distorted.shape[2:])}")
     ssim_value, cs = _first_scale(distorted, reference)
-    x, y, kernel = _channels_last(distorted), _channels_last(reference), _ssim_window(distorted)
+    x, y, kernel = distorted, reference, _ssim_window(distorted)
     terms = [cs]
     for _ in MS_SSIM_WEIGHTS[1:]:
         padding = max(x.shape[2] % 2, x.shape[3] % 2)
@@ -122,21 +120,13 @@ def _ssim_window(frames: torch.Tensor) -> torch.Tensor:
     return window.repeat(frames.size(1), 1, 1, 1)
 
 
-def _channels_last(frames: torch.Tensor) -> torch.Tensor:
-    """``frames`` in channels-last memory layout: the same values, on which PyTorch's CPU
-    depthwise convolution (piq's 11x11 SSIM window) runs ~1.7x faster on one core at
-    256x256; sums in another order, so values may differ in float32's last bits (~1e-9)."""
-    return frames.contiguous(memory_format=torch.channels_last)
-
-
 def _first_scale(distorted: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """piq.ssim._ssim_per_channel at full resolution, as piq.ssim and piq.multi_scale_ssim call it
     (inputs range-checked as they do; data_range 1, so no rescaling): (SSIM, cs), each (N, C).
     Computed once per batch for both metrics (``features.shared``)."""
     def compute():
         _validate_input([distorted, reference], dim_range=(4, 4), data_range=(0, SSIM_OPTIONS["data_range"]))
-        return _ssim_per_channel(_channels_last(distorted), _channels_last(reference),
-                                 kernel=_ssim_window(distorted), data_range=1.0,
+        return _ssim_per_channel(distorted, reference, kernel=_ssim_window(distorted), data_range=1.0,
                                  k1=SSIM_OPTIONS["k1"], k2=SSIM_OPTIONS["k2"])
     return features.shared("piq-ssim-full-resolution", (distorted, reference), compute)
 
