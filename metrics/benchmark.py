@@ -3,12 +3,15 @@
 Three measurements (``benchmark_metrics``):
 
 - each metric alone, as the service runs it (batched; face metrics after the
-  SRC's reference faces, which get their own row);
+  SRC's reference faces, which get their own row), nothing cached;
 - the whole set in one pass, as ``pvs_compute_metrics`` runs it
   (``metrics.compute.run_metrics``): each batch of frames converted once and
   shared by every frame metric, the reference faces computed once and the
   distorted faces measured once for all face metrics, the YUV planes converted
-  once for the clip metrics;
+  once for the clip metrics; for the first PVS of a SRC (everything computed,
+  the SRC's reference-side work kept in ``metrics.features.FEATURE_CACHE``) and
+  for a later PVS (the SRC's faces from its cache, its reference-side work from
+  ``FEATURE_CACHE``, as the worker has them), with each metric's kernel time;
 - the straightforward way: one metric at a time, one frame at a time, every
   frame converted again for every metric, and the face work (detection and
   landmarks of the reference frame, landmarks of the distorted one, and both
@@ -19,20 +22,24 @@ Three measurements (``benchmark_metrics``):
   the FFmpeg program, OpenCV, dlib through our kernels), so the difference is
   batching and sharing, not the formulas.
 
-Wall time, CPU time (all threads) and the peak resident memory of the process
-during each measurement (sampled every 5 ms) are reported.
+Wall time, CPU time (all threads, and the FFmpeg child processes) and the
+peak resident memory of the process during each measurement (sampled every
+5 ms) are reported. The floor is the
+time to decode the two clips once, as the PVS job reads them (lossless FFV1 files).
 """
 import os
+import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from metrics import compute
+from metrics import compute, features
 from metrics.kernels import face as face_kernels
 from metrics.registry import (
     AED_FRAME_STEP,
@@ -43,7 +50,11 @@ from metrics.registry import (
 )
 from metrics.spec import FACE_KINDS, MetricUnavailableError
 from metrics.weights import WeightsMissingError
-from qa_platform.codec.video import read_frames
+from qa_platform.codec.video import read_frames, write_lossless
+
+# Names the benchmark's SRC in the reference-side cache; its budget (the job's default, 1 GiB).
+BENCHMARK_SRC = ("benchmark", "src")
+CACHE_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -62,13 +73,15 @@ class Timing:
 
 @dataclass(frozen=True)
 class Run:
-    """One whole-set measurement over ``frames`` frames."""
+    """One whole-set measurement over ``frames`` frames; ``kernel_seconds``: each metric's
+    kernel time in it (``run_metrics``'s timings; empty for the naive way)."""
 
     name: str
     seconds: float
     cpu_seconds: float
     peak_rss_mib: float
     frames: int
+    kernel_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -99,11 +112,20 @@ class _PeakRss:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _measured(name: str, frames: int, run) -> Run:
-    wall, cpu = time.perf_counter(), time.process_time()
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and of the child processes it waited
+    for (the FFmpeg program of VMAF and XPSNR): on a loaded machine, what the work cost."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _measured(name: str, frames: int, run, kernel_seconds: dict[str, float] | None = None) -> Run:
+    """``run()`` measured; ``kernel_seconds`` is the timings dict ``run`` fills, if any."""
+    wall, cpu = time.perf_counter(), _cpu_seconds()
     with _PeakRss() as memory:
         run()
-    return Run(name, time.perf_counter() - wall, time.process_time() - cpu, memory.peak, frames)
+    return Run(name, time.perf_counter() - wall, _cpu_seconds() - cpu, memory.peak, frames,
+               {} if kernel_seconds is None else kernel_seconds)
 
 
 def _reference_faces(reference: np.ndarray, embedding_step: int = AED_FRAME_STEP, embeddings: bool = True):
@@ -111,13 +133,16 @@ def _reference_faces(reference: np.ndarray, embedding_step: int = AED_FRAME_STEP
 
 
 def run_one_pass(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
-                 device: torch.device, batch_size: int | None = None, faces=None) -> dict:
+                 device: torch.device, batch_size: int | None = None, faces=None,
+                 reference_key=None, timings: dict[str, float] | None = None) -> dict:
     """Every metric in ``specs`` as ``pvs_compute_metrics`` runs them: with the
     SRC's reference faces computed here, or given (``faces``, as the SRC's cache
-    gives them to its later PVSs)."""
+    gives them to its later PVSs); with ``reference_key``, the SRC's
+    reference-side work kept in (or taken from) ``FEATURE_CACHE``, else nothing kept."""
     reference_faces = _reference_faces(reference) if faces is None else (lambda: faces)
     return compute.run_metrics(specs, distorted, reference, device=device, batch_size=batch_size,
-                               reference_faces=reference_faces)
+                               reference_faces=reference_faces, reference_key=reference_key,
+                               feature_cache_bytes=CACHE_BYTES if reference_key else 0, timings=timings)
 
 
 # The metrics that read identity embeddings (the others need landmarks only).
@@ -144,30 +169,53 @@ def run_naive(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndar
             compute.run_metrics([spec], *pair, device=device, batch_size=1, reference_faces=faces)
 
 ONE_PASS_FIRST = "one pass, first PVS of a SRC"
-ONE_PASS_NEXT = "one pass, next PVS (SRC faces cached)"
+ONE_PASS_NEXT = "one pass, next PVS (SRC's side cached)"
 NAIVE = "per frame, one metric at a time"
 
 
 def compare_passes(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
                    device: torch.device, batch_size: int | None = None) -> list[Run]:
-    """The whole set three ways: the one pass for the first PVS of a SRC (its
-    reference faces computed), for a later PVS (the faces from the SRC's cache,
-    as every other PVS of a database gets them; only when a face metric is in
-    the set), and the naive way."""
-    runs = [time_one_pass(specs, distorted, reference, device=device, batch_size=batch_size)]
+    """The whole set three ways: the one pass for the first PVS of a SRC
+    (everything computed, the SRC's reference-side work kept), for a later PVS
+    (the faces from the SRC's cache, as every other PVS of a database gets them,
+    and the reference-side work the first pass kept), and the naive way, cold
+    (the cache emptied first, nothing kept)."""
+    features.FEATURE_CACHE.clear()
+    runs = [time_one_pass(specs, distorted, reference, device=device, batch_size=batch_size,
+                          reference_key=BENCHMARK_SRC)]
+    faces = None
     if any(spec.kind in FACE_KINDS for spec in specs):
         faces = face_kernels.reference_faces(reference, AED_FRAME_STEP)
-        runs.append(time_one_pass(specs, distorted, reference, device=device, batch_size=batch_size, faces=faces))
+    timings: dict[str, float] = {}
+    runs.append(_measured(ONE_PASS_NEXT, len(distorted), lambda: run_one_pass(
+        specs, distorted, reference, device=device, batch_size=batch_size, faces=faces,
+        reference_key=BENCHMARK_SRC, timings=timings), timings))
+    features.FEATURE_CACHE.clear()
     return runs + [_measured(NAIVE, len(distorted), lambda: run_naive(specs, distorted, reference, device=device))]
 
 
 def time_one_pass(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
-                  device: torch.device, batch_size: int | None = None, faces=None) -> Run:
-    """``run_one_pass`` measured, after a warm-up on a few frames (models built, memory allocated)."""
+                  device: torch.device, batch_size: int | None = None, reference_key=None) -> Run:
+    """``run_one_pass`` for the first PVS of a SRC measured, after a warm-up on a
+    few frames (models built, memory allocated; nothing cached by it)."""
     run_one_pass(specs, distorted[:3], reference[:3], device=device, batch_size=batch_size)
-    return _measured(ONE_PASS_FIRST if faces is None else ONE_PASS_NEXT, len(distorted),
-                     lambda: run_one_pass(specs, distorted, reference, device=device, batch_size=batch_size,
-                                          faces=faces))
+    timings: dict[str, float] = {}
+    return _measured(ONE_PASS_FIRST, len(distorted), lambda: run_one_pass(
+        specs, distorted, reference, device=device, batch_size=batch_size, reference_key=reference_key,
+        timings=timings), timings)
+
+
+def decode_seconds(distorted: np.ndarray, reference: np.ndarray, fps: Fraction = Fraction(25)) -> float:
+    """The floor of a PVS job: wall seconds to decode its two clips once, the PVS
+    and the SRC written as the job reads them (lossless FFV1 in Matroska,
+    ``qa_platform.codec.video.write_lossless``) and read back by ``read_frames``."""
+    with tempfile.TemporaryDirectory(prefix="faceqa-benchmark-") as folder:
+        paths = [write_lossless(Path(folder) / f"{name}.mkv", frames, fps)
+                 for name, frames in (("pvs", distorted), ("src", reference))]
+        start = time.perf_counter()
+        for path in paths:
+            read_frames(path)
+        return time.perf_counter() - start
 
 
 def load_clip(path: Path, frames: int, size: int) -> np.ndarray:
@@ -198,6 +246,10 @@ def degrade(frames: np.ndarray, sigma: float = 1.5, noise: float = 3.0, seed: in
     return (blurred + rng.normal(0, noise, blurred.shape)).round().clip(0, 255).astype(np.uint8)
 
 
+# The row of the SRC's reference faces in the timings of each metric alone.
+REFERENCE_FACES_ROW = "reference faces (once per SRC)"
+
+
 def time_metrics(
     specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
     device: torch.device, batch_size: int | None = None,
@@ -212,7 +264,7 @@ def time_metrics(
     faces = None
     timings = []
     if needs_faces:
-        timing, faces = _timed("reference faces (once per SRC)", len(reference), _reference_faces(reference))
+        timing, faces = _timed(REFERENCE_FACES_ROW, len(reference), _reference_faces(reference))
         timings.append(timing)
 
     def run(chosen, frames):

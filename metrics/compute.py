@@ -5,13 +5,16 @@ use: the SRC's reference faces are fetched once (when a face metric is asked
 for); frame metrics (``full-reference`` and ``face-region``) see the clip in
 batches, each batch moved to the device once and shared by all of them (deep
 features too, ``metrics.features``); clip metrics share one ``ClipPair`` (its
-YUV planes converted once) and face metrics one ``DistortedFaces`` (the PVS's
+YUV planes converted once; with a ``reference_key``, the SRC's side kept for
+its later PVSs) and face metrics one ``DistortedFaces`` (the PVS's
 landmarks and embeddings measured once). A metric that raises does not stop
 the others: its outcome is the exception (``WeightsMissingError`` for missing
 weights); the others' outcomes are float64 per-frame arrays (T,), or a
 ``SequenceValue`` for metrics with a fixed pooling.
 """
+import contextlib
 import logging
+import time
 from collections.abc import Callable, Hashable
 from fractions import Fraction
 
@@ -57,23 +60,30 @@ def run_metrics(
     specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray, *,
     device: torch.device, reference_faces: Callable[[], ReferenceFaces] | None = None,
     reference_key: Hashable | None = None, feature_cache_bytes: int = 0,
-    batch_size: int | None = None, fps: Fraction | float = 25,
+    batch_size: int | None = None, fps: Fraction | float = 25, timings: dict[str, float] | None = None,
 ) -> dict[str, Outcome]:
     """Per-frame values of ``specs`` on uint8 clips (T, H, W, 3) RGB of one shape.
 
     ``reference_faces`` returns the SRC's faces (called once, only when a face
     or face-region metric is asked for; its exception, e.g. ``NoFaceError``,
     becomes the outcome of each such metric). ``reference_key`` names the SRC's
-    frames so that their deep features can be kept across PVSs, within
-    ``feature_cache_bytes``. ``batch_size`` defaults to ``default_batch_size(device)``.
-    ``fps`` is the clips' frame rate, for the clip metrics that depend on it (XPSNR).
-    Returns one outcome per spec name.
+    frames so that their reference-side work (deep features, YUV planes, optical
+    flow) can be kept across PVSs, within ``feature_cache_bytes`` (which bounds
+    ``metrics.features.FEATURE_CACHE``; 0 empties it). ``batch_size`` defaults to
+    ``default_batch_size(device)``. ``fps`` is the clips' frame rate, for the
+    clip metrics that depend on it (XPSNR). ``timings``, when given, receives
+    the wall seconds of each metric's kernel calls by name (work shared with
+    other metrics counted in the metric that did it first) and of the
+    ``reference_faces`` call under ``REFERENCE_FACES``. Returns one outcome per spec name.
     """
     batch_size = batch_size or default_batch_size(device)
+    timings = {} if timings is None else timings
+    features.set_budget(feature_cache_bytes)
     faces: ReferenceFaces | Exception | None = None
     if any(spec.kind in FACE_KINDS for spec in specs):
         try:
-            faces = reference_faces() if reference_faces else ValueError("no reference faces were given")
+            with _timer(timings, REFERENCE_FACES):
+                faces = reference_faces() if reference_faces else ValueError("no reference faces were given")
         except Exception as exc:  # every face metric fails with this reason
             faces = exc
     outcomes: dict[str, Outcome] = {}
@@ -81,19 +91,33 @@ def run_metrics(
         outcomes = {spec.name: faces for spec in specs if spec.kind in FACE_KINDS}
     batched = [spec for spec in specs if spec.kind in (FULL_REFERENCE, FACE_REGION) and spec.name not in outcomes]
     outcomes |= _run_batched(batched, distorted, reference, faces, device=device, batch_size=batch_size,
-                             reference_key=reference_key, feature_cache_bytes=feature_cache_bytes)
+                             reference_key=reference_key, timings=timings)
     clips = [spec for spec in specs if spec.kind == CLIP]
     if clips:
-        outcomes |= _run_each(clips, ClipPair(distorted, reference, device, fps))
+        outcomes |= _run_each(clips, ClipPair(distorted, reference, device, fps, reference_key), timings)
     face = [spec for spec in specs if spec.kind == FACE and spec.name not in outcomes]
     if face:
-        outcomes |= _run_each(face, DistortedFaces(distorted, faces))
+        outcomes |= _run_each(face, DistortedFaces(distorted, faces), timings)
     return {spec.name: outcomes[spec.name] for spec in specs}
+
+
+# The key of the SRC's reference faces in ``run_metrics``'s timings.
+REFERENCE_FACES = "reference faces"
+
+
+@contextlib.contextmanager
+def _timer(timings: dict[str, float], name: str):
+    """Add the block's wall seconds to ``timings[name]``, whether it returns or raises."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
 
 
 def _run_batched(specs: list[MetricSpec], distorted: np.ndarray, reference: np.ndarray,
                  faces: ReferenceFaces | None, *, device: torch.device, batch_size: int,
-                 reference_key: Hashable | None, feature_cache_bytes: int) -> dict[str, Outcome]:
+                 reference_key: Hashable | None, timings: dict[str, float]) -> dict[str, Outcome]:
     """Frame metrics batch by batch; a kernel that raised is not called on later batches."""
     if not specs:
         return {}
@@ -107,23 +131,26 @@ def _run_batched(specs: list[MetricSpec], distorted: np.ndarray, reference: np.n
             pair = frames_to_tensor(distorted[batch], device), frames_to_tensor(reference[batch], device)
             mask = None if masks is None else torch.from_numpy(masks[batch, None]).to(device).float()
             key = None if reference_key is None else (reference_key, start, batch_size)
-            with features.batch_features(key, feature_cache_bytes):
+            with features.batch_features(key):
                 for name, (kernel, region) in kernels.items():
                     if name in errors:
                         continue
                     try:
-                        values = kernel(*pair, mask) if region else kernel(*pair)
-                        parts[name].append(values.double().cpu().numpy())
+                        with _timer(timings, name):
+                            values = kernel(*pair, mask) if region else kernel(*pair)
+                            parts[name].append(values.double().cpu().numpy())
                     except Exception as exc:  # one failing metric must not stop the others
                         errors[name] = exc
     return {name: errors[name] if name in errors else np.concatenate(parts[name]) for name in kernels}
 
 
-def _run_each(specs: list[MetricSpec], argument) -> dict[str, Outcome]:
+def _run_each(specs: list[MetricSpec], argument, timings: dict[str, float]) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
     for spec in specs:
         try:
-            outcome = spec.load_kernel()(argument)
+            kernel = spec.load_kernel()
+            with _timer(timings, spec.name):
+                outcome = kernel(argument)
             outcomes[spec.name] = outcome if isinstance(outcome, SequenceValue) else np.asarray(outcome, np.float64)
         except Exception as exc:  # one failing metric must not stop the others
             outcomes[spec.name] = exc

@@ -31,6 +31,11 @@ class MetricResult(models.Model):
     )
     reason = models.TextField(blank=True)
     device = models.CharField(max_length=32, blank=True)
+    seconds = models.FloatField(
+        null=True, blank=True,
+        help_text="Wall seconds of this metric's kernel in its PVS job; work shared with other metrics is "
+                  "counted in the metric that did it first.",
+    )
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:

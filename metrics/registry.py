@@ -70,6 +70,16 @@ def all_metrics() -> dict[str, MetricSpec]:
     return REGISTRY.all()
 
 
+# Too slow for a CPU core at 256x256 (FSIM and VIF tens of ms per frame, vmaf-torch a
+# float port of VMAF meant for a GPU): the demo leaves them out (``demo_metric_names``).
+SLOW_ON_CPU = ("fsim", "vif", "vmaf_torch")
+
+
+def demo_metric_names() -> list[str]:
+    """The metrics the demo computes: every registered one but ``SLOW_ON_CPU``, in table order."""
+    return [name for name in REGISTRY.all() if name not in SLOW_ON_CPU]
+
+
 def get_metric(name: str) -> MetricSpec:
     """The metric named ``name``; raises ``UnknownMetricError`` (with close names) otherwise."""
     return REGISTRY.get(name)

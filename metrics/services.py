@@ -5,7 +5,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from metrics import compute, pictures
+from metrics import compute, features, pictures
 from metrics.kernels import face as face_kernels
 from metrics.models import MetricResult, MetricStatus
 from metrics.pooling import (
@@ -48,11 +48,15 @@ def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None,
     ``metric_names`` None means the job's metrics (``job_metric_names``).
     ``stage`` ``cpu`` or ``gpu`` keeps the metrics of that device (the PVS
     job's two metrics stages, on the two queues); ``None`` keeps all. Reads
-    both lossless clips once and runs the metrics in one pass
+    both lossless clips once (the SRC's frames once per worker process for
+    its successive PVSs, kept with its other reference-side work in
+    ``metrics.features.FEATURE_CACHE``) and runs the metrics in one pass
     (``metrics.compute.run_metrics``): the ``gpu`` stage on CUDA when the
     worker has it, else on the CPU with a warning, and the device is stored
     with each value; face metrics use the SRC's cached reference faces and
-    deep metrics the SRC's reference features kept on this worker. Each
+    the SRC's reference-side work (deep features, YUV planes, optical flow)
+    is kept on this worker. Each result stores the wall seconds of its
+    kernel (``MetricResult.seconds``). Each
     metric's result is ``ok`` (per-frame values, pooled by ``pooling``,
     default ``settings.FACEQA_METRIC_POOLING``; see ``metrics.pooling``),
     ``unavailable`` (weights or the FFmpeg program missing; nothing computed) or ``failed`` (the
@@ -70,20 +74,23 @@ def pvs_compute_metrics(*, pvs: Pvs, metric_names: list[str] | None = None,
     pooling = check_method(pooling or _default_pooling())
     if not specs:
         return []
-    reference, distorted = _read_pair(pvs)
+    reference_key, cache_bytes = _reference_key(pvs.source), settings.FACEQA_FEATURE_CACHE_MB << 20
+    features.set_budget(cache_bytes)
+    reference, distorted = _read_pair(pvs, reference_key)
     device = compute.stage_device(stage)
     outcomes: dict[str, compute.Outcome] = {
         spec.name: WeightsMissingError(missing)
         for spec in specs if (missing := missing_weights(spec.weights))
     }
+    timings: dict[str, float] = {}
     outcomes |= compute.run_metrics(
         [spec for spec in specs if spec.name not in outcomes], distorted, reference, device=device,
         reference_faces=lambda: source_reference_faces(source=pvs.source, frames=reference),
-        reference_key=_reference_key(pvs.source), feature_cache_bytes=settings.FACEQA_FEATURE_CACHE_MB << 20,
-        fps=pvs.source.fps,
+        reference_key=reference_key, feature_cache_bytes=cache_bytes, fps=pvs.source.fps, timings=timings,
     )
     with transaction.atomic():
-        return [_store(pvs, spec, outcomes[spec.name], _device_label(spec, device), pooling) for spec in specs]
+        return [_store(pvs, spec, outcomes[spec.name], _device_label(spec, device), pooling, timings.get(spec.name))
+                for spec in specs]
 
 
 def _device_label(spec: MetricSpec, device) -> str:
@@ -92,9 +99,11 @@ def _device_label(spec: MetricSpec, device) -> str:
 
 
 def _reference_key(source: Source) -> tuple:
-    """Names the SRC's frames for the reference-feature cache: a new lossless file is a new key."""
+    """Names the SRC's frames for the reference-side cache (``metrics.features``): a new lossless
+    file (another data folder, a new write) is a new key."""
     path = Path(settings.DATA_DIR) / source.lossless_path
-    return ("src", source.pk, source.lossless_path, path.stat().st_mtime_ns)
+    stat = path.stat()
+    return ("src", source.pk, str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 def source_cache_dir(source: Source) -> Path:
@@ -152,10 +161,13 @@ def pvs_picture(*, pvs: Pvs, index: int, kind: str) -> bytes:
     return pictures.png(pictures.MAPS[kind](distorted, reference[index]))
 
 
-def _read_pair(pvs: Pvs) -> tuple[np.ndarray, np.ndarray]:
+def _read_pair(pvs: Pvs, reference_key: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(SRC frames, PVS frames), uint8 (T, H, W, 3) each; the SRC's decoded once per process
+    for its successive PVSs (kept under ``reference_key`` in ``metrics.features.FEATURE_CACHE``)."""
     if not pvs.decoded_path:
         raise ValueError(f"PVS {pvs.pk} has no decoded clip yet")
-    reference, _ = read_frames(Path(settings.DATA_DIR) / pvs.source.lossless_path)
+    reference = features.reference_work(
+        "decoded-frames", reference_key, lambda: read_frames(Path(settings.DATA_DIR) / pvs.source.lossless_path)[0])
     distorted, _ = read_frames(Path(settings.DATA_DIR) / pvs.decoded_path)
     if distorted.shape != reference.shape:
         raise ValueError(
@@ -164,10 +176,11 @@ def _read_pair(pvs: Pvs) -> tuple[np.ndarray, np.ndarray]:
     return reference, distorted
 
 
-def _store(pvs: Pvs, spec: MetricSpec, outcome: compute.Outcome, device: str, pooling: str) -> MetricResult:
+def _store(pvs: Pvs, spec: MetricSpec, outcome: compute.Outcome, device: str, pooling: str,
+           seconds: float | None) -> MetricResult:
     fields = {
         "version": spec.version, "pooling": pooling_label(pooling, spec), "device": device,
-        "status": MetricStatus.OK, "value": None, "per_frame": [], "reason": "",
+        "status": MetricStatus.OK, "value": None, "per_frame": [], "reason": "", "seconds": seconds,
     }
     if isinstance(outcome, MetricUnavailableError):  # weights, or the FFmpeg program or filter, missing
         fields.update(status=MetricStatus.UNAVAILABLE, reason=str(outcome), device="")

@@ -34,7 +34,7 @@ SPECS = (
     MetricSpec(
         name="face_ssim", label="Face SSIM", unit="", value_range=(0.0, 1.0),
         higher_is_better=True, kind=FACE_REGION, device="cpu",
-        version=f"1/{_DLIB}/skimage-{package_version('scikit-image')}",
+        version=f"2/{_DLIB}/skimage-{package_version('scikit-image')}/float32-face-box",
         source="SSIM map (Wang et al. 2004, Gaussian window sigma 1.5, K1 0.01, K2 0.03; "
                "scikit-image), mean of R, G, B, averaged " + FACE_REGION_SOURCE,
         kernel_path=f"{_REGION}:face_ssim",

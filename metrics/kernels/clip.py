@@ -3,9 +3,16 @@
 Kernel contract: ``kernel(clips)`` with a ``ClipPair``; returns float64 (T,),
 one value per frame, NaN on frames without a value (the first frame of a
 temporal measure). The YUV 4:2:0 planes of both clips are converted once per
-``ClipPair`` and shared by every kernel that reads them.
+``ClipPair`` and shared by every kernel that reads them. The reference side
+depends on the SRC alone: when the pair names the SRC's frames
+(``reference_key``), its planes, luma differences (tdiff) and optical flow
+(tOF) are kept across the PVSs of the SRC (``metrics.features.reference_work``).
+VMAF and XPSNR cannot reuse any reference-side work: FFmpeg's libvmaf and
+xpsnr filters take the two clips and compute their features (VMAF's on both
+sides, XPSNR's activity weights) inside the filter, with no way to pass them in.
 """
 import functools
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -14,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from metrics import features
 from metrics.kernels import lavfi
 from qa_platform.codec.video import check_frames, rgb_to_yuv420p
 
@@ -29,12 +37,15 @@ FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
 class ClipPair:
     """A PVS and its SRC: uint8 (T, H, W, 3) RGB each, the torch device for tensor
     work and the frame rate (frames per second; XPSNR's temporal activity
-    depends on it; 25 by default, the GFVC test format's rate)."""
+    depends on it; 25 by default, the GFVC test format's rate).
+    ``reference_key`` names the SRC's frames so that reference-side work is
+    kept across its PVSs (``None``: nothing is kept)."""
 
     distorted: np.ndarray
     reference: np.ndarray
     device: torch.device
     fps: Fraction | float = 25
+    reference_key: Hashable | None = None
 
     def __post_init__(self):
         check_frames(self.distorted)
@@ -55,7 +66,13 @@ class ClipPair:
 
     @cached_property
     def reference_yuv(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return rgb_to_yuv420p(self.reference)
+        return self.reference_work("yuv420p", lambda: rgb_to_yuv420p(self.reference))
+
+    def reference_work(self, name: str, compute: Callable[[], object]):
+        """``compute()`` on the reference alone, kept for the SRC's later PVSs when
+        ``reference_key`` is set (``metrics.features.reference_work``; ``name`` says what and how)."""
+        key = None if self.reference_key is None else (self.reference_key, self.reference.shape)
+        return features.reference_work(name, key, compute)
 
 
 def _plane_psnr(distorted: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -130,19 +147,36 @@ def temporal_difference(clips: ClipPair) -> np.ndarray:
     code values; NaN at frame 0. 0 when the PVS changes from frame to frame
     exactly as the SRC does; flicker, jitter and frozen motion raise it."""
     values = np.full(clips.frame_count, np.nan)
-    distorted, reference = (planes[0].astype(np.float64) for planes in (clips.distorted_yuv, clips.reference_yuv))
-    change = np.diff(distorted, axis=0) - np.diff(reference, axis=0)
+    reference = clips.reference_work("luma-diff-int16", lambda: _luma_change(clips.reference_yuv[0]))
+    # Exact in integers: |change| <= 510, its square fits int32, the mean is float64.
+    change = (_luma_change(clips.distorted_yuv[0]) - reference).astype(np.int32)
     values[1:] = np.sqrt((change ** 2).mean(axis=(1, 2)))
     return values
+
+
+def _luma_change(luma: np.ndarray) -> np.ndarray:
+    """Frame-to-frame change of uint8 luma (T, H, W): int16 (T - 1, H, W), code values."""
+    return np.diff(luma.astype(np.int16), axis=0)
 
 
 def temporal_flow_error(clips: ClipPair) -> np.ndarray:
     """tOF (Chu et al., ACM TOG 39(4), 2020), end-point form: per frame t >= 1,
     the mean over pixels of |OF(R_{t-1}, R_t) - OF(D_{t-1}, D_t)|_2, pixels,
-    with OpenCV's Farneback flow on grey frames (TecoGAN's parameters); NaN at frame 0."""
+    with OpenCV's Farneback flow on grey frames (TecoGAN's parameters); NaN at frame 0.
+    The reference's flow is computed once per SRC when ``clips.reference_key`` is set."""
     values = np.full(clips.frame_count, np.nan)
-    greys = [[cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in clip] for clip in (clips.distorted, clips.reference)]
-    for index in range(1, clips.frame_count):
-        flow_d, flow_r = (cv2.calcOpticalFlowFarneback(grey[index - 1], grey[index], None, *FARNEBACK) for grey in greys)
+    height, width = clips.reference.shape[1:3]
+    flows_r = clips.reference_work(
+        "farneback-flow", lambda: np.array(list(_flows(clips.reference)), np.float32).reshape(-1, height, width, 2))
+    for index, (flow_d, flow_r) in enumerate(zip(_flows(clips.distorted), flows_r), start=1):
         values[index] = float(np.linalg.norm(flow_r - flow_d, axis=2).mean())
     return values
+
+
+def _flows(frames: np.ndarray) -> Iterator[np.ndarray]:
+    """Farneback flow (``FARNEBACK``) from each grey frame to the next: float32 (H, W, 2) each, pixels (dx, dy)."""
+    greys = (cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames)
+    previous = next(greys)
+    for current in greys:
+        yield cv2.calcOpticalFlowFarneback(previous, current, None, *FARNEBACK)
+        previous = current

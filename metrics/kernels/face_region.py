@@ -13,6 +13,11 @@ from skimage.metrics import structural_similarity
 
 from metrics.kernels.full_reference import check_pair, lpips_distance
 
+# SSIM's Gaussian window, sigma 1.5 px: scikit-image truncates it at 3.5 sigma, a radius of
+# int(3.5 * 1.5 + 0.5) = 5 px as scipy.ndimage computes it (an 11 x 11 window).
+SSIM_SIGMA = 1.5
+SSIM_RADIUS = int(3.5 * SSIM_SIGMA + 0.5)
+
 
 def _check_mask(distorted: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> None:
     check_pair(distorted, reference)
@@ -37,7 +42,14 @@ def face_psnr(distorted: torch.Tensor, reference: torch.Tensor, mask: torch.Tens
 def face_ssim(distorted: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """SSIM map (Wang et al. 2004: Gaussian window sigma 1.5, K1 0.01, K2 0.03;
     scikit-image), mean of R, G, B, averaged over the mask, (N,). Windows
-    centred near the region's edge reach up to 5 px outside it."""
+    centred near the region's edge reach up to 5 px outside it.
+
+    The map is computed in float32 (scikit-image keeps float32 input in
+    float32) on the mask's bounding box grown by the window's radius
+    (``SSIM_RADIUS``): inside the mask its values are those of the whole
+    frame's map, since no window there reaches the crop's edge (scikit-image
+    reflects at the edges, the frame's edges stay the crop's).
+    """
     _check_mask(distorted, reference, mask)
     pairs = zip(_as_numpy(distorted), _as_numpy(reference), mask[:, 0].cpu().numpy() > 0.5)
     values = [_masked_ssim(d, r, inside) for d, r, inside in pairs]
@@ -45,17 +57,28 @@ def face_ssim(distorted: torch.Tensor, reference: torch.Tensor, mask: torch.Tens
 
 
 def _as_numpy(frames: torch.Tensor) -> np.ndarray:
-    return frames.permute(0, 2, 3, 1).double().cpu().numpy()
+    """float32 (N, H, W, 3)."""
+    return frames.permute(0, 2, 3, 1).float().cpu().numpy()
 
 
 def _masked_ssim(distorted: np.ndarray, reference: np.ndarray, inside: np.ndarray) -> float:
     if not inside.any():
         return float("nan")
+    box = tuple(_span(np.flatnonzero(inside.any(axis=other)), size) for other, size in ((1, inside.shape[0]),
+                                                                                        (0, inside.shape[1])))
     _, full = structural_similarity(
-        reference, distorted, channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5,
+        reference[box], distorted[box], channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=SSIM_SIGMA,
         use_sample_covariance=False, full=True,
     )
-    return float(full.mean(axis=2)[inside].mean())
+    return float(full.mean(axis=2, dtype=np.float64)[inside[box]].mean())
+
+
+def _span(indices: np.ndarray, size: int) -> slice:
+    """Rows (or columns) ``indices[0]..indices[-1]`` grown by ``SSIM_RADIUS`` on each side within
+    ``0..size``, and at least one window (2 ``SSIM_RADIUS`` + 1) wide where the frame is."""
+    window = 2 * SSIM_RADIUS + 1
+    start = max(0, min(int(indices[0]) - SSIM_RADIUS, size - window))
+    return slice(start, min(size, max(int(indices[-1]) + 1 + SSIM_RADIUS, start + window)))
 
 
 def face_lpips(distorted: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

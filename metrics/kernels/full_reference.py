@@ -21,6 +21,10 @@ from pathlib import Path
 import lpips
 import piq
 import torch
+import torch.nn.functional as F
+from piq.functional import gaussian_filter
+from piq.ssim import _ssim_per_channel
+from piq.utils import _validate_input
 
 from metrics import features
 from metrics.weights import require_weights
@@ -58,20 +62,73 @@ def psnr_y(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     return piq.psnr(distorted, reference, data_range=1.0, reduction="none", convert_to_greyscale=True)
 
 
+# MS-SSIM's scale weights (Wang et al. 2003), piq.multi_scale_ssim's default.
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
 def ssim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """SSIM (Wang et al. 2004), mean of the R, G, B values, (N,), 1 for identical frames."""
+    """SSIM (Wang et al. 2004), mean of the R, G, B values, (N,), 1 for identical frames.
+
+    piq.ssim; on frames that piq does not downsample (min(H, W) < 384, e.g.
+    256x256) its per-channel computation is the first scale of MS-SSIM, shared
+    with ``ms_ssim`` in a batch (``_first_scale``).
+    """
     check_pair(distorted, reference)
-    return piq.ssim(distorted, reference, reduction="none", downsample=True, **SSIM_OPTIONS)
+    if _ssim_downsampling(distorted) > 1:
+        return piq.ssim(distorted, reference, reduction="none", downsample=True, **SSIM_OPTIONS)
+    return _first_scale(distorted, reference)[0].mean(1)
 
 
 def ms_ssim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """MS-SSIM (Wang et al. 2003), 5 scales, mean over R, G, B, (N,) in [0, 1].
 
-    Raises ``ValueError`` for frames smaller than 161x161 (five scales of an
-    11-tap window).
+    piq.multi_scale_ssim's computation (piq.ms_ssim._multi_scale_ssim, piq
+    0.8.0): per scale, piq.ssim._ssim_per_channel's contrast-structure term cs
+    (N, C), the SSIM at the last; then 2x2 average pooling (replicate-padded to
+    even sides); value = mean over channels of prod_s relu(term_s) ** weight_s.
+    Its first scale comes from ``_first_scale``, which ``ssim`` shares; a test
+    checks equality with piq.multi_scale_ssim. Raises ``ValueError`` for frames
+    smaller than 161x161 (five scales of an 11-tap window).
     """
     check_pair(distorted, reference)
-    return piq.multi_scale_ssim(distorted, reference, reduction="none", **SSIM_OPTIONS)
+    size = (SSIM_OPTIONS["kernel_size"] - 1) * 2 ** (len(MS_SSIM_WEIGHTS) - 1) + 1
+    if min(distorted.shape[2:]) < size:
+        raise ValueError(f"MS-SSIM needs frames of at least {size}x{size}; got {tuple(distorted.shape[2:])}")
+    ssim_value, cs = _first_scale(distorted, reference)
+    x, y, kernel = distorted, reference, _ssim_window(distorted)
+    terms = [cs]
+    for _ in MS_SSIM_WEIGHTS[1:]:
+        padding = max(x.shape[2] % 2, x.shape[3] % 2)
+        x, y = (F.avg_pool2d(F.pad(t, pad=[padding, 0, padding, 0], mode="replicate"), kernel_size=2) for t in (x, y))
+        ssim_value, cs = _ssim_per_channel(x, y, kernel=kernel, data_range=1.0,
+                                           k1=SSIM_OPTIONS["k1"], k2=SSIM_OPTIONS["k2"])
+        terms.append(cs)
+    terms[-1] = ssim_value
+    weights = torch.tensor(MS_SSIM_WEIGHTS, dtype=x.dtype, device=x.device)
+    return torch.prod(torch.relu(torch.stack(terms)) ** weights.view(-1, 1, 1), dim=0).mean(1)
+
+
+def _ssim_downsampling(frames: torch.Tensor) -> int:
+    """piq.ssim's averaging factor f = max(1, round(min(H, W) / 256)) (the authors' MATLAB code)."""
+    return max(1, round(min(frames.shape[2:]) / 256))
+
+
+def _ssim_window(frames: torch.Tensor) -> torch.Tensor:
+    """The Gaussian window piq.ssim and piq.multi_scale_ssim build, repeated per channel: (C, 1, 11, 11)."""
+    window = gaussian_filter(SSIM_OPTIONS["kernel_size"], SSIM_OPTIONS["kernel_sigma"],
+                             device=frames.device, dtype=frames.dtype)
+    return window.repeat(frames.size(1), 1, 1, 1)
+
+
+def _first_scale(distorted: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """piq.ssim._ssim_per_channel at full resolution, as piq.ssim and piq.multi_scale_ssim call it
+    (inputs range-checked as they do; data_range 1, so no rescaling): (SSIM, cs), each (N, C).
+    Computed once per batch for both metrics (``features.shared``)."""
+    def compute():
+        _validate_input([distorted, reference], dim_range=(4, 4), data_range=(0, SSIM_OPTIONS["data_range"]))
+        return _ssim_per_channel(distorted, reference, kernel=_ssim_window(distorted), data_range=1.0,
+                                 k1=SSIM_OPTIONS["k1"], k2=SSIM_OPTIONS["k2"])
+    return features.shared("piq-ssim-full-resolution", (distorted, reference), compute)
 
 
 def fsim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

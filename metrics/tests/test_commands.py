@@ -1,4 +1,7 @@
+import re
+
 import pytest
+import torch
 from django.core.management import CommandError, call_command
 
 from metrics.models import MetricResult
@@ -59,6 +62,10 @@ class TestBenchmarkMetricsCommand:
         assert rows["lpips_alex"].endswith("unavailable (weights missing)")
         assert "failed: NoFaceError" in rows["reference"]  # the synthetic clip shows no face
         assert "speed-up over the per-frame, per-metric way" in out
+        assert float(rows["psnr_rgb"].split()[3]) > 0 and rows["lpips_alex"].split()[3] == "-"  # in the pass
+        assert re.search(r"floor, decoding the PVS and the SRC once .*: \d+\.\d ms/frame", out)
+        assert re.search(r"whole set, one pass, later PVS: \d+\.\d ms/frame wall, \d+\.\d ms/frame CPU \(target: at most 60", out)
+        assert torch.get_num_threads() == 1  # one core unless --threads
         assert out.rstrip().endswith("left out of the whole set (not ok alone): lpips_alex, akd")
 
     def test_times_face_metrics_on_a_real_clip(self, faces_dir, capsys):
@@ -69,5 +76,5 @@ class TestBenchmarkMetricsCommand:
         rows = {line.split()[0]: line for line in table}
         assert set(rows) == {"reference", "aed", "akd"}
         assert all(row.endswith("ok") for row in rows.values())
-        for way in ("one pass, first PVS of a SRC", "one pass, next PVS (SRC faces cached)", "per frame, one metric"):
+        for way in ("one pass, first PVS of a SRC", "one pass, next PVS (SRC's side cached)", "per frame, one metric"):
             assert way in out

@@ -54,7 +54,7 @@ class TestFeatures:
 
     def test_within_a_batch_each_side_is_computed_once(self):
         calls = []
-        with features.batch_features(None, 0):
+        with features.batch_features(None):
             for _ in range(3):
                 features.features("x", torch.ones(1), features.DISTORTED, counting(calls))
                 features.features("x", torch.ones(1), features.REFERENCE, counting(calls))
@@ -62,8 +62,9 @@ class TestFeatures:
 
     def test_a_named_reference_is_reused_by_the_next_batch_of_that_name_only(self):
         calls = []
+        features.set_budget(1 << 20)
         for key in ("src-1", "src-1", "src-2"):
-            with features.batch_features(key, 1 << 20):
+            with features.batch_features(key):
                 features.features("x", torch.ones(1), features.REFERENCE, counting(calls))
         assert len(calls) == 2 and features.FEATURE_CACHE.hits == 1
 

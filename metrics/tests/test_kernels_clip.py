@@ -88,3 +88,9 @@ class TestTemporal:
         values = clip.temporal_flow_error(pair(frozen, talker))
         moving = clip.temporal_flow_error(pair(talker, talker))
         assert np.nanmean(values) > 0.05 and np.nanmean(values) > 10 * (np.nanmean(moving) + 1e-3)
+
+    def test_temporal_difference_in_integers_equals_the_float_formula(self, talker):
+        clips = pair(noisy(talker, 4), talker)
+        luma_d, luma_r = (planes[0].astype(np.float64) for planes in (clips.distorted_yuv, clips.reference_yuv))
+        change = np.diff(luma_d, axis=0) - np.diff(luma_r, axis=0)
+        np.testing.assert_array_equal(clip.temporal_difference(clips)[1:], np.sqrt((change ** 2).mean(axis=(1, 2))))

@@ -66,3 +66,28 @@ def test_face_lpips_without_weights_raises_weights_missing(frames_and_mask, no_d
     frames, masks = frames_and_mask
     with pytest.raises(WeightsMissingError, match="alexnet"):
         face_region.face_lpips(*as_tensors(frames[:1], frames[:1], masks[:1]))
+
+
+def whole_frame_face_ssim(distorted: np.ndarray, reference: np.ndarray, inside: np.ndarray) -> float:
+    """The SSIM map of the whole frame in float64, averaged over the mask: what face_ssim's crop must equal."""
+    from skimage.metrics import structural_similarity
+
+    _, full = structural_similarity(reference / 255.0, distorted / 255.0, channel_axis=2, data_range=1.0,
+                                    gaussian_weights=True, sigma=1.5, use_sample_covariance=False, full=True)
+    return float(full.mean(axis=2)[inside].mean())
+
+
+def test_face_ssim_on_the_cropped_face_equals_the_whole_frame_map(frames_and_mask):
+    frames, masks = frames_and_mask
+    masks = masks[:4].copy()
+    masks[1] = False
+    masks[1, :3, 250:] = True  # a region in a corner: the crop is clipped by the frame
+    masks[2] = False
+    masks[2, 100:102, 120:123] = True  # a small one inside: the crop is grown to a whole window
+    distorted = np.clip(frames[:4].astype(int) + np.random.default_rng(0).normal(0, 8, frames[:4].shape), 0,
+                        255).astype(np.uint8)
+    values = face_region.face_ssim(*as_tensors(distorted, frames[:4], masks)).numpy()
+    expected = [whole_frame_face_ssim(d, r, m) for d, r, m in zip(distorted, frames[:4], masks)]
+    # float32 maps against float64: the SSIM terms lose ~1e-6 each.
+    np.testing.assert_allclose(values, expected, rtol=0, atol=2e-5)
+    assert 0.3 < values.min() < values.max() < 0.99

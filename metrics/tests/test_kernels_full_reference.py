@@ -1,8 +1,11 @@
 import math
 
+import numpy as np
+import piq
 import pytest
 import torch
 
+from metrics import features
 from metrics.kernels import full_reference
 from metrics.registry import FULL_REFERENCE, all_metrics
 from metrics.weights import WeightsMissingError
@@ -124,3 +127,19 @@ class TestWeightedMetricsWithoutWeights:
     def test_dists_without_weights_raises_weights_missing_naming_both_files(self, no_downloads):
         with pytest.raises(WeightsMissingError, match="vgg16-397923af.pth.*dists_weights.pt"):
             full_reference.dists(*frame_pair(n=1))
+
+
+@pytest.mark.parametrize("size", [(256, 256), (200, 171)])
+def test_ssim_and_ms_ssim_sharing_their_first_scale_equal_piq(size, monkeypatch):
+    torch.manual_seed(0)
+    reference = torch.rand(3, 3, *size)
+    distorted = (reference + 0.1 * torch.randn_like(reference)).clamp(0, 1)
+    calls, original = [], full_reference._ssim_per_channel
+    monkeypatch.setattr(full_reference, "_ssim_per_channel", lambda *a, **k: calls.append(1) or original(*a, **k))
+    with features.batch_features(None):
+        ours = full_reference.ssim(distorted, reference), full_reference.ms_ssim(distorted, reference)
+    expected = (piq.ssim(distorted, reference, reduction="none", **full_reference.SSIM_OPTIONS),
+                piq.multi_scale_ssim(distorted, reference, reduction="none", **full_reference.SSIM_OPTIONS))
+    for value, piq_value in zip(ours, expected):
+        np.testing.assert_allclose(value.numpy(), piq_value.numpy(), rtol=0, atol=1e-6)
+    assert len(calls) == 5  # the full-resolution scale once for both metrics, then MS-SSIM's four others

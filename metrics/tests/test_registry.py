@@ -1,5 +1,6 @@
 import pytest
 
+from metrics import registry
 from metrics.pooling import POOLINGS, pooling_label
 from metrics.registry import (
     CLIP,
@@ -103,3 +104,9 @@ class TestMetricSpec:
     def test_invalid_declarations_are_refused(self, changes, message):
         with pytest.raises(ValueError, match=message):
             make_spec(**changes)
+
+
+def test_the_demo_set_is_every_metric_but_the_slow_ones_in_table_order():
+    names = registry.demo_metric_names()
+    assert names == [name for name in registry.all_metrics() if name not in ("fsim", "vif", "vmaf_torch")]
+    assert set(registry.SLOW_ON_CPU) <= set(registry.all_metrics())

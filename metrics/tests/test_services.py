@@ -3,13 +3,17 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from metrics import services
+from metrics import features, services
+from metrics.kernels import clip as clip_kernels
 from metrics.kernels import face as face_kernels
 from metrics.models import MetricResult, MetricStatus
 from metrics.registry import all_metrics
 from metrics.tests.clips import blurred
 from metrics.tests.factories import make_pvs
-from qa_platform.core.models import Pvs
+from qa_platform.codec.video import read_frames
+from qa_platform.core.models import Hrc, Pvs
+
+clip_flows = clip_kernels._flows
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +46,8 @@ class TestPvsComputeMetrics:
             assert result.per_frame.shape == (20,)
             assert result.value == pytest.approx(np.nanmean(result.per_frame), rel=1e-6)
             assert result.version == all_metrics()[name].version and result.pooling.startswith("mean")
+            assert 0 < result.seconds < 60
+        assert results["lpips_alex"].seconds is None  # unavailable: nothing ran
         for name in ("ear_r", "mouth_r"):
             assert results[name].status == MetricStatus.OK, results[name].reason
             assert -1 <= results[name].value <= 1 and results[name].pooling == "Pearson r over frames"
@@ -150,6 +156,26 @@ class TestPvsComputeMetrics:
         monkeypatch.setattr(face_kernels, "reference_faces", not_again)
         result = by_name(services.pvs_compute_metrics(pvs=face_pvs, metric_names=["akd"]))["akd"]
         assert result.status == MetricStatus.OK
+
+    def test_the_sources_frames_and_reference_work_are_reused_by_its_next_pvs(self, face_pvs, monkeypatch,
+                                                                             settings):
+        features.FEATURE_CACHE.clear()
+        reads, flows = [], []
+        monkeypatch.setattr(services, "read_frames", lambda path, **kw: reads.append(path.name) or read_frames(path))
+        monkeypatch.setattr(clip_kernels, "_flows", lambda frames: flows.append(1) or clip_flows(frames))
+        hrc = Hrc.objects.create(codec="blur", params={"sigma": 3}, params_key='{"sigma": 3}', label="blur 3",
+                                 curve="blur")
+        second = Pvs.objects.create(source=face_pvs.source, hrc=hrc, status=face_pvs.status,
+                                    decoded_path=face_pvs.decoded_path)  # the same frames: the same values
+        first_tof, second_tof = (by_name(services.pvs_compute_metrics(pvs=pvs, metric_names=["tof", "psnr_yuv"]))
+                                 for pvs in (face_pvs, second))
+        assert reads == ["talker.mkv", "talker-blur.mkv", "talker-blur.mkv"]  # the SRC once, each PVS
+        assert len(flows) == 3  # the SRC's flow once, each PVS's
+        assert first_tof["tof"].value == second_tof["tof"].value
+        assert first_tof["psnr_yuv"].value == second_tof["psnr_yuv"].value
+        settings.FACEQA_FEATURE_CACHE_MB = 0  # nothing kept: the SRC is read again
+        services.pvs_compute_metrics(pvs=second, metric_names=["psnr_rgb"])
+        assert reads[-2:] == ["talker.mkv", "talker-blur.mkv"]
 
     def test_a_source_without_a_face_fails_face_metrics_only(self, data_dir, small_clip):
         frames, fps = small_clip
