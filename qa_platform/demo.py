@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from metrics.management.commands import rd_summary
+from metrics.registry import SLOW_ON_CPU
 from metrics.summary import TABLE_WIDTH
 from metrics.timing import job_seconds
 from qa_platform import runtime
@@ -47,12 +48,10 @@ DEMO_SUMMARY_CSV = "demo-summary.csv"
 # (about 12 minutes); 45 observers give each of the 120 PVSs 15 votes (45 x 40 = 120 x 15).
 DEMO_STUDY_ARGS = ["--trials-per-participant", "40", "--votes-per-pvs", "15", "--seed", "1"]
 DEMO_RATERS_ARGS = ["--participants", "45", "--careless", "2", "--seed", "1"]
-# The two slowest metrics on a CPU core (FSIMc ~77 ms, VIF ~33 ms per 256x256
-# frame: 40 % of the set) are left out of the demo's jobs, which would
-# otherwise take twice as long; `compute_metrics --metrics fsim,vif` adds them.
-# vmaf_torch is VMAF's GPU path (about 60 to 240 ms a frame on a CPU core); the
-# vmaf metric is libvmaf, the reference implementation, at about 5 ms a frame.
-DEMO_LEFT_OUT = ("fsim", "vif", "vmaf_torch")
+# The slowest metrics on a CPU core (FSIMc, VIF; vmaf_torch is VMAF's GPU path, the
+# vmaf metric being libvmaf) are left out of the demo's jobs; `compute_metrics
+# --metrics fsim,vif,vmaf_torch` adds them.
+DEMO_LEFT_OUT = SLOW_ON_CPU
 
 
 def run_demo(*, out, serve: bool, started_at: float, concurrency: int | None = None,
