@@ -229,8 +229,8 @@ def _names(variable: str) -> list[str]:
 # metric), less those in FACEQA_JOB_SKIP_METRICS.
 FACEQA_JOB_METRICS = _names("FACEQA_JOB_METRICS")
 FACEQA_JOB_SKIP_METRICS = _names("FACEQA_JOB_SKIP_METRICS")
-# Memory for the SRCs' reference-side deep features (LPIPS, DISTS) a worker
-# keeps for the next PVS of the same SRC (metrics.features), MiB.
+# Memory for the SRCs' reference-side work a worker keeps for the next PVS of the
+# same SRC (metrics.features: decoded frames, YUV planes, tOF's flow, deep features), MiB.
 FACEQA_FEATURE_CACHE_MB = int(os.environ.get("FACEQA_FEATURE_CACHE_MB", "1024"))
 # The code's version where there is no git checkout to ask (a container image: docker/Dockerfile
 # records the commit it was built from); stored with analyses and exports (studies.versions).
