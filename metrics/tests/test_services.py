@@ -3,7 +3,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from metrics import features, services
+from metrics import compute, features, services
 from metrics.kernels import clip as clip_kernels
 from metrics.kernels import face as face_kernels
 from metrics.models import MetricResult, MetricStatus
@@ -196,3 +196,10 @@ class TestPvsComputeMetrics:
     def test_unknown_metric_names_are_refused_before_reading(self, face_pvs):
         with pytest.raises(LookupError, match="did you mean ssim"):
             services.pvs_compute_metrics(pvs=face_pvs, metric_names=["ssmi"])
+
+
+def test_the_src_faces_time_is_counted_in_the_first_face_metric_that_ran():
+    specs = services.metric_specs(["psnr_y", "face_psnr", "akd"])
+    timings = {"psnr_y": 1.0, "face_psnr": 2.0, "akd": 0.5, compute.REFERENCE_FACES: 4.0}
+    services._charge_reference_faces(timings, specs)
+    assert timings == {"psnr_y": 1.0, "face_psnr": 6.0, "akd": 0.5}
