@@ -38,10 +38,11 @@ from studies.management.commands import (
 # The VVC anchor (the GFVC literature's reference), HEVC, and a generative codec.
 DEMO_CODECS = ["vvc", "x265", "landmark-warp"]
 DEMO_STUDY = "demo"
-# Frames per SRC: 3 s at 25 fps. The SRCs' first 3 s keep the demo within about
-# 12 minutes on 2 cores, install included (the VVC anchor codes about 10 frames a
-# second on a core); `python manage.py ingest_sources --frames 250` takes whole clips.
-DEMO_FRAMES = 75
+# Frames per SRC: the first 2 s at 25 fps. The demo's jobs cost about 9 s of a
+# core per PVS at 75 frames (VVC encoding a fifth, the metrics 70 %): 2 s SRCs keep
+# `make demo` within 12 minutes on 2 cores, install included (839 s at 75 frames).
+# `python manage.py ingest_sources --frames 250` (or `run_demo --frames`) takes longer clips.
+DEMO_FRAMES = 50
 # The full summary (every metric of every HRC and PVS), under DATA_DIR/exports.
 DEMO_SUMMARY_CSV = "demo-summary.csv"
 # 40 PVSs and the 10 hidden references make a session a person can sit through
