@@ -8,12 +8,21 @@ import torch
 import torchvision
 
 from conftest import FACES_DIR
+from metrics import features
 from metrics.kernels.face import ReferenceFaces, reference_faces
 from metrics.registry import get_metric
 from qa_platform.codec.video import read_frames
 
 FACE_CLIP = "fomm_demo_00.mp4"  # 256x256, a frontal talking head
 FACE_CLIP_FRAMES = 20
+
+
+@pytest.fixture(autouse=True)
+def empty_reference_cache():
+    """The process-wide reference cache (metrics.features) starts and ends each test empty."""
+    features.FEATURE_CACHE.clear()
+    yield
+    features.FEATURE_CACHE.clear()
 
 
 @pytest.fixture(autouse=True)

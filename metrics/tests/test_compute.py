@@ -1,6 +1,5 @@
 """The one pass over a clip pair: what it times, and the SRC's reference side kept across PVSs."""
 import numpy as np
-import pytest
 import torch
 
 from metrics import compute, features
@@ -9,13 +8,6 @@ from metrics.registry import get_metric
 from metrics.tests.clips import blurred, noisy
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    features.FEATURE_CACHE.clear()
-    yield
-    features.FEATURE_CACHE.clear()
 
 
 def test_timings_hold_each_kernel_and_the_reference_faces(face_clip, face_clip_faces):

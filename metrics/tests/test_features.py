@@ -12,13 +12,6 @@ from metrics.tests.clips import blurred, noisy
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    features.FEATURE_CACHE.clear()
-    yield
-    features.FEATURE_CACHE.clear()
-
-
 def counting(calls: list):
     def compute(tensor):
         calls.append(tensor)
