@@ -9,14 +9,12 @@ body, which a generative decoder may not even try to reproduce, do not count.
 """
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 
-from metrics.kernels.full_reference import check_pair, lpips_distance
+from metrics.kernels.full_reference import SSIM_OPTIONS, check_pair, lpips_distance, ssim_maps
 
 # SSIM's Gaussian window, sigma 1.5 px: scikit-image truncates it at 3.5 sigma, a radius of
-# int(3.5 * 1.5 + 0.5) = 5 px as scipy.ndimage computes it (an 11 x 11 window).
-SSIM_SIGMA = 1.5
-SSIM_RADIUS = int(3.5 * SSIM_SIGMA + 0.5)
+# int(3.5 * 1.5 + 0.5) = 5 px as scipy.ndimage computes it (an 11 x 11 window, piq's).
+SSIM_RADIUS = int(3.5 * SSIM_OPTIONS["kernel_sigma"] + 0.5)
 
 
 def _check_mask(distorted: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> None:
@@ -41,36 +39,28 @@ def face_psnr(distorted: torch.Tensor, reference: torch.Tensor, mask: torch.Tens
 
 def face_ssim(distorted: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """SSIM map (Wang et al. 2004: Gaussian window sigma 1.5, K1 0.01, K2 0.03;
-    scikit-image), mean of R, G, B, averaged over the mask, (N,). Windows
-    centred near the region's edge reach up to 5 px outside it.
+    scikit-image's, mirrored at the frame's edges), mean of R, G, B, averaged
+    over the mask, (N,). Windows centred near the region's edge reach up to 5 px
+    outside it.
 
-    The map is computed in float32 (scikit-image keeps float32 input in
-    float32) on the mask's bounding box grown by the window's radius
-    (``SSIM_RADIUS``): inside the mask its values are those of the whole
-    frame's map, since no window there reaches the crop's edge (scikit-image
-    reflects at the edges, the frame's edges stay the crop's).
+    ``full_reference.ssim_maps`` with scikit-image's edge handling: the value of
+    skimage.metrics.structural_similarity(full=True) on float32 frames (a test
+    checks it), in one batch. The map is computed on the bounding box of the
+    batch's masks grown by the window's radius (``SSIM_RADIUS``): inside the
+    masks its values are those of the whole frame's map, since no window there
+    reaches the crop's edge (the frame's edges stay the crop's).
     """
     _check_mask(distorted, reference, mask)
-    pairs = zip(_as_numpy(distorted), _as_numpy(reference), mask[:, 0].cpu().numpy() > 0.5)
-    values = [_masked_ssim(d, r, inside) for d, r, inside in pairs]
-    return torch.tensor(values, dtype=torch.float32, device=distorted.device)
-
-
-def _as_numpy(frames: torch.Tensor) -> np.ndarray:
-    """float32 (N, H, W, 3)."""
-    return frames.permute(0, 2, 3, 1).float().cpu().numpy()
-
-
-def _masked_ssim(distorted: np.ndarray, reference: np.ndarray, inside: np.ndarray) -> float:
-    if not inside.any():
-        return float("nan")
-    box = tuple(_span(np.flatnonzero(inside.any(axis=other)), size) for other, size in ((1, inside.shape[0]),
-                                                                                        (0, inside.shape[1])))
-    _, full = structural_similarity(
-        reference[box], distorted[box], channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=SSIM_SIGMA,
-        use_sample_covariance=False, full=True,
-    )
-    return float(full.mean(axis=2, dtype=np.float64)[inside[box]].mean())
+    inside = mask[:, 0] > 0.5
+    union = inside.any(dim=0).cpu().numpy()
+    if not union.any():
+        return torch.full((len(mask),), float("nan"), dtype=torch.float32, device=distorted.device)
+    rows, columns = (_span(np.flatnonzero(union.any(axis=other)), size)
+                     for other, size in ((1, union.shape[0]), (0, union.shape[1])))
+    ssim_map, _ = ssim_maps(distorted[..., rows, columns], reference[..., rows, columns], padding=SSIM_RADIUS)
+    inside = inside[:, rows, columns]
+    values = (ssim_map.double().mean(dim=1) * inside).sum(dim=(1, 2)) / inside.sum(dim=(1, 2)).clamp(min=1)
+    return _empty_to_nan(values.float(), mask)
 
 
 def _span(indices: np.ndarray, size: int) -> slice:

@@ -23,7 +23,6 @@ import piq
 import torch
 import torch.nn.functional as F
 from piq.functional import gaussian_filter
-from piq.ssim import _ssim_per_channel
 from piq.utils import _validate_input
 
 from metrics import features
@@ -69,13 +68,17 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 def ssim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """SSIM (Wang et al. 2004), mean of the R, G, B values, (N,), 1 for identical frames.
 
-    piq.ssim; on frames that piq does not downsample (min(H, W) < 384, e.g.
-    256x256) its per-channel computation is the first scale of MS-SSIM, shared
-    with ``ms_ssim`` in a batch (``_first_scale``).
+    piq.ssim's computation (downsampling, then ``ssim_per_channel``); on frames
+    that piq does not downsample (min(H, W) < 384, e.g. 256x256) its
+    per-channel values are the first scale of MS-SSIM, shared with ``ms_ssim``
+    in a batch (``_first_scale``).
     """
     check_pair(distorted, reference)
-    if _ssim_downsampling(distorted) > 1:
-        return piq.ssim(distorted, reference, reduction="none", downsample=True, **SSIM_OPTIONS)
+    factor = _ssim_downsampling(distorted)
+    if factor > 1:
+        _validate_input([distorted, reference], dim_range=(4, 4), data_range=(0, SSIM_OPTIONS["data_range"]))
+        pooled = (F.avg_pool2d(t, kernel_size=factor) for t in (distorted, reference))
+        return ssim_per_channel(*pooled)[0].mean(1)
     return _first_scale(distorted, reference)[0].mean(1)
 
 
@@ -83,25 +86,25 @@ def ms_ssim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """MS-SSIM (Wang et al. 2003), 5 scales, mean over R, G, B, (N,) in [0, 1].
 
     piq.multi_scale_ssim's computation (piq.ms_ssim._multi_scale_ssim, piq
-    0.8.0): per scale, piq.ssim._ssim_per_channel's contrast-structure term cs
-    (N, C), the SSIM at the last; then 2x2 average pooling (replicate-padded to
-    even sides); value = mean over channels of prod_s relu(term_s) ** weight_s.
-    Its first scale comes from ``_first_scale``, which ``ssim`` shares; a test
-    checks equality with piq.multi_scale_ssim. Raises ``ValueError`` for frames
-    smaller than 161x161 (five scales of an 11-tap window).
+    0.8.0): per scale, the contrast-structure term cs (N, C) of
+    ``ssim_per_channel``, the SSIM at the last; then 2x2 average pooling
+    (replicate-padded to even sides); value = mean over channels of
+    prod_s relu(term_s) ** weight_s. Its first scale comes from
+    ``_first_scale``, which ``ssim`` shares; a test checks equality with
+    piq.multi_scale_ssim. Raises ``ValueError`` for frames smaller than
+    161x161 (five scales of an 11-tap window).
     """
     check_pair(distorted, reference)
     size = (SSIM_OPTIONS["kernel_size"] - 1) * 2 ** (len(MS_SSIM_WEIGHTS) - 1) + 1
     if min(distorted.shape[2:]) < size:
         raise ValueError(f"MS-SSIM needs frames of at least {size}x{size}; got {tuple(distorted.shape[2:])}")
     ssim_value, cs = _first_scale(distorted, reference)
-    x, y, kernel = distorted, reference, _ssim_window(distorted)
+    x, y = distorted, reference
     terms = [cs]
     for _ in MS_SSIM_WEIGHTS[1:]:
         padding = max(x.shape[2] % 2, x.shape[3] % 2)
         x, y = (F.avg_pool2d(F.pad(t, pad=[padding, 0, padding, 0], mode="replicate"), kernel_size=2) for t in (x, y))
-        ssim_value, cs = _ssim_per_channel(x, y, kernel=kernel, data_range=1.0,
-                                           k1=SSIM_OPTIONS["k1"], k2=SSIM_OPTIONS["k2"])
+        ssim_value, cs = ssim_per_channel(x, y)
         terms.append(cs)
     terms[-1] = ssim_value
     weights = torch.tensor(MS_SSIM_WEIGHTS, dtype=x.dtype, device=x.device)
@@ -113,22 +116,82 @@ def _ssim_downsampling(frames: torch.Tensor) -> int:
     return max(1, round(min(frames.shape[2:]) / 256))
 
 
-def _ssim_window(frames: torch.Tensor) -> torch.Tensor:
-    """The Gaussian window piq.ssim and piq.multi_scale_ssim build, repeated per channel: (C, 1, 11, 11)."""
-    window = gaussian_filter(SSIM_OPTIONS["kernel_size"], SSIM_OPTIONS["kernel_sigma"],
-                             device=frames.device, dtype=frames.dtype)
-    return window.repeat(frames.size(1), 1, 1, 1)
-
-
 def _first_scale(distorted: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """piq.ssim._ssim_per_channel at full resolution, as piq.ssim and piq.multi_scale_ssim call it
+    """``ssim_per_channel`` at full resolution, as piq.ssim and piq.multi_scale_ssim compute it
     (inputs range-checked as they do; data_range 1, so no rescaling): (SSIM, cs), each (N, C).
     Computed once per batch for both metrics (``features.shared``)."""
     def compute():
         _validate_input([distorted, reference], dim_range=(4, 4), data_range=(0, SSIM_OPTIONS["data_range"]))
-        return _ssim_per_channel(distorted, reference, kernel=_ssim_window(distorted), data_range=1.0,
-                                 k1=SSIM_OPTIONS["k1"], k2=SSIM_OPTIONS["k2"])
-    return features.shared("piq-ssim-full-resolution", (distorted, reference), compute)
+        return ssim_per_channel(distorted, reference)
+    return features.shared("ssim-full-resolution", (distorted, reference), compute)
+
+
+def ssim_per_channel(distorted: torch.Tensor, reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """piq.ssim._ssim_per_channel (piq 0.8.0) with data_range 1: the means over the
+    valid region of the SSIM and contrast-structure maps (``ssim_maps``), each (N, C)."""
+    ssim_map, cs_map = ssim_maps(distorted, reference)
+    return ssim_map.mean(dim=(-1, -2)), cs_map.mean(dim=(-1, -2))
+
+
+def ssim_maps(distorted: torch.Tensor, reference: torch.Tensor, padding: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """SSIM and contrast-structure maps (Wang et al., IEEE TIP 13(4), 2004, eq. 13 and
+    the cs term of MS-SSIM), float (N, C, H', W') for frames (N, C, H, W) in [0, 1].
+
+    Local statistics under the 11x11 Gaussian window (sigma 1.5), population
+    covariance, C1 = (0.01)^2, C2 = (0.03)^2: the formula of
+    piq.ssim._ssim_per_channel and of skimage.metrics.structural_similarity.
+    ``padding`` 0: the valid region (H' = H - 10), as piq; 5 (the window's
+    radius): the frames mirrored at their edges first (edge sample repeated,
+    scipy.ndimage's ``reflect``), a map of the whole frame, as scikit-image.
+    """
+    mu_x, mu_y, xx, yy, xy = _gaussian_moments(distorted, reference, padding)
+    mu_xx, mu_yy, mu_xy = mu_x ** 2, mu_y ** 2, mu_x * mu_y
+    c1, c2 = SSIM_OPTIONS["k1"] ** 2, SSIM_OPTIONS["k2"] ** 2
+    cs = (2. * (xy - mu_xy) + c2) / ((xx - mu_xx) + (yy - mu_yy) + c2)
+    return (2. * mu_xy + c1) / (mu_xx + mu_yy + c1) * cs, cs
+
+
+def _gaussian_moments(x: torch.Tensor, y: torch.Tensor, padding: int) -> tuple[torch.Tensor, ...]:
+    """x, y, x^2, y^2 and x y under the SSIM window: five tensors (N, C, H', W').
+
+    The 11x11 Gaussian is separable: piq's 2-D window
+    (piq.functional.gaussian_filter) is the outer product of its marginal with
+    itself, so one 11-tap pass along the rows, then one along the columns,
+    equals piq's 11x11 convolution up to float rounding (a test checks
+    < 1e-5 on real frames) at 22 instead of 121 products per sample. The five
+    images are filtered in one depthwise convolution, channels-last, where
+    torch's CPU convolution (oneDNN) runs several times faster than on 3
+    channels at a time: this is for speed only (pytorch-msssim filters
+    separably too, but each image alone, NCHW: barely faster than piq here).
+    """
+    channels = x.size(1)
+    if padding:
+        x, y = _mirror(x, padding), _mirror(y, padding)
+    stack = torch.cat([x, y, x * x, y * y, x * y], dim=1).contiguous(memory_format=torch.channels_last)
+    row = _ssim_window_marginal(x).repeat(5 * channels, 1, 1, 1)
+    filtered = F.conv2d(F.conv2d(stack, row, groups=5 * channels), row.transpose(2, 3), groups=5 * channels)
+    return filtered.split(channels, dim=1)
+
+
+def _ssim_window_marginal(frames: torch.Tensor) -> torch.Tensor:
+    """The 1-D factor of piq.ssim's 11x11 Gaussian window (size 11, sigma 1.5): (1, 1, 1, 11)."""
+    window = gaussian_filter(SSIM_OPTIONS["kernel_size"], SSIM_OPTIONS["kernel_sigma"],
+                             device=frames.device, dtype=frames.dtype)
+    return window.sum(dim=1).view(1, 1, 1, -1)
+
+
+def _mirror(frames: torch.Tensor, width: int) -> torch.Tensor:
+    """``frames`` (N, C, H, W) padded by ``width`` on every side with their mirror image,
+    edge sample included (d c b a | a b c d), as scipy.ndimage's ``reflect`` mode;
+    channels-last (N, C, H + 2 width, W + 2 width)."""
+    rows = _mirror_indices(frames.shape[2], width, frames.device)
+    columns = _mirror_indices(frames.shape[3], width, frames.device)
+    return frames.permute(0, 2, 3, 1).index_select(1, rows).index_select(2, columns).permute(0, 3, 1, 2)
+
+
+def _mirror_indices(size: int, width: int, device: torch.device) -> torch.Tensor:
+    inside = torch.arange(size, device=device)
+    return torch.cat([inside[:width].flip(0), inside, inside[size - width:].flip(0)])
 
 
 def fsim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ import torch
 from metrics import compute
 from metrics.kernels import face, face_region, full_reference
 from metrics.registry import FACE_REGION, all_metrics
+from metrics.tests.clips import blurred, noisy
 from metrics.weights import WeightsMissingError
 
 CPU = torch.device("cpu")
@@ -68,13 +69,28 @@ def test_face_lpips_without_weights_raises_weights_missing(frames_and_mask, no_d
         face_region.face_lpips(*as_tensors(frames[:1], frames[:1], masks[:1]))
 
 
-def whole_frame_face_ssim(distorted: np.ndarray, reference: np.ndarray, inside: np.ndarray) -> float:
-    """The SSIM map of the whole frame in float64, averaged over the mask: what face_ssim's crop must equal."""
+def whole_frame_face_ssim(distorted: np.ndarray, reference: np.ndarray, inside: np.ndarray,
+                          dtype=np.float64) -> float:
+    """scikit-image's SSIM map of the whole frame in ``dtype`` (float64 by default), averaged
+    over the mask: what face_ssim's crop must equal."""
     from skimage.metrics import structural_similarity
 
-    _, full = structural_similarity(reference / 255.0, distorted / 255.0, channel_axis=2, data_range=1.0,
-                                    gaussian_weights=True, sigma=1.5, use_sample_covariance=False, full=True)
-    return float(full.mean(axis=2)[inside].mean())
+    _, full = structural_similarity((reference / 255.0).astype(dtype), (distorted / 255.0).astype(dtype),
+                                    channel_axis=2, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False, full=True)
+    return float(full.mean(axis=2, dtype=np.float64)[inside].mean())
+
+
+def test_face_ssim_equals_scikit_image_on_float32_frames(frames_and_mask):
+    frames, masks = frames_and_mask
+    frames, masks = frames[:8], masks[:8].copy()
+    masks[3] = False
+    distorted = noisy(blurred(frames, 1.5), 3)
+    values = face_region.face_ssim(*as_tensors(distorted, frames, masks)).numpy()
+    expected = [whole_frame_face_ssim(d, r, m, np.float32) if m.any() else np.nan
+                for d, r, m in zip(distorted, frames, masks)]
+    # Separable float32 filtering in torch against scipy.ndimage's: float rounding only.
+    np.testing.assert_allclose(values, expected, rtol=0, atol=1e-5)
 
 
 def test_face_ssim_on_the_cropped_face_equals_the_whole_frame_map(frames_and_mask):
