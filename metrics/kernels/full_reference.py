@@ -102,13 +102,21 @@ def ms_ssim(distorted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     x, y = distorted, reference
     terms = [cs]
     for _ in MS_SSIM_WEIGHTS[1:]:
-        padding = max(x.shape[2] % 2, x.shape[3] % 2)
-        x, y = (F.avg_pool2d(F.pad(t, pad=[padding, 0, padding, 0], mode="replicate"), kernel_size=2) for t in (x, y))
+        x, y = _next_scale(x), _next_scale(y)
         ssim_value, cs = ssim_per_channel(x, y)
         terms.append(cs)
     terms[-1] = ssim_value
     weights = torch.tensor(MS_SSIM_WEIGHTS, dtype=x.dtype, device=x.device)
     return torch.prod(torch.relu(torch.stack(terms)) ** weights.view(-1, 1, 1), dim=0).mean(1)
+
+
+def _next_scale(frames: torch.Tensor) -> torch.Tensor:
+    """piq.multi_scale_ssim's step between scales: 2x2 average pooling of (N, C, H, W), after
+    replicating the first row and column when a side is odd (no copy when both are even)."""
+    padding = max(frames.shape[2] % 2, frames.shape[3] % 2)
+    if padding:
+        frames = F.pad(frames, pad=[padding, 0, padding, 0], mode="replicate")
+    return F.avg_pool2d(frames, kernel_size=2)
 
 
 def _ssim_downsampling(frames: torch.Tensor) -> int:
