@@ -165,8 +165,9 @@ def _gaussian_moments(x: torch.Tensor, y: torch.Tensor, padding: int) -> tuple[t
     The 11x11 Gaussian is separable: piq's 2-D window
     (piq.functional.gaussian_filter) is the outer product of its marginal with
     itself, so one 11-tap pass along the rows, then one along the columns,
-    equals piq's 11x11 convolution up to float rounding (a test checks
-    < 1e-5 on real frames) at 22 instead of 121 products per sample. The five
+    equals piq's 11x11 convolution up to float rounding (tests compare the
+    SSIM values with piq's, in float32 and float64, on real frames) at 22
+    instead of 121 products per sample. The five
     images are filtered in one depthwise convolution, channels-last, where
     torch's CPU convolution (oneDNN) runs several times faster than on 3
     channels at a time: this is for speed only (pytorch-msssim filters

@@ -132,9 +132,10 @@ class TestWeightedMetricsWithoutWeights:
             full_reference.dists(*frame_pair(n=1))
 
 
-# Separable float32 filtering (ours) and piq's 11x11 one round differently: on
-# real frames ours is within ~4e-6 of piq in float64, piq's float32 within
-# ~1e-5 (on 512x512 frames of lp_d0); at 256x256 the two float32 values agree to this.
+# Separable float32 filtering (ours) and piq's 11x11 one round differently. On the
+# benchmark's ten face clips (256x256, blurred + noisy), against piq in float64: ours
+# within 9e-6, piq's float32 within 2e-5; so the two float32 values differ by up to
+# 1.3e-5 on a few frames (lp_d18), and by less than 1e-5 on this test's clip.
 PIQ_TOLERANCE = 1e-5
 
 
@@ -170,11 +171,10 @@ def test_ssim_and_ms_ssim_equal_piq_on_real_frames(face_clip, side):
         np.testing.assert_allclose(value.numpy(), piq_value.numpy(), rtol=0, atol=PIQ_TOLERANCE)
 
 
-def test_ssim_and_ms_ssim_are_as_close_to_piq_in_float64_as_piq_in_float32(face_clip):
+def test_ssim_and_ms_ssim_equal_piq_in_float64_up_to_float32_rounding(face_clip):
     frames = face_clip[0][:2].copy()
     distorted, reference = (frames_to_tensor(f) for f in (noisy(blurred(frames, 1.5), 3), frames))
     ours = full_reference.ssim(distorted, reference), full_reference.ms_ssim(distorted, reference)
-    in_float32 = piq_ssim_and_ms_ssim(distorted, reference)
     exact = piq_ssim_and_ms_ssim(distorted.double().contiguous(), reference.double().contiguous())
-    for value, piq_value, exact_value in zip(ours, in_float32, exact):
-        assert (value.double() - exact_value).abs().max() <= (piq_value.double() - exact_value).abs().max() + 1e-7
+    for value, exact_value in zip(ours, exact):
+        np.testing.assert_allclose(value.double().numpy(), exact_value.numpy(), rtol=0, atol=PIQ_TOLERANCE)
