@@ -5,7 +5,7 @@ the distorted and the reference frames. Two kinds of sharing:
 
 - within a batch, metrics on the same network (``lpips_alex`` and
   ``face_lpips``) share the features of both sides, and metrics built on the
-  same library computation share it (``shared``: SSIM and MS-SSIM's first scale);
+  same computation share it (``shared``: SSIM and MS-SSIM's first scale);
 - across PVSs, the reference side depends on the SRC alone: when the runner
   names the SRC frames (``reference_key``), reference-side work is kept in one
   process-wide LRU bounded in bytes (``FEATURE_CACHE``), so the next PVS of that

@@ -167,11 +167,11 @@ def _gaussian_moments(x: torch.Tensor, y: torch.Tensor, padding: int) -> tuple[t
     itself, so one 11-tap pass along the rows, then one along the columns,
     equals piq's 11x11 convolution up to float rounding (tests compare the
     SSIM values with piq's, in float32 and float64, on real frames) at 22
-    instead of 121 products per sample. The five
-    images are filtered in one depthwise convolution, channels-last, where
-    torch's CPU convolution (oneDNN) runs several times faster than on 3
-    channels at a time: this is for speed only (pytorch-msssim filters
-    separably too, but each image alone, NCHW: barely faster than piq here).
+    instead of 121 products per sample. The five images are filtered in one
+    depthwise convolution, channels-last, where torch's CPU convolution
+    (oneDNN) runs several times faster than on 3 channels at a time: this is
+    for speed only (pytorch-msssim filters separably too, but each image
+    alone, NCHW: barely faster than piq here).
     """
     channels = x.size(1)
     if padding:
