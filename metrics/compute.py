@@ -28,9 +28,9 @@ from metrics.pooling import SequenceValue
 from metrics.spec import CLIP, FACE, FACE_KINDS, FACE_REGION, FULL_REFERENCE, MetricSpec
 from qa_platform.codec.tensors import default_device, frames_to_tensor
 
-# Frames per batch: on a CPU, piq's FSIM, SSIM and MS-SSIM run fastest on 2-4
-# frames (larger batches leave the cache: FSIM 46 ms/frame at 4, 87 at 16 on
-# 256x256); a GPU wants large batches.
+# Frames per batch: on a CPU, piq's FSIM runs fastest on 2-4 frames (larger
+# batches leave the cache: 46 ms/frame at 4, 87 at 16 on 256x256), and the
+# other frame metrics share its batches; a GPU wants large batches.
 CPU_BATCH_SIZE = 4
 CUDA_BATCH_SIZE = 32
 
