@@ -231,3 +231,10 @@ def test_create_study_takes_method_dimensions_and_presentation(two_codecs, capsy
                  "--presentation", "side-by-side", "--gap-ms", "500", "--no-trap", "--seed", "1")
     out = capsys.readouterr().out
     assert "CCR" in out and "Overall quality, Motion naturalness" in out and "18 pairs" in out
+    assert "hidden reference" not in out  # a CCR study has none; its pairs carry the SRC
+
+
+def test_create_study_says_active_sampling_needs_fewer_than_the_full_count(two_codecs, capsys):
+    call_command("create_study", "cli-pc", "--method", "pc", "--no-trap", "--seed", "1")
+    out = capsys.readouterr().out
+    assert "active sampling does not need every pair" in out and "hidden reference" not in out

@@ -76,12 +76,18 @@ class Command(BaseCommand):
         unit = "pairs" if METHODS[study.method].paired and study.method != Method.DCR else "PVSs"
         per_participant = study.trials_per_participant or n_rated
         dimensions = ", ".join(d["label"] for d in study.dimensions)
+        references, every_reference = (
+            (f" and {n_references} hidden references", " and every hidden reference") if n_references else ("", ""))
         self.stdout.write(
-            f"Study {study.name} ({study.get_method_display()}; asks: {dimensions}): {n_rated} {unit} and "
-            f"{n_references} hidden references, {counts['training']} training, {counts['trap']} trap; each "
-            f"participant rates {per_participant} {unit} and every hidden reference; {participants_needed(study)} "
-            f"participants give {study.votes_per_pvs} votes per test stimulus."
+            f"Study {study.name} ({study.get_method_display()}; asks: {dimensions}): {n_rated} {unit}{references}, "
+            f"{counts['training']} training, {counts['trap']} trap; each participant rates {per_participant} "
+            f"{unit}{every_reference}; {participants_needed(study)} participants give {study.votes_per_pvs} votes "
+            f"per test stimulus."
         )
+        if study.method == Method.PC and study.pair_design == PairDesign.ACTIVE:
+            self.stdout.write("That count gives every pair its votes; active sampling does not need every pair "
+                              "(benchmark_active_sampling: random pairs need about 1.5x its comparisons for the "
+                              "same scale error).")
         if study.method == Method.CCR and not study.stimuli.filter(role="test", companion_pvs__isnull=True).exists():
             self.stdout.write("Note: no pair against the SRC, so no PVS gets a CMOS of its own (the dashboard's "
                               "target); the CMOS per pair of HRCs is computed. Add --pairs reference,... for both.")
