@@ -10,6 +10,7 @@ from django.urls import reverse
 from studies import services
 from studies.analysis_store import AnalysisOptions, analyses_compute, analysis_request
 from studies.export import ExportError, dataset_export
+from studies.management.commands.correlate import williams_wins
 from studies.results import (
     Filters,
     NoVotesError,
@@ -164,6 +165,16 @@ class TestCorrelateCommand:
         out = capsys.readouterr().out
         assert out.startswith("SIMULATED: 12 simulated participants")
         assert "ms_ssim" in out and "psnr_y" in out and "plcc_linear" in out
+
+    def test_williams_wins_one_entry_per_winner_wrapped(self):
+        significant = pd.DataFrame({"metric_a": ["ms_ssim"] * 20 + ["gmsd"],
+                                    "metric_b": [f"metric_{i}" for i in range(20)] + ["aed"]})
+        lines = williams_wins(significant, width=60)
+        assert lines[1] == "  gmsd > aed"
+        first = lines[0].splitlines()
+        assert len(first) > 1 and all(len(line) <= 60 for line in first)
+        assert first[0].startswith("  ms_ssim > metric_0, ") and first[1].startswith(" " * 12 + "metric_")
+        assert " ".join(first).replace(",", " ").split()[2:] == [f"metric_{i}" for i in range(20)]
 
     def test_unknown_study(self, db):
         with pytest.raises(CommandError, match="no study named 'nope'"):

@@ -1,3 +1,5 @@
+import textwrap
+
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
@@ -69,7 +71,18 @@ class Command(BaseCommand):
             self.stdout.write(_line(row))
         comparisons = metric_comparisons(analysis, ranking, target=target, filters=filters)
         if len(comparisons):
-            self.stdout.write("Williams' test (PLCC after mapping), pairs that differ at p < 0.05:")
-            for _, row in comparisons[comparisons["significant"]].iterrows():
-                self.stdout.write(f"  {row['metric_a']} > {row['metric_b']}: r {row['r_a']:.3f} vs "
-                                  f"{row['r_b']:.3f}, t = {row['t']:.2f}, p = {row['p']:.4f}")
+            self._write_williams(comparisons[comparisons["significant"]])
+
+    def _write_williams(self, significant: pd.DataFrame) -> None:
+        self.stdout.write(f"Williams' test (PLCC after mapping): {len(significant)} pairs differ at p < 0.05; "
+                          f"each metric, then those it beats (t and p per pair: the study's dashboard):")
+        for line in williams_wins(significant):
+            self.stdout.write(line)
+
+
+def williams_wins(significant: pd.DataFrame, width: int = 100) -> list[str]:
+    """The significant pairs (``metric_a`` beats ``metric_b``), one entry per winning metric in
+    their order: ``"  a > b, c, ..."``, wrapped at ``width`` columns (continuation lines indented)."""
+    return [textwrap.fill(", ".join(beaten), width=width, initial_indent=f"  {metric} > ",
+                          subsequent_indent=" " * (len(metric) + 5), break_on_hyphens=False)
+            for metric, beaten in significant.groupby("metric_a", sort=False)["metric_b"]]
